@@ -1,0 +1,344 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The Divio API client: authentication, one retry loop, one paginator. No Ansible imports.
+
+Every HTTP call of the collection goes through ``DivioClient._request``, so retries, error
+mapping and token hygiene live in exactly one place.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import email.utils
+import json
+import random
+import re
+import time
+import traceback
+from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+
+from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    ApiError,
+    AuthenticationError,
+    DivioError,
+    InvalidResponseError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    TransportError,
+)
+
+try:
+    import requests
+    from requests.auth import AuthBase
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    AuthBase = object
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+USER_AGENT = "ansible-collection-divio.cloud"
+APPS = "/apps/v3/"
+IAM = "/iam/v3/"
+# Ask for big pages; the server caps page_size and we follow whatever it hands out.
+DEFAULT_PAGE_SIZE = 1000
+RETRY_STATUSES = frozenset((429, 502, 503, 504))
+# A request that changes something is repeated only when the server said it did not process it.
+RETRY_STATUSES_NOT_IDEMPOTENT = frozenset((429, 503))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class RetryPolicy:
+    """When to try again: capped exponential backoff with jitter, bounded in tries and total time.
+
+    A server's ``Retry-After`` wins over the computed backoff (it knows its own limits), but never
+    beyond the total time budget: then we give up and say so.
+    """
+
+    def __init__(self, max_attempts=6, backoff_base=0.5, backoff_max=20.0, max_total=120.0,
+                 sleep=time.sleep, clock=time.monotonic, rng=None):
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_total = max_total
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def backoff(self, attempt):
+        """Seconds to wait after failed try number ``attempt`` (1-based), "equal jitter" style."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.match(r"^[0-9]+$", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class TokenAuth(AuthBase):
+    """``Authorization: Token <token>``. As a requests auth object (not a session header) it stops
+    requests from replacing it with netrc basic auth, and it is dropped on redirects to other hosts."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = "Token " + self._token
+        return request
+
+    def __repr__(self):
+        return "TokenAuth(<hidden>)"
+
+
+def _describe(method, url):
+    """``GET /apps/v3/backups/?page=2`` - what messages show: never a host credential or header."""
+    parts = urlsplit(url)
+    return "%s %s%s" % (method, parts.path, "?" + parts.query if parts.query else "")
+
+
+def _detail(response):
+    """A short server explanation from an error body, if it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        text = body["detail"]
+    else:
+        text = json.dumps(body, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class DivioClient:
+    """One authenticated session against one Divio API base URL."""
+
+    def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None):
+        if not HAS_REQUESTS:
+            raise DivioError("the Python library 'requests' is required on the host that runs this task: pip install requests")
+        self.settings = settings
+        self.base_url = settings.base_url
+        self.retry = retry or RetryPolicy()
+        self.page_size = page_size
+        self.request_count = 0
+        DivioError.register_secret(settings.token)
+        self._base = urlsplit(self.base_url)
+        self.session = session or requests.Session()
+        self.session.auth = TokenAuth(settings.token)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+
+    @classmethod
+    def from_options(cls, options, environ=None, **kwargs):
+        """Build a client from connection options (see ``connection.CONNECTION_ARGUMENT_SPEC``)."""
+        return cls(resolve_connection(options, environ), **kwargs)
+
+    def __repr__(self):
+        return "DivioClient(%r)" % self.base_url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        self.session.close()
+
+    # -- URLs -------------------------------------------------------------------------------
+
+    def url(self, path, params=None):
+        """Absolute URL for an API path such as ``/apps/v3/backups/``."""
+        query = urlencode(sorted((k, v) for k, v in (params or {}).items() if v is not None))
+        return urlunsplit((self._base.scheme, self._base.netloc, path, query, ""))
+
+    def _same_origin_url(self, url, came_from, path):
+        """Make a server-given link safe to follow with our token, or refuse it.
+
+        Only our own host and port are accepted. A same-host ``http://`` link under an ``https://``
+        base (a proxy that forgot the scheme) is followed over ``https://`` - never downgraded.
+        """
+        try:
+            parts = urlsplit(url)
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        except ValueError:
+            parts, port = None, None
+        base_port = self._base.port or _DEFAULT_PORTS[self._base.scheme]
+        if parts is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise PaginationError("%s returned a malformed next link; the list could not be read completely." % came_from,
+                                  path=path)
+        same_host = (parts.hostname or "").lower() == (self._base.hostname or "").lower()
+        downgraded = parts.scheme == "http" and self._base.scheme == "https" and parts.port is None
+        if not same_host or (port != base_port and not downgraded):
+            raise PaginationError(
+                "%s returned a next link to another server (%s); it was not followed, so the token is only "
+                "ever sent to %s. The list could not be read completely." % (came_from, parts.netloc, self._base.netloc),
+                path=path)
+        return urlunsplit((self._base.scheme, self._base.netloc, parts.path, parts.query, ""))
+
+    # -- the one request loop ----------------------------------------------------------------
+
+    def get(self, path, params=None):
+        """GET one API object (or one raw page); returns the decoded JSON body."""
+        return self._request("GET", self.url(path, params))
+
+    def _request(self, method, url, body=None, idempotent=True):
+        policy = self.retry
+        what = _describe(method, url)
+        started = policy.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            problem, wait_hint, error_cls, status = None, None, TransportError, None
+            try:
+                self.request_count += 1
+                response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
+                                                verify=self.settings.validate_certs)
+            except requests.exceptions.SSLError:
+                raise TransportError(
+                    "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
+                    "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
+            except requests.exceptions.Timeout:
+                problem = "no answer within the timeout of %g s" % self.settings.timeout
+            except requests.exceptions.ConnectionError as exc:
+                problem = "could not connect to %s (%s)" % (self._base.netloc, type(exc).__name__)
+                if not idempotent and not isinstance(exc, requests.exceptions.ConnectTimeout):
+                    # The request may have reached the server: repeating it could do it twice.
+                    raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
+            except requests.exceptions.RequestException as exc:
+                problem = "the connection failed while reading the answer (%s)" % type(exc).__name__
+            else:
+                status = response.status_code
+                if status < 400:
+                    result = _decode(response)
+                    if result is not None:
+                        return result
+                    problem, error_cls = "the body is not valid JSON (status %d)" % status, InvalidResponseError
+                    if not idempotent:  # it was carried out; asking again could do it twice
+                        raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
+                elif status in (RETRY_STATUSES if idempotent else RETRY_STATUSES_NOT_IDEMPOTENT):
+                    problem = "HTTP %d%s" % (status, (": " + _detail(response)) if _detail(response) else "")
+                    error_cls = RateLimitError if status == 429 else ApiError
+                    wait_hint = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    raise self._status_error(response, what)
+
+            # Here the try failed in a way that may pass; decide whether and how long to wait.
+            elapsed = policy.clock() - started
+            wait = policy.backoff(attempt) if wait_hint is None else wait_hint
+            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total:
+                reason = "gave up after %d tries in %.1f s" % (attempt, elapsed)
+                if wait_hint is not None and elapsed + wait > policy.max_total:
+                    reason += " (the server asked to wait %.0f s more, beyond the retry budget of %g s)" % (wait_hint, policy.max_total)
+                message = "%s: %s; %s." % (what, problem, reason)
+                if error_cls is TransportError:
+                    raise TransportError(message)
+                raise error_cls(message, status=status, path=urlsplit(url).path)
+            policy.sleep(wait)
+
+    def _status_error(self, response, what):
+        status, path, detail = response.status_code, urlsplit(response.url or "").path, _detail(response)
+        said = " Server said: %s" % detail if detail else ""
+        if status == 401:
+            return AuthenticationError(
+                "%s: the Divio API rejected the token from %s (401).%s Check that it is current (run `divio login` "
+                "again or renew DIVIO_API_TOKEN) and that it belongs to %s." % (what, self.settings.token_source, said, self.base_url),
+                status=status, path=path)
+        if status == 403:
+            return PermissionDeniedError(
+                "%s: the token is valid but its account may not access this (403).%s Check the account's "
+                "organisation membership." % (what, said), status=status, path=path)
+        if status == 404:
+            return NotFoundError("%s: not found (404).%s" % (what, said), status=status, path=path)
+        return ApiError("%s: the Divio API answered HTTP %d.%s" % (what, status, said), status=status, path=path)
+
+    # -- the one paginator -------------------------------------------------------------------
+
+    def paginate(self, path, params=None, max_items=None):
+        """Yield every item of a DRF-paginated list, following ``next`` until it is null.
+
+        Raises ``PaginationError`` rather than ever ending early: a looping or foreign ``next``, an
+        empty page that claims a next one, a ``count`` that disagrees with what arrived, or more
+        than ``max_items`` items (when given).
+        """
+        params = dict(params or {})
+        params.setdefault("page_size", self.page_size)
+        url = self.url(path, params)
+        seen = set()
+        received = 0
+        count = None
+        while url:
+            key = _page_key(url)
+            if key in seen:
+                raise PaginationError("%s: the server's next links loop back to a page already read; the list "
+                                      "could not be read completely." % _describe("GET", url), path=path)
+            seen.add(key)
+            page = self._request("GET", url)
+            what = _describe("GET", url)
+            results, next_url, page_count = _page_parts(page, what, path)
+            if count is not None and page_count is not None and page_count != count:
+                raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
+                                      % (what, count, page_count), path=path)
+            count = page_count if page_count is not None else count
+            if not results and next_url:
+                raise PaginationError("%s: an empty page that still links to a next one; the list could not be "
+                                      "read completely." % what, path=path)
+            for item in results:
+                received += 1
+                if count is not None and received > count:
+                    # Checked per item, not at the end: a server handing out endless next links stops here.
+                    raise PaginationError("%s: more items arrived than the %d the server announced; the list is "
+                                          "inconsistent." % (what, count), path=path)
+                if max_items is not None and received > max_items:
+                    raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
+                                          "them all)." % (_describe("GET", self.url(path, params)), max_items), path=path)
+                yield item
+            url = self._same_origin_url(next_url, what, path) if next_url else None
+        if count is not None and received != count:
+            raise PaginationError("%s: the server announced %d items but %d arrived; the list is incomplete."
+                                  % (_describe("GET", self.url(path, params)), count, received), path=path)
+
+
+def _decode(response):
+    """The JSON body, or None when it is not JSON (a proxy's HTML page, a cut-off body)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _page_key(url):
+    parts = urlsplit(url)
+    return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
+def _page_parts(page, what, path):
+    """Validate one DRF page and return ``(results, next, count)``."""
+    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+        raise InvalidResponseError("%s: expected a paginated list ({count, next, results}), got something else." % what,
+                                   path=path)
+    next_url = page.get("next")
+    count = page.get("count")
+    if next_url is not None and not isinstance(next_url, str):
+        raise InvalidResponseError("%s: the page's next link is not a URL." % what, path=path)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+        raise InvalidResponseError("%s: the page's count is not a number." % what, path=path)
+    return page["results"], next_url, count

@@ -1,0 +1,505 @@
+"""DivioClient against a mocked HTTP layer: authentication, retries, error mapping, pagination."""
+
+import datetime
+import email.utils
+import json
+import random
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from ansible_collections.divio.cloud.plugins.module_utils.client import (
+    DEFAULT_PAGE_SIZE,
+    DivioClient,
+    RetryPolicy,
+    TokenAuth,
+    parse_retry_after,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    ApiError,
+    AuthenticationError,
+    DivioError,
+    InvalidResponseError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    TransportError,
+)
+
+TOKEN = "tok-sekrit-5f2c9a71e0d84b36"
+BASE = "https://api.divio.com"
+ME = "/iam/v3/me/"
+BACKUPS = "/apps/v3/backups/"
+PAGE_SIZE = str(DEFAULT_PAGE_SIZE)
+
+
+class EdgeRng:
+    """A ``random.Random`` stand-in whose ``uniform`` always returns the low or the high end."""
+
+    def __init__(self, high):
+        self.high = high
+
+    def uniform(self, low, high):
+        return high if self.high else low
+
+
+@pytest.fixture
+def make_client(make_policy):
+    """``make_client(options=None, environ=None, **RetryPolicy kwargs)``; the token is an option by default."""
+
+    def make(options=None, environ=None, **policy):
+        options = dict({"api_url": BASE, "api_token": TOKEN}, **(options or {}))
+        return DivioClient.from_options(options, environ=environ or {}, retry=make_policy(**policy))
+
+    return make
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client(max_attempts=3)
+
+
+def add_json(api, path, body=None, status=200, query=None, **kwargs):
+    match = [matchers.query_param_matcher(query)] if query is not None else []
+    api.add(responses.GET, BASE + path, json=body if body is not None else {}, status=status, match=match, **kwargs)
+
+
+def page(results, next_query=None, count=None, host=BASE, path=BACKUPS):
+    """A DRF page; ``next_query`` is the next link's query string (absolute URL on ``host``)."""
+    return {"count": count, "next": "%s%s?%s" % (host, path, next_query) if next_query else None,
+            "previous": None, "results": results}
+
+
+def call_hosts(api):
+    return [urlsplit(call.request.url).netloc for call in api.calls]
+
+
+def call_queries(api):
+    return [{k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()} for call in api.calls]
+
+
+# -- authentication and session ---------------------------------------------------------------
+
+def test_authorization_header_is_the_token_even_with_a_netrc_entry_for_the_host(api, client, isolated_env, monkeypatch):
+    netrc_path = isolated_env / ".netrc"
+    netrc_path.write_text("machine api.divio.com login me@example.com password netrc-password\n")
+    netrc_path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc_path))
+    assert requests.utils.get_netrc_auth(BASE + ME) == ("me@example.com", "netrc-password")  # requests sees it
+    add_json(api, ME, {"uuid": "u"})
+    assert client.get(ME) == {"uuid": "u"}
+    headers = api.calls[0].request.headers
+    assert headers["Authorization"] == "Token " + TOKEN
+    assert headers["Accept"] == "application/json"
+
+
+def test_settings_reach_the_transport(api, make_client):
+    client = make_client({"validate_certs": False, "timeout": 7.5})
+    add_json(api, ME)
+    client.get(ME)
+    kwargs = api.calls[0].request.req_kwargs
+    assert kwargs["verify"] is False
+    assert kwargs["timeout"] == 7.5
+
+
+def test_one_session_is_reused(api, client, monkeypatch):
+    used = []
+    original = requests.Session.request
+
+    def recording_request(self, *args, **kwargs):
+        used.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", recording_request)
+    session = client.session
+    add_json(api, ME)
+    add_json(api, BACKUPS, page([1]), query={"page_size": PAGE_SIZE})
+    client.get(ME)
+    client.get(ME)
+    list(client.paginate(BACKUPS))
+    assert len(used) == 3
+    assert all(s is session for s in used)
+    assert client.session is session
+
+
+def test_token_is_not_in_reprs_or_session_headers(client):
+    assert TOKEN not in repr(client)
+    assert TOKEN not in repr(client.session.auth)
+    assert isinstance(client.session.auth, TokenAuth)
+    assert TOKEN not in repr(dict(client.session.headers))
+
+
+def test_registered_token_is_scrubbed_from_error_text(make_policy):
+    """Last line of defence: a DivioError never prints a token a client registered."""
+    from ansible_collections.divio.cloud.plugins.module_utils.connection import ConnectionSettings
+
+    token = "scrub-me-0123456789"  # no leak-guard marker: this test leaks on purpose
+    DivioClient(ConnectionSettings(BASE, token, "test"), retry=make_policy())
+    assert token not in str(ApiError("the server said %s" % token))
+
+
+# -- errors that are not retried --------------------------------------------------------------
+
+@pytest.mark.parametrize("environ, options, source", [
+    ({}, {}, "the api_token option"),
+    ({"DIVIO_API_TOKEN": TOKEN}, {"api_token": None}, "the DIVIO_API_TOKEN environment variable"),
+    ({"NETRC_PATH": "<netrc>"}, {"api_token": None}, "(machine api.divio.com)"),
+])
+def test_401_names_the_token_source_never_the_token(api, make_client, fake_time, tmp_path, environ, options, source):
+    if "NETRC_PATH" in environ:
+        path = tmp_path / "netrc"
+        path.write_text("machine api.divio.com login me password %s\n" % TOKEN)
+        environ = {"NETRC_PATH": str(path)}
+        source = str(path) + " " + source
+    client = make_client(options, environ)
+    add_json(api, ME, {"detail": "Invalid token."}, status=401)
+    with pytest.raises(AuthenticationError) as info:
+        client.get(ME)
+    message = str(info.value)
+    assert source in message
+    assert "divio login" in message and BASE in message and "Invalid token." in message
+    assert TOKEN not in message and TOKEN not in repr(info.value.args)
+    assert info.value.status == 401
+    assert len(api.calls) == 1 and fake_time.sleeps == []
+
+
+@pytest.mark.parametrize("status, error_cls", [
+    (400, ApiError), (403, PermissionDeniedError), (404, NotFoundError), (405, ApiError),
+    (500, ApiError), (501, ApiError),
+])
+def test_error_statuses_are_mapped_and_not_retried(api, client, fake_time, status, error_cls):
+    path = "/apps/v3/applications/0b5e3d6c/"
+    add_json(api, path, {"detail": "nope %d" % status}, status=status)
+    with pytest.raises(ApiError) as info:
+        client.get(path)
+    assert type(info.value) is error_cls
+    assert info.value.status == status
+    assert info.value.path == path
+    assert path in str(info.value) and "nope %d" % status in str(info.value)
+    assert len(api.calls) == 1 and fake_time.sleeps == []
+
+
+def test_403_says_what_to_check(api, client):
+    add_json(api, ME, status=403)
+    with pytest.raises(PermissionDeniedError, match="organisation membership"):
+        client.get(ME)
+
+
+def test_ssl_error_is_not_retried_and_mentions_validate_certs(api, client, fake_time):
+    api.add(responses.GET, BASE + ME, body=requests.exceptions.SSLError("certificate verify failed"))
+    with pytest.raises(TransportError, match="validate_certs") as info:
+        client.get(ME)
+    assert "api.divio.com" in str(info.value)
+    assert len(api.calls) == 1 and fake_time.sleeps == []
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_retryable_status_then_success(api, client, fake_time, status):
+    add_json(api, ME, {"detail": "busy"}, status=status)
+    add_json(api, ME, {"uuid": "u"})
+    assert client.get(ME) == {"uuid": "u"}
+    assert len(api.calls) == 2
+    assert len(fake_time.sleeps) == 1
+    assert 0.25 <= fake_time.sleeps[0] <= 0.5  # first backoff: ceiling 0.5, equal jitter
+
+
+def test_retry_after_seconds_is_honoured_exactly(api, client, fake_time):
+    add_json(api, ME, status=429, headers={"Retry-After": "3"})
+    add_json(api, ME, {"ok": True})
+    assert client.get(ME) == {"ok": True}
+    assert fake_time.sleeps == [3.0]
+
+
+def test_retry_after_http_date_is_honoured(api, client, fake_time):
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=10)
+    add_json(api, ME, status=503, headers={"Retry-After": email.utils.format_datetime(when, usegmt=True)})
+    add_json(api, ME, {"ok": True})
+    assert client.get(ME) == {"ok": True}
+    assert len(fake_time.sleeps) == 1
+    assert 8.0 <= fake_time.sleeps[0] <= 10.0
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("3", 3.0),
+    (" 120 ", 120.0),
+    ("0", 0.0),
+    ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),   # now = 07:28:00
+    ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),    # in the past: no wait, never negative
+    (None, None),
+    ("", None),
+    ("soon", None),
+    ("-5", None),
+    ("1.5", None),
+    ("\u00b2", None),                          # isdigit() but not a number (a latin-1 byte 0xB2)
+])
+def test_parse_retry_after(value, expected):
+    now = datetime.datetime(2015, 10, 21, 7, 28, tzinfo=datetime.timezone.utc).timestamp()
+    assert parse_retry_after(value, now=now) == expected
+
+
+def test_gives_up_after_max_attempts_and_says_how_many_tries(api, make_client, fake_time):
+    client = make_client(max_attempts=4)
+    add_json(api, ME, {"detail": "maintenance"}, status=503)
+    with pytest.raises(ApiError) as info:
+        client.get(ME)
+    assert "gave up after 4 tries" in str(info.value)
+    assert "HTTP 503" in str(info.value) and "maintenance" in str(info.value)
+    assert info.value.status == 503
+    assert len(api.calls) == 4 and len(fake_time.sleeps) == 3
+
+
+def test_429_that_keeps_coming_is_a_rate_limit_error(api, client):
+    add_json(api, ME, status=429, headers={"Retry-After": "1"})
+    with pytest.raises(RateLimitError, match="gave up after 3 tries"):
+        client.get(ME)
+    assert len(api.calls) == 3
+
+
+def test_retry_after_beyond_the_budget_gives_up_at_once(api, make_client, fake_time):
+    client = make_client(max_total=120)
+    add_json(api, ME, status=429, headers={"Retry-After": "600"})
+    add_json(api, ME, {"ok": True})
+    with pytest.raises(RateLimitError) as info:
+        client.get(ME)
+    assert "asked to wait 600 s" in str(info.value) and "gave up after 1 tries" in str(info.value)
+    assert len(api.calls) == 1 and fake_time.sleeps == []
+
+
+def test_total_time_budget_bounds_the_backoff(api, make_client, fake_time):
+    client = make_client(max_attempts=100, backoff_base=1, backoff_max=8, max_total=20, rng=EdgeRng(high=True))
+    add_json(api, ME, status=503)
+    with pytest.raises(ApiError, match="gave up after 5 tries in 15.0 s"):
+        client.get(ME)
+    assert fake_time.sleeps == [1, 2, 4, 8]  # the next 8 s would pass the 20 s budget
+    assert len(api.calls) == 5
+
+
+def test_backoff_grows_exponentially_up_to_backoff_max(api, make_client, fake_time):
+    client = make_client(max_attempts=7, backoff_base=0.5, backoff_max=5, rng=EdgeRng(high=True))
+    add_json(api, ME, status=502)
+    with pytest.raises(ApiError):
+        client.get(ME)
+    assert fake_time.sleeps == [0.5, 1, 2, 4, 5, 5]
+
+
+@pytest.mark.parametrize("high", [False, True])
+def test_backoff_jitter_stays_within_half_ceiling_and_ceiling(high):
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=20, rng=EdgeRng(high))
+    for attempt in range(1, 12):
+        ceiling = min(20, 0.5 * 2 ** (attempt - 1))
+        assert policy.backoff(attempt) == (ceiling if high else ceiling / 2)
+
+
+def test_backoff_random_samples_stay_in_bounds():
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=20, rng=random.Random(4))
+    for attempt in range(1, 12):
+        ceiling = min(20, 0.5 * 2 ** (attempt - 1))
+        samples = [policy.backoff(attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= s <= ceiling for s in samples)
+        assert len(set(samples)) > 1  # there is jitter
+
+
+@pytest.mark.parametrize("exc, expected", [
+    (requests.exceptions.ConnectionError("refused"), "could not connect to api.divio.com"),
+    (requests.exceptions.ReadTimeout("slow"), "no answer within the timeout of 30 s"),
+    (requests.exceptions.ConnectTimeout("slow"), "no answer within the timeout of 30 s"),
+    (requests.exceptions.ChunkedEncodingError("cut"), "connection failed while reading"),
+])
+def test_transport_failures_are_retried_then_raise_transport_error(api, client, fake_time, exc, expected):
+    api.add(responses.GET, BASE + ME, body=exc)
+    with pytest.raises(TransportError) as info:
+        client.get(ME)
+    assert expected in str(info.value) and "gave up after 3 tries" in str(info.value)
+    assert len(api.calls) == 3 and len(fake_time.sleeps) == 2
+
+
+def test_timeout_then_success(api, client, fake_time):
+    api.add(responses.GET, BASE + ME, body=requests.exceptions.ReadTimeout("slow"))
+    add_json(api, ME, {"ok": True})
+    assert client.get(ME) == {"ok": True}
+    assert len(fake_time.sleeps) == 1
+
+
+def test_non_idempotent_request_is_not_repeated_after_a_connection_error(api, client):
+    api.add(responses.POST, BASE + BACKUPS, body=requests.exceptions.ConnectionError("reset"))
+    with pytest.raises(TransportError, match="not retried"):
+        client._request("POST", BASE + BACKUPS, body={"environment": "e"}, idempotent=False)
+    assert len(api.calls) == 1
+
+
+def test_html_body_is_retried_then_invalid_response(api, client):
+    api.add(responses.GET, BASE + ME, body="<html><body>Bad gateway</body></html>", content_type="text/html")
+    with pytest.raises(InvalidResponseError) as info:
+        client.get(ME)
+    assert ME in str(info.value) and "status 200" in str(info.value) and "not valid JSON" in str(info.value)
+    assert info.value.path == ME
+    assert len(api.calls) == 3
+
+
+def test_html_body_then_json_recovers(api, client):
+    api.add(responses.GET, BASE + ME, body="<html>proxy</html>", content_type="text/html")
+    add_json(api, ME, {"ok": True})
+    assert client.get(ME) == {"ok": True}
+
+
+# -- pagination -------------------------------------------------------------------------------
+
+def test_paginate_follows_absolute_next_links_over_three_pages(api, client):
+    add_json(api, BACKUPS, page([1, 2], "page=2&page_size=%s" % PAGE_SIZE, count=5), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([3, 4], "page=3&page_size=%s" % PAGE_SIZE, count=5),
+             query={"page": "2", "page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([5], None, count=5), query={"page": "3", "page_size": PAGE_SIZE})
+    assert list(client.paginate(BACKUPS)) == [1, 2, 3, 4, 5]
+    assert call_queries(api) == [{"page_size": PAGE_SIZE}, {"page": "2", "page_size": PAGE_SIZE},
+                                 {"page": "3", "page_size": PAGE_SIZE}]
+
+
+def test_paginate_passes_filters_and_drops_unset_ones(api, client):
+    add_json(api, BACKUPS, page([1], count=1), query={"environment": "e1", "page_size": "50"})
+    assert list(client.paginate(BACKUPS, {"environment": "e1", "slug": None, "page_size": 50})) == [1]
+
+
+def test_paginate_without_count_reads_until_next_is_null(api, client):
+    add_json(api, BACKUPS, page([1], "page=2"), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([2]), query={"page": "2"})
+    assert list(client.paginate(BACKUPS)) == [1, 2]
+
+
+def test_empty_list(api, client):
+    add_json(api, BACKUPS, page([], count=0), query={"page_size": PAGE_SIZE})
+    assert list(client.paginate(BACKUPS)) == []
+
+
+def three_pages(api):
+    add_json(api, BACKUPS, page([1, 2], "page=2", count=5), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([3, 4], "page=3", count=5), query={"page": "2"})
+    add_json(api, BACKUPS, page([5], count=5), query={"page": "3"})
+
+
+def test_max_items_exceeded_raises_instead_of_truncating(api, client):
+    three_pages(api)
+    with pytest.raises(PaginationError, match="more than 3 items"):
+        list(client.paginate(BACKUPS, max_items=3))
+
+
+def test_max_items_equal_to_the_total_is_fine(api, client):
+    three_pages(api)
+    assert list(client.paginate(BACKUPS, max_items=5)) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("second_next", [
+    "page=2",            # links to itself
+    "page_size=%s" % PAGE_SIZE,   # back to the first page
+])
+def test_next_that_loops_is_an_error(api, client, second_next):
+    add_json(api, BACKUPS, page([1], "page=2", count=9), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([2], second_next, count=9), query={"page": "2"})
+    with pytest.raises(PaginationError, match="loop"):
+        list(client.paginate(BACKUPS, max_items=50))  # max_items: a backstop so a broken check cannot hang
+    assert len(api.calls) == 2
+
+
+def test_endless_fresh_next_links_stop_once_count_is_exceeded(api, client):
+    """A server that links to page n+1 forever (here: capped at 30 pages) must not keep the client reading
+    long after the announced ``count`` was passed."""
+
+    def endless(request):
+        number = int(parse_qs(urlsplit(request.url).query).get("page", ["1"])[0])
+        body = page(["a", "b"], "page=%d" % (number + 1) if number < 30 else None, count=2)
+        return 200, {}, json.dumps(body)
+
+    api.add_callback(responses.GET, BASE + BACKUPS, callback=endless)
+    with pytest.raises(PaginationError):
+        list(client.paginate(BACKUPS))
+    assert len(api.calls) <= 2
+
+
+@pytest.mark.parametrize("next_url", [
+    "https://evil.example/apps/v3/backups/?page=2",
+    "https://api.divio.com.evil.example/apps/v3/backups/?page=2",
+    "https://api.divio.com@evil.example/apps/v3/backups/?page=2",
+    "https://api.divio.com:8443/apps/v3/backups/?page=2",
+    "http://api.divio.com:8080/apps/v3/backups/?page=2",
+    "ftp://api.divio.com/apps/v3/backups/?page=2",
+    "/apps/v3/backups/?page=2",
+    "https://api.divio.com:bad/apps/v3/backups/?page=2",
+])
+def test_next_to_another_server_is_refused_and_never_requested(api, client, next_url):
+    first = page([1], None, count=2)
+    first["next"] = next_url
+    add_json(api, BACKUPS, first, query={"page_size": PAGE_SIZE})
+    for host in ("https://evil.example", "https://api.divio.com.evil.example", "https://api.divio.com:8443",
+                 "http://api.divio.com:8080"):
+        api.add(responses.GET, host + BACKUPS, json=page([2], count=2))
+    with pytest.raises(PaginationError, match="next link"):
+        list(client.paginate(BACKUPS))
+    assert call_hosts(api) == ["api.divio.com"]
+
+
+def test_same_host_http_next_is_followed_over_https(api, client):
+    add_json(api, BACKUPS, page([1], "page=2", count=2, host="http://api.divio.com"), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([2], count=2), query={"page": "2"})
+    assert list(client.paginate(BACKUPS)) == [1, 2]
+    assert [call.request.url.split("://")[0] for call in api.calls] == ["https", "https"]
+    assert all(call.request.headers["Authorization"] == "Token " + TOKEN for call in api.calls)
+
+
+def test_count_disagreeing_with_items_is_an_error(api, client):
+    add_json(api, BACKUPS, page([1, 2], "page=2", count=5), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([3, 4], count=5), query={"page": "2"})
+    with pytest.raises(PaginationError, match="announced 5 items but 4 arrived"):
+        list(client.paginate(BACKUPS))
+
+
+def test_count_changing_between_pages_is_an_error(api, client):
+    add_json(api, BACKUPS, page([1, 2], "page=2", count=4), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([3, 4], count=5), query={"page": "2"})
+    with pytest.raises(PaginationError, match="count went from 4 to 5"):
+        list(client.paginate(BACKUPS))
+
+
+def test_empty_page_with_a_next_link_is_an_error(api, client):
+    add_json(api, BACKUPS, page([], "page=2", count=3), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, page([1, 2, 3], count=3), query={"page": "2"})
+    with pytest.raises(PaginationError, match="empty page"):
+        list(client.paginate(BACKUPS))
+    assert len(api.calls) == 1
+
+
+@pytest.mark.parametrize("body", [
+    [1, 2, 3],
+    {"detail": "ok"},
+    {"count": 1, "next": None, "results": {"a": 1}},
+    {"count": 1, "next": 2, "results": [1]},
+    {"count": "1", "next": None, "results": [1]},
+    {"count": True, "next": None, "results": [1]},
+    "results",
+])
+def test_page_not_shaped_like_drf_is_invalid(api, client, body):
+    add_json(api, BACKUPS, body, query={"page_size": PAGE_SIZE})
+    with pytest.raises(InvalidResponseError) as info:
+        list(client.paginate(BACKUPS))
+    assert info.value.path == BACKUPS and BACKUPS in str(info.value)
+
+
+def test_page_error_stops_the_list(api, client):
+    add_json(api, BACKUPS, page([1], "page=2", count=2), query={"page_size": PAGE_SIZE})
+    add_json(api, BACKUPS, {"detail": "gone"}, status=404, query={"page": "2"})
+    with pytest.raises(NotFoundError):
+        list(client.paginate(BACKUPS))
+
+
+# -- the leak guard itself --------------------------------------------------------------------
+
+def test_leak_guard_sees_the_errors_of_a_test(api, client, leak_guard):
+    add_json(api, ME, status=401)
+    with pytest.raises(AuthenticationError):
+        client.get(ME)
+    assert any(isinstance(exc, AuthenticationError) for exc in leak_guard)
+    assert all(isinstance(exc, DivioError) for exc in leak_guard)
