@@ -1,0 +1,92 @@
+"""Command line of the Divio API simulator (see ``python simulator.py --help``)."""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import datetime
+
+from .data import SIZES, generate_dataset
+from .server import DEFAULT_TOKEN, SimulatorServer
+
+SIZE_KNOBS = ("organisations", "applications", "environments", "days", "interval_hours")
+
+
+def _parse_now(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="simulator.py",
+        description="Serve a simulated Divio Cloud API v3 until SIGTERM or Ctrl-C.",
+        epilog=f"The token comes from --token, else $DIVIO_SIMULATOR_TOKEN, else '{DEFAULT_TOKEN}'.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="data seed (default: %(default)s)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="demo", help="data size preset (default: %(default)s)")
+    parser.add_argument("--organisations", type=int, help="override the preset's number of organisations")
+    parser.add_argument("--applications", type=int, help="override the preset's number of applications")
+    parser.add_argument("--environments", type=int, help="override the preset's environments per application")
+    parser.add_argument("--days", type=int, help="override the preset's scheduled backups per environment")
+    parser.add_argument("--interval-hours", type=float, help="hours between scheduled backups (default: 24)")
+    parser.add_argument("--now", type=_parse_now, help="anchor time of the data, ISO 8601 (default: the current time)")
+    parser.add_argument("--token", help="API token the server accepts")
+    parser.add_argument("--ignore-backup-environment-filter", action="store_true",
+                        help="ignore the undocumented backups/?environment= filter, like a server that does not have it")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay before each answer (default: %(default)s)")
+    parser.add_argument("--max-page-size", type=int, default=100, help="page_size cap (default: %(default)s)")
+    parser.add_argument("--default-page-size", type=int, default=20, help="page size without page_size (default: %(default)s)")
+    parser.add_argument("--url-file", help="write the base URL into this file once listening (removed on exit)")
+    parser.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(message)s")
+    knobs = dict(SIZES[args.size])
+    knobs.update({key: getattr(args, key) for key in SIZE_KNOBS if getattr(args, key) is not None})
+    dataset = generate_dataset(seed=args.seed, now=args.now, **knobs)
+    token = args.token or os.environ.get("DIVIO_SIMULATOR_TOKEN") or DEFAULT_TOKEN
+
+    stop = threading.Event()
+    # Handlers only set a flag: the main thread does the shutdown, so Ctrl-C leaves no traceback.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    try:
+        server = SimulatorServer(dataset, token=token, host=args.host, port=args.port,
+                                 honour_backup_environment_filter=not args.ignore_backup_environment_filter,
+                                 max_page_size=args.max_page_size, default_page_size=args.default_page_size,
+                                 latency_ms=args.latency_ms)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"simulator.py: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"Divio API simulator listening on {server.url}", flush=True)
+        if args.url_file:
+            # Write then rename, so a script polling for the file never reads half a URL.
+            tmp = f"{args.url_file}.tmp{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(server.url + "\n")
+            os.replace(tmp, args.url_file)
+        while not stop.wait(0.1):
+            pass
+    finally:
+        server.stop()
+        if args.url_file:
+            try:
+                os.remove(args.url_file)
+            except OSError:
+                pass
+    return 0

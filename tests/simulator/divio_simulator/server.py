@@ -1,0 +1,485 @@
+"""An HTTP server that answers like the Divio Cloud API v3 (read-only part), for tests and benchmarks.
+
+Stdlib only. Each request is answered by :class:`_Handler`: the path is resolved to a route, the route
+and the HTTP method select a handler method in one dispatch table, and every answer leaves through
+:meth:`_Handler._send_json`. Control endpoints under ``/_simulator/`` (no authentication) let tests read
+request counters and change settings at runtime.
+"""
+
+import contextlib
+import json
+import logging
+import socket
+import socketserver
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .data import SIZES, generate_dataset
+
+LOG = logging.getLogger("divio_simulator")
+
+DEFAULT_TOKEN = "simulator-token"
+CONTROL_PREFIX = "/_simulator/"
+REQUEST_LOG_SIZE = 10000
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A list endpoint (``path``) and its detail endpoint (``path<uuid>/``) over one data set list."""
+
+    name: str  # attribute of the Dataset
+    path: str
+    # (query parameter, value must be a UUID) pairs; each one is backed by a Dataset index
+    filters: tuple = ()
+    # filters the real API does not document; honoured only while the server is told to
+    optional_filters: tuple = ()
+
+
+RESOURCES = (
+    Resource("organisations", "/iam/v3/organisations/"),
+    Resource("regions", "/apps/v3/regions/"),
+    Resource("applications", "/apps/v3/applications/", (("slug", False), ("organisation", True))),
+    Resource("environments", "/apps/v3/environments/", (("application", True), ("slug", False))),
+    Resource("deployments", "/apps/v3/deployments/", (("application", True), ("environment", True))),
+    Resource("service_instances", "/apps/v3/service-instances/", (("environment", True),)),
+    Resource("backups", "/apps/v3/backups/", (("environment", True),), optional_filters=("environment",)),
+    Resource("service_instance_backups", "/apps/v3/service-instance-backups/"),
+)
+RESOURCES_BY_PATH = {r.path: r for r in RESOURCES}
+ROOT_PATH = "/apps/v3/"
+ME_PATH = "/iam/v3/me/"
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self):
+        # HTTPServer.server_bind() calls socket.getfqdn(), a reverse DNS look-up that can stall start-up.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address):
+        # A client hanging up mid-answer is normal for tests and benchmarks; no traceback on stderr.
+        LOG.debug("connection error from %s", client_address, exc_info=True)
+
+
+class SimulatorServer:
+    """The simulator: ``start()`` serves in a background thread until ``stop()``."""
+
+    CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size")
+
+    def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
+                 max_page_size=100, default_page_size=20, latency_ms=0):
+        self.dataset = dataset
+        self._token = token
+        self.host = host
+        self.port = port
+        self.honour_backup_environment_filter = True
+        self.latency_ms = 0
+        self.max_page_size = 100
+        self.default_page_size = 20
+        self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
+                       max_page_size=max_page_size, default_page_size=default_page_size)
+        self._lock = threading.Lock()
+        self._total = 0
+        self._by_path = Counter()
+        self._by_method = Counter()
+        self._log = deque(maxlen=REQUEST_LOG_SIZE)
+        self._httpd = None
+        self._thread = None
+        self._connections = set()
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self):
+        """Base URL, e.g. ``http://127.0.0.1:8000``; links in answers are built from it."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def start(self):
+        """Bind (port 0 picks a free port) and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("simulator already started")
+        handler = type("Handler", (_Handler,), {"simulator": self})
+        if ":" in self.host:
+            httpd_class = type("_HTTPServer6", (_HTTPServer,), {"address_family": socket.AF_INET6})
+        else:
+            httpd_class = _HTTPServer
+        self._httpd = httpd_class((self.host, self.port), handler)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"divio-simulator-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop serving and close the listening socket and any kept-alive connection."""
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        # Kept-alive connections would otherwise go on being answered by their daemon threads.
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- settings and counters -------------------------------------------------------------------
+
+    def config(self):
+        """The settings that can change at runtime."""
+        return {key: getattr(self, key) for key in self.CONFIG_KEYS}
+
+    def configure(self, **settings):
+        """Change runtime settings (see ``CONFIG_KEYS``); returns the new config. Raises ValueError."""
+        unknown = sorted(set(settings) - set(self.CONFIG_KEYS))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        checked = {}
+        for key, value in settings.items():
+            if key == "honour_backup_environment_filter":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false")
+            elif key == "latency_ms":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"{key} must be a number >= 0")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be an integer >= 1")
+            checked[key] = value
+        # Validate everything first so that a bad request changes nothing.
+        for key, value in checked.items():
+            setattr(self, key, value)
+        return self.config()
+
+    def stats(self):
+        """Request counters: total, by path (without query) and by method; control calls are not counted."""
+        with self._lock:
+            return {"requests": self._total, "by_path": dict(self._by_path), "by_method": dict(self._by_method)}
+
+    def reset_stats(self):
+        """Zero the counters and clear the request log."""
+        with self._lock:
+            self._total = 0
+            self._by_path.clear()
+            self._by_method.clear()
+            self._log.clear()
+
+    @property
+    def requests(self):
+        """The last requests answered, oldest first: ``[(method, path_with_query, status), ...]``."""
+        with self._lock:
+            return list(self._log)
+
+    def _count(self, method, path):
+        with self._lock:
+            self._total += 1
+            self._by_path[path] += 1
+            self._by_method[method] += 1
+
+    def _record(self, method, target, status):
+        with self._lock:
+            self._log.append((method, target, status))
+
+    def _check_token(self, header):
+        """None when ``header`` authenticates, else the DRF error message for a 401."""
+        if not header:
+            return "Authentication credentials were not provided."
+        parts = header.split()
+        # DRF's TokenAuthentication: the keyword is case-insensitive; another scheme means "no credentials".
+        if parts[0].lower() != "token":
+            return "Authentication credentials were not provided."
+        if len(parts) == 1:
+            return "Invalid token header. No credentials provided."
+        if len(parts) > 2:
+            return "Invalid token header. Token string should not contain spaces."
+        return None if parts[1] == self._token else "Invalid token."
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; ``simulator`` is set on a per-server subclass."""
+
+    simulator = None  # type: SimulatorServer
+    protocol_version = "HTTP/1.1"  # keep-alive, so clients reuse connections
+    server_version = "DivioAPISimulator/1.0"
+    sys_version = ""
+    timeout = 120  # drop idle kept-alive connections eventually
+    # Headers and body are two writes; with Nagle on, the second waits for a delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
+
+    # The dispatch table: (route kind, method) -> handler method name, for every resource; a per-resource
+    # entry (resource name, kind, method) adds or overrides one, e.g. POST /apps/v3/backups/ would be
+    # ("backups", "list", "POST"): "_create_backup".
+    GENERIC_HANDLERS = {
+        ("root", "GET"): "_get_root",
+        ("me", "GET"): "_get_me",
+        ("list", "GET"): "_get_list",
+        ("detail", "GET"): "_get_detail",
+    }
+    RESOURCE_HANDLERS = {}
+    CONTROL_HANDLERS = {
+        ("stats", "GET"): "_control_stats",
+        ("reset", "POST"): "_control_reset",
+        ("config", "GET"): "_control_config",
+        ("config", "POST"): "_control_config",
+    }
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def version_string(self):
+        return self.server_version
+
+    def setup(self):
+        super().setup()
+        with self.simulator._lock:
+            self.simulator._connections.add(self.connection)
+
+    def finish(self):
+        with self.simulator._lock:
+            self.simulator._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format, *args):
+        # BaseHTTPRequestHandler would write every request line to stderr; requests are logged in _send_json.
+        LOG.debug(format, *args)
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send_json(self, status, body, headers=None):
+        """The one place every answer is written (and logged and recorded)."""
+        # Like DRF: compact, UTF-8, non-ASCII characters left as they are.
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        if not self._control:
+            self.simulator._record(self.command, self.path, status)
+        # Method, path and status only: headers (and so the token) are never logged.
+        LOG.info("%s %s %s", self.command, self.path, status)
+
+    def _dispatch(self):
+        self._control = False
+        try:
+            body = self._read_body()
+            parts = urlsplit(self.path)
+            self.query = parse_qs(parts.query, keep_blank_values=True)
+            path = parts.path
+            if path.startswith(CONTROL_PREFIX):
+                self._control = True
+                self._dispatch_control(path[len(CONTROL_PREFIX):], body)
+                return
+            sim = self.simulator
+            sim._count(self.command, path)
+            if sim.latency_ms:
+                time.sleep(sim.latency_ms / 1000.0)
+            route = self._resolve(path)
+            if route is None:
+                self._send_json(404, {"detail": "Not found."})
+                return
+            kind, resource, key = route
+            # The root index is the one public endpoint.
+            if not (kind == "root" and self.command in ("GET", "HEAD")):
+                error = sim._check_token(self.headers.get("Authorization"))
+                if error:
+                    self._send_json(401, {"detail": error}, {"WWW-Authenticate": "Token"})
+                    return
+            allowed = self._allowed_methods(kind, resource)
+            method = "GET" if self.command == "HEAD" else self.command
+            if method not in allowed:
+                self._send_json(405, {"detail": f'Method "{self.command}" not allowed.'}, {"Allow": ", ".join(sorted(allowed))})
+                return
+            getattr(self, allowed[method])(resource, key, body)
+        except (ConnectionError, socket.timeout):
+            raise
+        except Exception:
+            LOG.exception("error answering %s %s", self.command, self.path)
+            self._send_json(500, {"detail": "Simulator error."})
+
+    def _allowed_methods(self, kind, resource):
+        """``{method: handler name}`` for a route; per-resource entries override the generic ones."""
+        allowed = {method: name for (k, method), name in self.GENERIC_HANDLERS.items() if k == kind}
+        if resource is not None:
+            allowed.update({method: name for (r, k, method), name in self.RESOURCE_HANDLERS.items()
+                            if r == resource.name and k == kind})
+        return allowed
+
+    def _resolve(self, path):
+        """``(kind, resource, uuid)`` for a known path, else None (404)."""
+        if path == ROOT_PATH:
+            return "root", None, None
+        if path == ME_PATH:
+            return "me", None, None
+        resource = RESOURCES_BY_PATH.get(path)
+        if resource:
+            return "list", resource, None
+        # Detail: "<list path><uuid>/"; anything else, including a missing trailing slash, is a 404.
+        if not path.endswith("/") or path.count("/") < 2:
+            return None
+        head, key = path[:-1].rsplit("/", 1)
+        resource = RESOURCES_BY_PATH.get(head + "/")
+        if resource and key:
+            return "detail", resource, key
+        return None
+
+    def _absolute(self, path):
+        return self.simulator.url + path
+
+    # -- API handlers ----------------------------------------------------------------------------
+
+    def _get_root(self, resource, key, body):
+        self._send_json(200, {r.path.strip("/").rpartition("/")[2]: self._absolute(r.path) for r in RESOURCES
+                              if r.path.startswith(ROOT_PATH)})
+
+    def _get_me(self, resource, key, body):
+        self._send_json(200, self.simulator.dataset.user)
+
+    def _get_detail(self, resource, key, body):
+        item = self.simulator.dataset.by_uuid[resource.name].get(key)
+        if item is None:
+            self._send_json(404, {"detail": "Not found."})
+        else:
+            self._send_json(200, item)
+
+    def _get_list(self, resource, key, body):
+        items, error = self._filtered(resource)
+        if error:
+            self._send_json(400, error)
+            return
+        self._send_page(items)
+
+    def _filtered(self, resource):
+        """The items matching the honoured filters, or ``(None, error body)`` for a malformed UUID."""
+        sim = self.simulator
+        dataset = sim.dataset
+        items = None
+        for param, is_uuid in resource.filters:
+            if param in resource.optional_filters and not sim.honour_backup_environment_filter:
+                continue
+            values = self.query.get(param)
+            # Like django-filter: the last value counts; an empty value means "no filter".
+            value = values[-1] if values else ""
+            if not value:
+                continue
+            if is_uuid:
+                try:
+                    value = str(uuid.UUID(value))
+                except ValueError:
+                    return None, {param: [f"\u201c{value}\u201d is not a valid UUID."]}
+            if items is None:
+                items = dataset.lookup(resource.name, param, value)
+            else:
+                # Filters combine with AND; later ones narrow the (already small) indexed match.
+                items = [item for item in items if dataset._field_value(resource.name, item, param) == value]
+        return (getattr(dataset, resource.name) if items is None else items), None
+
+    def _send_page(self, items):
+        """DRF page-number pagination: ``page`` (1-based, or ``last``) and ``page_size`` (capped)."""
+        sim = self.simulator
+        page_size = sim.default_page_size
+        with contextlib.suppress(ValueError):
+            asked = int(self.query.get("page_size", [""])[-1])
+            if asked > 0:
+                page_size = min(asked, sim.max_page_size)
+        count = len(items)
+        pages = max(1, -(-count // page_size))
+        raw_page = self.query.get("page", ["1"])[-1]
+        try:
+            page = pages if raw_page == "last" else int(raw_page)
+        except ValueError:
+            page = 0
+        if not 1 <= page <= pages:
+            self._send_json(404, {"detail": "Invalid page."})
+            return
+        start = (page - 1) * page_size
+        self._send_json(200, {
+            "count": count,
+            "next": self._page_link(page + 1) if page < pages else None,
+            "previous": self._page_link(page - 1) if page > 1 else None,
+            "results": items[start:start + page_size],
+        })
+
+    def _page_link(self, page):
+        """Absolute link to another page, keeping every other query parameter (sorted, as DRF does)."""
+        query = {key: values for key, values in self.query.items() if key != "page"}
+        # DRF drops the page parameter from the link to page 1.
+        if page > 1:
+            query["page"] = [str(page)]
+        path = urlsplit(self.path).path
+        encoded = urlencode(sorted(query.items()), doseq=True)
+        return self._absolute(path + ("?" + encoded if encoded else ""))
+
+    # -- control endpoints -----------------------------------------------------------------------
+
+    def _dispatch_control(self, name, body):
+        handler = self.CONTROL_HANDLERS.get((name, "GET" if self.command == "HEAD" else self.command))
+        if handler is None:
+            if any(key[0] == name for key in self.CONTROL_HANDLERS):
+                self._send_json(405, {"detail": f'Method "{self.command}" not allowed.'})
+            else:
+                self._send_json(404, {"detail": "Not found."})
+            return
+        getattr(self, handler)(body)
+
+    def _control_stats(self, body):
+        self._send_json(200, self.simulator.stats())
+
+    def _control_reset(self, body):
+        self.simulator.reset_stats()
+        self._send_json(200, self.simulator.stats())
+
+    def _control_config(self, body):
+        if self.command == "POST":
+            try:
+                settings = json.loads(body or b"{}")
+                if not isinstance(settings, dict):
+                    raise ValueError("a JSON object is expected")
+                self.simulator.configure(**settings)
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+                self._send_json(400, {"detail": str(exc)})
+                return
+        self._send_json(200, self.simulator.config())
+
+
+@contextlib.contextmanager
+def run_simulator(dataset=None, *, seed=1, size="demo", **server_args):
+    """Context manager yielding a started :class:`SimulatorServer` (port 0 = a free port unless given).
+
+    Without ``dataset``, one is generated from ``seed`` and the ``size`` preset.
+    """
+    if dataset is None:
+        dataset = generate_dataset(seed=seed, **SIZES[size])
+    server = SimulatorServer(dataset, **server_args).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,705 @@
+"""Tests of the Divio API simulator (tests/simulator), over real HTTP."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+SIMULATOR_DIR = Path(__file__).resolve().parent / "simulator"
+sys.path.insert(0, str(SIMULATOR_DIR))
+
+from divio_simulator import SIZES, Dataset, SimulatorServer, generate_dataset, run_simulator  # noqa: E402
+
+TOKEN = "test-token-5f2c"
+FIXED_NOW = datetime(2024, 3, 1, 12, 0, 0)
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$")
+
+LIST_PATHS = {
+    "organisations": "/iam/v3/organisations/",
+    "regions": "/apps/v3/regions/",
+    "applications": "/apps/v3/applications/",
+    "environments": "/apps/v3/environments/",
+    "deployments": "/apps/v3/deployments/",
+    "service_instances": "/apps/v3/service-instances/",
+    "backups": "/apps/v3/backups/",
+    "service_instance_backups": "/apps/v3/service-instance-backups/",
+}
+FIELDS = {
+    "organisations": {"uuid", "name", "created_at"},
+    "regions": {"uuid", "name"},
+    "applications": {"uuid", "slug", "name", "organisation", "repository"},
+    "environments": {"uuid", "slug", "application", "branch", "last_finished_deployment", "ssh_endpoint"},
+    "deployments": {"uuid", "environment", "started_at", "ended_at", "status", "success"},
+    "service_instances": {"uuid", "environment", "prefix", "type", "service_status", "region", "service"},
+    "backups": {"uuid", "environment", "state", "success", "trigger", "notes", "service_instance_backups",
+                "scheduled_for_deletion_at", "created_at", "started_at", "ended_at"},
+    "service_instance_backups": {"uuid", "backup", "service_instance", "service_type", "queued_at", "started_at",
+                                 "ended_at", "taken_at", "size", "errors"},
+}
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate_dataset(seed=1, **SIZES["demo"])
+
+
+@pytest.fixture(scope="module")
+def module_server(dataset):
+    with run_simulator(dataset, token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server):
+    """The shared demo server, with settings and counters restored after each test."""
+    config = module_server.config()
+    module_server.reset_stats()
+    yield module_server
+    module_server.configure(**config)
+
+
+@pytest.fixture
+def api():
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {TOKEN}"
+    yield session
+    session.close()
+
+
+def get(session, server, path, **params):
+    return session.get(server.url + path, params=params, timeout=10)
+
+
+def walk(session, url):
+    """Follow ``next`` links from ``url``; returns (all results, number of pages)."""
+    results, pages = [], 0
+    while url:
+        response = session.get(url, timeout=10)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        results.extend(body["results"])
+        pages += 1
+        url = body["next"]
+        assert pages < 10000
+    return results, pages
+
+
+def parse(ts):
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+# -- authentication ---------------------------------------------------------------------------------
+
+
+def test_root_index_needs_no_token(server):
+    response = requests.get(server.url + "/apps/v3/", timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["backups"] == server.url + "/apps/v3/backups/"
+    assert body["service-instances"] == server.url + "/apps/v3/service-instances/"
+
+
+@pytest.mark.parametrize("path", ["/apps/v3/backups/", "/iam/v3/me/", "/iam/v3/organisations/"])
+def test_missing_token_is_401(server, path):
+    response = requests.get(server.url + path, timeout=10)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response.headers["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("header, detail", [
+    ("Token wrong", "Invalid token."),
+    (f"Token {TOKEN}x", "Invalid token."),
+    ("Token", "Invalid token header. No credentials provided."),
+    (f"Bearer {TOKEN}", "Authentication credentials were not provided."),
+])
+def test_bad_token_is_401(server, header, detail):
+    response = requests.get(server.url + "/apps/v3/applications/", headers={"Authorization": header}, timeout=10)
+    assert response.status_code == 401
+    assert response.json() == {"detail": detail}
+    assert response.headers["WWW-Authenticate"] == "Token"
+
+
+def test_token_keyword_is_case_insensitive(server):
+    response = requests.get(server.url + "/iam/v3/me/", headers={"Authorization": f"token {TOKEN}"}, timeout=10)
+    assert response.status_code == 200
+
+
+def test_me(server, api, dataset):
+    body = get(api, server, "/iam/v3/me/").json()
+    assert body == dataset.user
+    assert set(body) >= {"uuid", "first_name", "last_name", "email"}
+
+
+# -- pagination -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(LIST_PATHS))
+def test_walking_all_pages_returns_each_item_once(server, api, dataset, name):
+    items, pages = walk(api, f"{server.url}{LIST_PATHS[name]}?page_size=7")
+    expected = getattr(dataset, name)
+    uuids = [item["uuid"] for item in items]
+    assert len(uuids) == len(set(uuids))
+    assert sorted(uuids) == sorted(item["uuid"] for item in expected)
+    assert items == [dataset.by_uuid[name][u] for u in uuids]
+    assert pages == max(1, -(-len(expected) // 7))
+    for item in items:
+        assert set(item) == FIELDS[name]
+
+
+def test_list_envelope_and_default_page_size(server, api, dataset):
+    body = get(api, server, "/apps/v3/backups/").json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == len(dataset.backups)
+    assert len(body["results"]) == server.default_page_size
+    assert body["previous"] is None
+
+
+def test_order_is_arbitrary_but_stable(server, api, dataset):
+    first = get(api, server, "/apps/v3/backups/", page_size=100).json()["results"]
+    again = get(api, server, "/apps/v3/backups/", page_size=100).json()["results"]
+    assert first == again
+    created = [b["created_at"] for b in first]
+    assert created != sorted(created) and created != sorted(created, reverse=True)
+
+
+def test_page_size_is_capped(server, api, dataset):
+    body = get(api, server, "/apps/v3/backups/", page_size=1000).json()
+    assert len(body["results"]) == 100
+    # The link keeps the page_size as asked, like DRF.
+    assert parse_qs(urlsplit(body["next"]).query)["page_size"] == ["1000"]
+    server.configure(max_page_size=30)
+    assert len(get(api, server, "/apps/v3/backups/", page_size=1000).json()["results"]) == 30
+    assert len(get(api, server, "/apps/v3/backups/", page_size=25).json()["results"]) == 25
+
+
+@pytest.mark.parametrize("page_size", ["abc", "0", "-3", ""])
+def test_bad_page_size_falls_back_to_default(server, api, page_size):
+    response = get(api, server, "/apps/v3/backups/", page_size=page_size)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == server.default_page_size
+
+
+def test_next_and_previous_links_are_absolute_and_keep_filters(server, api, dataset):
+    env = next(e for e in dataset.environments if len(dataset.lookup("backups", "environment", e["uuid"])) > 4)
+    first = get(api, server, "/apps/v3/backups/", environment=env["uuid"], page_size=2, unknown="x").json()
+    assert first["previous"] is None
+    assert first["next"].startswith(server.url + "/apps/v3/backups/?")
+    query = parse_qs(urlsplit(first["next"]).query)
+    assert query == {"environment": [env["uuid"]], "page": ["2"], "page_size": ["2"], "unknown": ["x"]}
+
+    second = api.get(first["next"], timeout=10).json()
+    # DRF links to page 1 without a page parameter.
+    assert parse_qs(urlsplit(second["previous"]).query) == {"environment": [env["uuid"]], "page_size": ["2"], "unknown": ["x"]}
+    third = api.get(second["next"], timeout=10).json()
+    assert parse_qs(urlsplit(third["previous"]).query)["page"] == ["2"]
+
+    items = walk(api, f"{server.url}/apps/v3/backups/?environment={env['uuid']}&page_size=2")[0]
+    assert {b["uuid"] for b in items} == {b["uuid"] for b in dataset.lookup("backups", "environment", env["uuid"])}
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.0", "99999"])
+def test_invalid_page_is_404(server, api, page):
+    response = get(api, server, "/apps/v3/backups/", page=page)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
+
+
+def test_last_page_and_empty_first_page(server, api, dataset):
+    body = get(api, server, "/apps/v3/applications/", page="last", page_size=4).json()
+    assert body["next"] is None
+    assert len(body["results"]) == len(dataset.applications) - 4
+    empty = get(api, server, "/apps/v3/applications/", slug="no-such-app").json()
+    assert empty == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+# -- filters ----------------------------------------------------------------------------------------
+
+
+def _all(api, server, path, **params):
+    items = walk(api, requests.Request("GET", server.url + path, params=dict(params, page_size=100)).prepare().url)[0]
+    return sorted(item["uuid"] for item in items)
+
+
+def _uuids(items):
+    return sorted(item["uuid"] for item in items)
+
+
+def test_application_filters(server, api, dataset):
+    shop = next(a for a in dataset.applications if a["slug"] == "shop")
+    assert _all(api, server, "/apps/v3/applications/", slug="shop") == [shop["uuid"]]
+    org = shop["organisation"]
+    assert _all(api, server, "/apps/v3/applications/", organisation=org) == _uuids(a for a in dataset.applications if a["organisation"] == org)
+    assert _all(api, server, "/apps/v3/applications/", organisation=org, slug="shop") == [shop["uuid"]]
+    assert _all(api, server, "/apps/v3/applications/", organisation=str(uuid.uuid4())) == []
+
+
+def test_environment_filters(server, api, dataset):
+    app = next(a for a in dataset.applications if a["slug"] == "blog")
+    expected = [e for e in dataset.environments if e["application"] == app["uuid"]]
+    assert _all(api, server, "/apps/v3/environments/", application=app["uuid"]) == _uuids(expected)
+    live = [e for e in expected if e["slug"] == "live"]
+    assert len(live) == 1
+    assert _all(api, server, "/apps/v3/environments/", application=app["uuid"], slug="live") == _uuids(live)
+    assert _all(api, server, "/apps/v3/environments/", slug="live") == _uuids(e for e in dataset.environments if e["slug"] == "live")
+    # UUIDs are normalised like Django does.
+    assert _all(api, server, "/apps/v3/environments/", application=app["uuid"].upper()) == _uuids(expected)
+
+
+def test_deployment_filters(server, api, dataset):
+    app = dataset.applications[0]
+    env_uuids = {e["uuid"] for e in dataset.environments if e["application"] == app["uuid"]}
+    by_app = [d for d in dataset.deployments if d["environment"] in env_uuids]
+    assert by_app
+    assert _all(api, server, "/apps/v3/deployments/", application=app["uuid"]) == _uuids(by_app)
+    env = sorted(env_uuids)[0]
+    by_env = [d for d in dataset.deployments if d["environment"] == env]
+    assert _all(api, server, "/apps/v3/deployments/", environment=env) == _uuids(by_env)
+    assert _all(api, server, "/apps/v3/deployments/", environment=env, application=app["uuid"]) == _uuids(by_env)
+    other_app = dataset.applications[1]["uuid"]
+    assert _all(api, server, "/apps/v3/deployments/", environment=env, application=other_app) == []
+
+
+def test_service_instance_filter(server, api, dataset):
+    env = dataset.environments[3]["uuid"]
+    expected = [si for si in dataset.service_instances if si["environment"] == env]
+    assert len(expected) == 2
+    assert _all(api, server, "/apps/v3/service-instances/", environment=env) == _uuids(expected)
+
+
+def test_unknown_filters_are_ignored(server, api, dataset):
+    body = get(api, server, "/apps/v3/service-instance-backups/", backup="not-a-uuid", foo="bar").json()
+    assert body["count"] == len(dataset.service_instance_backups)
+    assert get(api, server, "/apps/v3/applications/", slug="").json()["count"] == len(dataset.applications)
+
+
+def test_backup_environment_filter_honoured_or_ignored(server, api, dataset):
+    env = next(e["uuid"] for e in dataset.environments if dataset.lookup("backups", "environment", e["uuid"]))
+    expected = _uuids(b for b in dataset.backups if b["environment"] == env)
+    assert _all(api, server, "/apps/v3/backups/", environment=env) == expected
+
+    server.configure(honour_backup_environment_filter=False)
+    assert get(api, server, "/apps/v3/backups/", environment=env).json()["count"] == len(dataset.backups)
+    # An ignored filter is not validated either.
+    assert get(api, server, "/apps/v3/backups/", environment="nope").status_code == 200
+
+    response = requests.post(server.url + "/_simulator/config", json={"honour_backup_environment_filter": True}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["honour_backup_environment_filter"] is True
+    assert get(api, server, "/apps/v3/backups/", environment=env).json()["count"] == len(expected)
+
+    response = requests.post(server.url + "/_simulator/config", json={"honour_backup_environment_filter": False}, timeout=10)
+    assert response.json()["honour_backup_environment_filter"] is False
+    assert server.honour_backup_environment_filter is False
+
+
+@pytest.mark.parametrize("path, param", [
+    ("/apps/v3/applications/", "organisation"),
+    ("/apps/v3/environments/", "application"),
+    ("/apps/v3/deployments/", "application"),
+    ("/apps/v3/deployments/", "environment"),
+    ("/apps/v3/service-instances/", "environment"),
+    ("/apps/v3/backups/", "environment"),
+])
+def test_malformed_uuid_filter_is_400(server, api, path, param):
+    response = get(api, server, path, **{param: "not-a-uuid"})
+    assert response.status_code == 400
+    assert response.json() == {param: ["\u201cnot-a-uuid\u201d is not a valid UUID."]}
+
+
+# -- details, unknown paths and methods -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(LIST_PATHS))
+def test_detail(server, api, dataset, name):
+    item = getattr(dataset, name)[-1]
+    response = get(api, server, f"{LIST_PATHS[name]}{item['uuid']}/")
+    assert response.status_code == 200
+    assert response.json() == item
+    missing = get(api, server, f"{LIST_PATHS[name]}{uuid.uuid4()}/")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("path", [
+    "/apps/v3/backups",
+    "/apps/v3/nothing/",
+    "/",
+    "/apps/v3/backups/not-a-uuid/",
+    "/apps/v3/backups/a/b/",
+])
+def test_unknown_path_is_404(server, api, path):
+    response = get(api, server, path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_detail_without_trailing_slash_is_404(server, api, dataset):
+    response = get(api, server, f"/apps/v3/backups/{dataset.backups[0]['uuid']}")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_other_methods_are_405(server, api, dataset, method):
+    response = api.request(method, server.url + "/apps/v3/backups/", json={}, timeout=10)
+    assert response.status_code == 405
+    assert response.json() == {"detail": f'Method "{method}" not allowed.'}
+    assert response.headers["Allow"] == "GET"
+    detail = api.request(method, f"{server.url}/apps/v3/backups/{dataset.backups[0]['uuid']}/", timeout=10)
+    assert detail.status_code == 405
+
+
+def test_authentication_comes_before_method_check(server):
+    response = requests.post(server.url + "/apps/v3/backups/", json={}, timeout=10)
+    assert response.status_code == 401
+
+
+def test_connection_is_kept_alive(server, api):
+    first = get(api, server, "/iam/v3/me/")
+    assert first.raw.version == 11
+    assert first.headers["Content-Length"] == str(len(first.content))
+    assert "close" not in first.headers.get("Connection", "").lower()
+
+
+# -- control endpoints and counters -----------------------------------------------------------------
+
+
+def test_stats_count_requests(server, api, dataset):
+    get(api, server, "/apps/v3/backups/")
+    get(api, server, "/apps/v3/backups/", page=2)
+    get(api, server, f"/apps/v3/backups/{dataset.backups[0]['uuid']}/")
+    requests.get(server.url + "/apps/v3/environments/", timeout=10)  # 401, still counted
+    api.post(server.url + "/apps/v3/backups/", timeout=10)
+    stats = requests.get(server.url + "/_simulator/stats", timeout=10).json()
+    assert stats == server.stats()
+    assert stats["requests"] == 5
+    assert stats["by_path"] == {
+        "/apps/v3/backups/": 3,
+        f"/apps/v3/backups/{dataset.backups[0]['uuid']}/": 1,
+        "/apps/v3/environments/": 1,
+    }
+    assert stats["by_method"] == {"GET": 4, "POST": 1}
+    assert server.requests == [
+        ("GET", "/apps/v3/backups/", 200),
+        ("GET", "/apps/v3/backups/?page=2", 200),
+        ("GET", f"/apps/v3/backups/{dataset.backups[0]['uuid']}/", 200),
+        ("GET", "/apps/v3/environments/", 401),
+        ("POST", "/apps/v3/backups/", 405),
+    ]
+
+    response = requests.post(server.url + "/_simulator/reset", timeout=10)
+    assert response.status_code == 200
+    assert server.stats() == {"requests": 0, "by_path": {}, "by_method": {}}
+    assert server.requests == []
+
+
+def test_config_endpoint(server):
+    response = requests.post(server.url + "/_simulator/config", json={"latency_ms": 5, "max_page_size": 50}, timeout=10)
+    assert response.status_code == 200
+    assert response.json() == server.config()
+    assert server.latency_ms == 5 and server.max_page_size == 50
+    assert requests.get(server.url + "/_simulator/config", timeout=10).json()["max_page_size"] == 50
+    for bad in ({"nope": 1}, {"max_page_size": 0}, {"latency_ms": "x"}, {"honour_backup_environment_filter": "yes"}):
+        response = requests.post(server.url + "/_simulator/config", json=bad, timeout=10)
+        assert response.status_code == 400, bad
+    response = requests.post(server.url + "/_simulator/config", data="{not json", timeout=10)
+    assert response.status_code == 400
+    assert server.max_page_size == 50
+    assert requests.get(server.url + "/_simulator/nothing", timeout=10).status_code == 404
+    assert requests.get(server.url + "/_simulator/reset", timeout=10).status_code == 405
+
+
+def test_configure_rejects_unknown_settings(server):
+    with pytest.raises(ValueError):
+        server.configure(colour="red")
+    with pytest.raises(ValueError):
+        server.configure(max_page_size=-1)
+
+
+def test_latency_is_injected(server, api):
+    server.configure(latency_ms=60)
+    started = time.monotonic()
+    get(api, server, "/iam/v3/me/")
+    # A lower bound only: sleeping guarantees it; an upper bound would make the test flaky.
+    assert time.monotonic() - started >= 0.05
+
+
+def test_stop_closes_listener_and_kept_alive_connections(dataset):
+    server = SimulatorServer(dataset, token=TOKEN).start()
+    url = server.url
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {TOKEN}"
+    assert session.get(url + "/iam/v3/me/", timeout=10).status_code == 200
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        session.get(url + "/iam/v3/me/", timeout=5)
+    server.stop()  # idempotent
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_data():
+    first = generate_dataset(seed=7, now=FIXED_NOW, **SIZES["demo"])
+    second = generate_dataset(seed=7, now=FIXED_NOW, **SIZES["demo"])
+    assert first.to_json() == second.to_json()
+    other = generate_dataset(seed=8, now=FIXED_NOW, **SIZES["demo"])
+    assert other.to_json() != first.to_json()
+    assert {b["uuid"] for b in other.backups}.isdisjoint(b["uuid"] for b in first.backups)
+
+
+def test_same_seed_gives_identical_answers():
+    bodies = []
+    for dummy in range(2):
+        with run_simulator(generate_dataset(seed=3, now=FIXED_NOW, **SIZES["tiny"]), token=TOKEN) as server:
+            headers = {"Authorization": f"Token {TOKEN}"}
+            response = requests.get(server.url + "/apps/v3/backups/?page_size=100", headers=headers, timeout=10)
+            bodies.append(response.json()["results"])
+    assert bodies[0] == bodies[1]
+
+
+def test_data_uses_no_global_random():
+    import random
+
+    random.seed(1)
+    expected = random.random()
+    random.seed(1)
+    generate_dataset(seed=2, **SIZES["tiny"])
+    assert random.random() == expected
+
+
+def test_size_knobs():
+    ds = generate_dataset(seed=1, organisations=3, applications=14, environments=3, days=4, interval_hours=6, now=FIXED_NOW)
+    assert len(ds.organisations) == 3
+    assert len(ds.applications) == 14
+    slugs = [a["slug"] for a in ds.applications]
+    assert len(set(slugs)) == 14 and "shop-2" in slugs
+    assert len(ds.environments) == 42
+    assert {e["slug"] for e in ds.environments} == {"test", "live", "stage"}
+    scheduled = [b for b in ds.backups if b["trigger"] == "SCHEDULED"]
+    # One environment is never backed up.
+    assert len(scheduled) == 41 * 4
+
+
+def test_timestamps_and_uuids(dataset):
+    forms = set()
+    for name in Dataset.RESOURCES:
+        for item in getattr(dataset, name):
+            assert uuid.UUID(item["uuid"]).version == 4
+            for key, value in item.items():
+                if key.endswith("_at") and value is not None:
+                    assert TIMESTAMP.match(value), (name, key, value)
+                    forms.add("." in value)
+    assert forms == {True, False}
+
+
+@pytest.fixture(scope="module", params=[("tiny", 5), ("demo", 1), ("demo", 2)], ids=lambda p: f"{p[0]}-seed{p[1]}")
+def trouble_data(request):
+    """The documented trouble holds for any seed: checked on a few, against the real clock."""
+    size, seed = request.param
+    return generate_dataset(seed=seed, **SIZES[size])
+
+
+def _env(ds, app_slug, env_slug):
+    app = next(a for a in ds.applications if a["slug"] == app_slug)
+    return next(e for e in ds.environments if e["application"] == app["uuid"] and e["slug"] == env_slug)
+
+
+def _backups(ds, env):
+    return sorted(ds.lookup("backups", "environment", env["uuid"]), key=lambda b: b["created_at"][:19], reverse=True)
+
+
+def _parts(ds, backup):
+    return [ds.by_uuid["service_instance_backups"][u] for u in backup["service_instance_backups"]]
+
+
+def _usable(part):
+    return part["ended_at"] is not None and not part["errors"]
+
+
+def test_demo_troubles_are_where_documented(trouble_data):
+    ds = trouble_data
+    documented = {
+        "failed_and_late_queue": ("shop", "test"),
+        "running": ("shop", "live"),
+        "never_backed_up": ("blog", "test"),
+        "stale": ("blog", "live"),
+        "storage_new": ("intranet", "test"),
+        "partial_latest": ("intranet", "live"),
+    }
+    for kind, (app, env) in documented.items():
+        [entry] = ds.troubles[kind]
+        assert (entry["application"], entry["environment"]) == (app, env)
+        assert entry["uuid"] == _env(ds, app, env)["uuid"]
+
+
+def test_trouble_failed_backups(trouble_data):
+    ds = trouble_data
+    failed = [b for b in _backups(ds, _env(ds, "shop", "test")) if b["success"] == "FAILURE"]
+    assert len(failed) >= 2
+    for backup in failed:
+        assert backup["state"] == "COMPLETED"
+        assert all(part["errors"] and part["size"] is None and part["taken_at"] is None for part in _parts(ds, backup))
+
+
+def test_trouble_partial_backups(trouble_data):
+    ds = trouble_data
+    partial = [b for b in ds.backups if b["success"] == "PARTIAL"]
+    assert partial
+    for backup in partial:
+        parts = {p["service_type"]: p for p in _parts(ds, backup)}
+        assert _usable(parts["DATABASE"]) and parts["DATABASE"]["taken_at"]
+        assert parts["STORAGE"]["errors"] and parts["STORAGE"]["ended_at"]
+
+
+def test_trouble_running_backup_is_newest(trouble_data):
+    ds = trouble_data
+    backups = _backups(ds, _env(ds, "shop", "live"))
+    newest = backups[0]
+    assert (newest["state"], newest["success"], newest["ended_at"]) == ("WORKING", None, None)
+    parts = {p["service_type"]: p for p in _parts(ds, newest)}
+    assert _usable(parts["DATABASE"]) and parts["STORAGE"]["ended_at"] is None
+    assert backups[1]["success"] == "SUCCESS"
+    assert ds.now - parse(backups[1]["ended_at"]) < timedelta(hours=24)
+    assert [b for b in ds.backups if b["state"] == "WORKING"] == [newest]
+
+
+def test_trouble_never_backed_up(trouble_data):
+    ds = trouble_data
+    assert _backups(ds, _env(ds, "blog", "test")) == []
+
+
+def test_trouble_storage_not_provisioned(trouble_data):
+    ds = trouble_data
+    env = _env(ds, "intranet", "test")
+    types = {si["type"]: si["service_status"] for si in ds.lookup("service_instances", "environment", env["uuid"])}
+    assert types == {"DATABASE": "READY", "STORAGE": "NEW"}
+    backups = _backups(ds, env)
+    assert backups
+    for backup in backups:
+        assert [p["service_type"] for p in _parts(ds, backup)] == ["DATABASE"]
+
+
+def test_trouble_stale_and_fresh(trouble_data):
+    ds = trouble_data
+    stale = _env(ds, "blog", "live")
+    never = _env(ds, "blog", "test")
+    partial = _env(ds, "intranet", "live")  # its newest full SUCCESS is the one before a PARTIAL: 1-2 days old
+
+    def latest_good_age(env):
+        good = [b for b in _backups(ds, env) if b["success"] == "SUCCESS"]
+        return ds.now - parse(good[0]["ended_at"])
+
+    assert timedelta(days=3) < latest_good_age(stale) < timedelta(days=5)
+    for env in ds.environments:
+        if env["uuid"] not in (stale["uuid"], never["uuid"], partial["uuid"]):
+            assert latest_good_age(env) < timedelta(hours=24), env
+
+
+def test_trouble_latest_depends_on_services(trouble_data):
+    ds = trouble_data
+    backups = [b for b in _backups(ds, _env(ds, "intranet", "live")) if b["state"] == "COMPLETED"]
+    newest = backups[0]
+    assert newest["success"] == "PARTIAL"
+    with_database = next(b for b in backups if any(_usable(p) and p["service_type"] == "DATABASE" for p in _parts(ds, b)))
+    with_everything = next(b for b in backups if len(_parts(ds, b)) == 2 and all(_usable(p) for p in _parts(ds, b)))
+    assert with_database is newest
+    assert with_everything is not newest and with_everything["success"] == "SUCCESS"
+
+
+def test_trouble_taken_at_order_differs_from_created_order(trouble_data):
+    ds = trouble_data
+    [entry] = ds.troubles["failed_and_late_queue"]
+    scheduled = ds.by_uuid["backups"][entry["scheduled_backup"]]
+    manual = ds.by_uuid["backups"][entry["manual_backup"]]
+    assert (scheduled["trigger"], manual["trigger"]) == ("SCHEDULED", "MANUAL")
+    assert scheduled["environment"] == manual["environment"]
+    assert parse(manual["created_at"]) > parse(scheduled["created_at"])
+    taken = {b["uuid"]: max(parse(p["taken_at"]) for p in _parts(ds, b)) for b in (scheduled, manual)}
+    assert taken[manual["uuid"]] < taken[scheduled["uuid"]]
+
+
+def test_parts_of_a_backup_have_different_taken_at(trouble_data):
+    ds = trouble_data
+    full = [b for b in ds.backups if b["success"] == "SUCCESS" and len(b["service_instance_backups"]) == 2]
+    assert full
+    for backup in full:
+        parts = _parts(ds, backup)
+        assert parts[0]["taken_at"] != parts[1]["taken_at"]
+        for part in parts:
+            assert part["backup"] == backup["uuid"]
+            assert part["service_type"] == ds.by_uuid["service_instances"][part["service_instance"]]["type"]
+            assert parse(part["queued_at"]) <= parse(part["started_at"]) <= parse(part["taken_at"]) <= parse(part["ended_at"])
+
+
+def test_environment_fields(dataset):
+    env = dataset.environments[0]
+    assert set(env["ssh_endpoint"]) == {"host", "port", "user"}
+    deployment = dataset.by_uuid["deployments"][env["last_finished_deployment"]["uuid"]]
+    assert deployment["environment"] == env["uuid"] and deployment["ended_at"]
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop_signal, token_from_env", [(signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_cli_starts_answers_and_stops(tmp_path, stop_signal, token_from_env):
+    url_file = tmp_path / "url"
+    token = "cli-secret-token-91"
+    args = [sys.executable, str(SIMULATOR_DIR / "simulator.py"), "--port", "0", "--size", "tiny", "--seed", "3",
+            "--url-file", str(url_file), "--verbose", "--max-page-size", "5"]
+    env = dict(os.environ)
+    if token_from_env:
+        env["DIVIO_SIMULATOR_TOKEN"] = token
+    else:
+        args += ["--token", token]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not url_file.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "simulator did not write its URL file"
+            time.sleep(0.05)
+        url = url_file.read_text().strip()
+        assert re.match(r"^http://127\.0\.0\.1:\d+$", url)
+        headers = {"Authorization": f"Token {token}"}
+        response = requests.get(url + "/apps/v3/backups/?page_size=50", headers=headers, timeout=10)
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == 5
+        assert requests.get(url + "/iam/v3/me/", timeout=10).status_code == 401
+    finally:
+        proc.send_signal(stop_signal)
+        stdout, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+    assert stdout.splitlines() == [f"Divio API simulator listening on {url}"]
+    assert "Traceback" not in stderr
+    assert "GET /apps/v3/backups/?page_size=50 200" in stderr
+    assert token not in stdout + stderr
+    assert not url_file.exists()
+
+
+def test_default_token_and_busy_port():
+    with run_simulator(size="tiny") as server:
+        response = requests.get(server.url + "/iam/v3/me/", headers={"Authorization": "Token simulator-token"}, timeout=10)
+        assert response.status_code == 200
+        proc = subprocess.run([sys.executable, str(SIMULATOR_DIR / "simulator.py"), "--size", "tiny", "--port", str(server.port)],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "cannot listen" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_package_exports():
+    import divio_simulator
+
+    assert set(divio_simulator.__all__) >= {"Dataset", "generate_dataset", "SimulatorServer", "run_simulator"}
+    assert json.loads(generate_dataset(seed=1, **SIZES["tiny"]).to_json())["troubles"]
