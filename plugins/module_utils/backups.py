@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Resolving "the latest good backup" of environments: the one piece of domain logic that the
+``backup_info`` module, the lookup plugin and the role all share. No Ansible imports.
+
+How it stays correct and cheap:
+- ``backups/?environment=`` is undocumented: it is passed, and every backup received is checked
+  again. If the server ignored it (a backup of another environment arrived), that single pass saw
+  every backup of the account, so it serves all requested environments at once.
+- Only the candidates that can still win have their parts fetched, by UUID. A part's snapshot
+  (``taken_at``) happens while its backup runs, so it is never later than the backup's
+  ``ended_at`` (plus ``CLOCK_SLACK`` for clocks that disagree); a candidate that ended before the
+  current winner's snapshot cannot beat it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+
+from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.resources import (
+    get_application,
+    list_environments,
+    list_service_instances,
+    require_text,
+)
+
+BACKUPS = APPS + "backups/"
+SERVICE_INSTANCE_BACKUPS = APPS + "service-instance-backups/"
+SERVICE_TYPES = ("DATABASE", "STORAGE")
+COMPLETED = "COMPLETED"
+SUCCESS = "SUCCESS"
+CLOCK_SLACK = datetime.timedelta(hours=1)
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])")
+_TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$")
+_UTC = datetime.timezone.utc
+
+
+# -- input parsing -----------------------------------------------------------------------------
+
+def parse_duration(value, name="max_age"):
+    """Seconds from an int or a string such as ``3600``, ``90m``, ``36h``, ``2d``, ``1w`` or ``1d12h``."""
+    expected = ("expected a number of seconds (e.g. 86400) or numbers with units s, m, h, d, w "
+                "(e.g. 90m, 36h, 2d, 1w, 1d12h)")
+    if isinstance(value, bool) or value is None:
+        raise InputError("%s %r is not valid: %s." % (name, value, expected))
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and re.match(r"^[0-9]+$", value.strip()):
+        seconds = int(value.strip())
+    elif isinstance(value, str) and value.strip():
+        rest, seconds = value.strip().lower().replace(" ", ""), 0
+        while rest:
+            match = _DURATION_RE.match(rest)
+            if not match:
+                raise InputError("%s %r is not valid: %s." % (name, value, expected))
+            seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            rest = rest[match.end():]
+    else:
+        raise InputError("%s %r is not valid: %s." % (name, value, expected))
+    if seconds <= 0:
+        raise InputError("%s %r is not valid: it must be longer than 0 seconds; %s." % (name, value, expected))
+    return seconds
+
+
+def format_duration(seconds):
+    """``31h``, ``3d4h``, ``45m``: short, for messages and reports."""
+    if seconds is None:
+        return "unknown"
+    seconds = int(seconds)
+    if seconds < 3600:
+        return "%dm" % (seconds // 60) if seconds >= 60 else "%ds" % seconds
+    if seconds < 3 * 86400:
+        return "%dh" % (seconds // 3600)
+    days, hours = divmod(seconds // 3600, 24)
+    return "%dd%dh" % (days, hours) if hours else "%dd" % days
+
+
+def parse_services(services):
+    """Upper-cased service types, or None for "no rule"; unknown types are an error."""
+    if services is None:
+        return None
+    if isinstance(services, str):
+        services = [s for s in services.split(",")]
+    if not isinstance(services, (list, tuple)) or not services:
+        raise InputError("services %r is not valid: expected a non-empty list of service types from %s."
+                         % (services, ", ".join(SERVICE_TYPES)))
+    result = []
+    for item in services:
+        kind = item.strip().upper() if isinstance(item, str) else item
+        if kind not in SERVICE_TYPES:
+            raise InputError("services: %r is not a known service type; known types are %s."
+                             % (item, ", ".join(SERVICE_TYPES)))
+        if kind not in result:
+            result.append(kind)
+    return tuple(result)
+
+
+def parse_timestamp(value, what="timestamp"):
+    """Timezone-aware datetime from the API's ISO 8601 (``Z`` or offset, with or without fractions)."""
+    if value is None:
+        return None
+    match = _TIMESTAMP_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise InvalidResponseError("the API sent %s %r, which is not an ISO 8601 timestamp." % (what, value))
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    if zone == "Z":
+        tz = _UTC
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    try:
+        return datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
+    except ValueError:
+        raise InvalidResponseError("the API sent %s %r, which is not a valid date." % (what, value))
+
+
+# -- the rule: does a backup qualify, and when was it taken? ----------------------------------
+
+class BackupRule:
+    """What "a qualifying backup" means for one question."""
+
+    def __init__(self, successful_only=True, services=None):
+        self.successful_only = bool(successful_only)
+        self.services = parse_services(services)
+
+    def may_qualify(self, backup):
+        """Cheap test on the backup object alone, before any part is fetched."""
+        if not self.successful_only:
+            return True
+        if backup.get("state") != COMPLETED:
+            return False
+        # With a services rule a PARTIAL backup can still hold a good part of each listed type.
+        return self.services is not None or backup.get("success") == SUCCESS
+
+    def counted_parts(self, parts):
+        """The parts that make the backup qualify, or None when it does not."""
+        if self.services is None:
+            counted = list(parts)
+            if self.successful_only and (not counted or not all(_usable(p) for p in counted)):
+                return None
+            return counted
+        counted = []
+        for kind in self.services:
+            of_kind = [p for p in parts if p.get("service_type") == kind and (_usable(p) or not self.successful_only)]
+            if not of_kind:
+                return None
+            counted.extend(of_kind)
+        return counted
+
+
+def _usable(part):
+    return bool(part.get("ended_at")) and not part.get("errors") and bool(part.get("taken_at"))
+
+
+# -- scanning and picking ----------------------------------------------------------------------
+
+def scan_candidates(client, environment_uuids, rule):
+    """``{environment uuid: [backups that may qualify]}`` from as few passes over /backups/ as possible."""
+    candidates = dict((uuid, []) for uuid in environment_uuids)
+    done = set()
+    for env_uuid in environment_uuids:
+        if env_uuid in done:
+            continue
+        unfiltered = False
+        for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
+            if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
+                raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
+            owner = backup.get("environment")
+            if owner != env_uuid:
+                unfiltered = True
+            if owner in candidates and owner not in done and rule.may_qualify(backup):
+                candidates[owner].append(backup)
+        done.add(env_uuid)
+        if unfiltered:
+            # The server ignored the filter: this pass was every backup, for every environment.
+            done.update(environment_uuids)
+    return candidates
+
+
+def _latest_possible_snapshot(backup):
+    ended = parse_timestamp(backup.get("ended_at"), "ended_at of backup %s" % backup["uuid"])
+    return ended + CLOCK_SLACK if ended else None  # None: still running, could be anything
+
+
+def fetch_parts(client, backup):
+    """The service-instance backups a backup lists, fetched by UUID and checked to belong to it."""
+    part_uuids = backup.get("service_instance_backups") or []
+    if not isinstance(part_uuids, list):
+        raise InvalidResponseError("backup %s lists its service_instance_backups as something other than a list."
+                                   % backup["uuid"], path=BACKUPS)
+    parts = []
+    for part_uuid in part_uuids:
+        part = client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, part_uuid))
+        if not isinstance(part, dict) or part.get("backup") != backup["uuid"]:
+            raise InvalidResponseError("service-instance backup %s does not belong to backup %s." % (part_uuid, backup["uuid"]),
+                                       path=SERVICE_INSTANCE_BACKUPS)
+        parts.append(part)
+    return parts
+
+
+class Pick:
+    """One qualifying backup with its parts. ``taken_at``: the oldest snapshot among the parts that count."""
+
+    def __init__(self, backup, parts, counted, taken_at):
+        self.backup = backup
+        self.parts = parts
+        self.counted = counted
+        self.taken_at = taken_at
+        # Not taken yet (only when unsuccessful backups are wanted): order it by creation.
+        created = parse_timestamp(backup.get("created_at"), "created_at of backup %s" % backup["uuid"])
+        self.order = taken_at or created or _EPOCH
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
+
+
+def pick_newest(client, candidates, rule, count):
+    """The ``count`` newest qualifying backups by snapshot time, newest first (a list of ``Pick``).
+
+    Candidates are tried from the latest possible snapshot down; parts are fetched only while a
+    candidate could still make the top ``count``."""
+    unbounded = datetime.datetime.max.replace(tzinfo=_UTC)
+    ordered = sorted(candidates, key=lambda b: _latest_possible_snapshot(b) or unbounded, reverse=True)
+    chosen = []
+    for backup in ordered:
+        bound = _latest_possible_snapshot(backup)
+        if len(chosen) >= count and bound is not None and bound < chosen[count - 1].order:
+            break
+        parts = fetch_parts(client, backup)
+        counted = rule.counted_parts(parts)
+        if counted is None:
+            continue
+        taken = [parse_timestamp(p["taken_at"], "taken_at of %s" % p.get("uuid")) for p in counted if p.get("taken_at")]
+        chosen.append(Pick(backup, parts, counted, min(taken) if taken else None))
+        chosen.sort(key=lambda pick: pick.order, reverse=True)
+    return chosen[:count]
+
+
+# -- the question as users ask it --------------------------------------------------------------
+
+_BACKUP_FIELDS = ("state", "success", "trigger", "notes", "created_at", "started_at", "ended_at",
+                  "scheduled_for_deletion_at")
+_PART_FIELDS = ("uuid", "service_instance", "service_type", "queued_at", "started_at", "ended_at",
+                "taken_at", "size", "errors")
+
+
+def _format_timestamp(moment):
+    return moment.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
+        ".%06dZ" % moment.microsecond if moment.microsecond else "Z")
+
+
+def _entry(application, environment, pick, instances, now, max_age):
+    entry = {
+        "application": application["uuid"],
+        "application_slug": application.get("slug"),
+        "environment": environment["uuid"],
+        "environment_slug": environment.get("slug"),
+        "uuid": None,
+        "taken_at": None,
+        "age_seconds": None,
+        "size": None,
+        "services": [],
+        "service_instance_backups": [],
+    }
+    for field in _BACKUP_FIELDS:
+        entry[field] = None
+    if pick is not None:
+        backup = pick.backup
+        entry["uuid"] = backup["uuid"]
+        for field in _BACKUP_FIELDS:
+            entry[field] = backup.get(field)
+        parts = []
+        for part in pick.parts:
+            item = dict((field, part.get(field)) for field in _PART_FIELDS)
+            item["prefix"] = (instances.get(part.get("service_instance")) or {}).get("prefix")
+            parts.append(item)
+        entry["service_instance_backups"] = sorted(parts, key=lambda p: (p["service_type"] or "", p["prefix"] or ""))
+        entry["services"] = sorted(set(p.get("service_type") for p in pick.counted if p.get("service_type")))
+        sizes = [p.get("size") for p in pick.parts if isinstance(p.get("size"), int)]
+        entry["size"] = sum(sizes) if sizes else None
+        if pick.taken_at is not None:
+            entry["taken_at"] = _format_timestamp(pick.taken_at)
+            entry["age_seconds"] = int((now - pick.taken_at).total_seconds())
+    if max_age is not None or pick is None:
+        entry["fresh"] = entry["age_seconds"] is not None and max_age is not None and entry["age_seconds"] <= max_age
+    return entry
+
+
+def find_backups(client, application, environment=None, latest=True, successful_only=True, services=None,
+                 max_age=None, limit=100, now=None):
+    """Backups of one application's environments, as ``backup_info`` returns them.
+
+    ``latest``: one entry per environment, its newest qualifying backup, or an entry with
+    ``uuid: None`` when it has none (a gate must see "no backup", never "nothing to check").
+    Otherwise every qualifying backup, newest first, at most ``limit`` per environment.
+    """
+    rule = BackupRule(successful_only=successful_only, services=services)
+    max_age = parse_duration(max_age) if max_age is not None else None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InputError("limit %r is not valid: expected a whole number of at least 1." % (limit,))
+    environment = require_text("environment", environment)
+    now = now or datetime.datetime.now(_UTC)
+
+    app = get_application(client, application)
+    environments = list_environments(client, app)
+    if environment is not None:
+        known = sorted(env.get("slug") for env in environments)
+        environments = [env for env in environments if env.get("slug") == environment]
+        if not environments:
+            raise NotFoundError("environment %r not found in application %r; it has: %s."
+                                % (environment, app.get("slug"), ", ".join(known) or "no environments"))
+
+    candidates = scan_candidates(client, [env["uuid"] for env in environments], rule)
+    entries = []
+    for env in sorted(environments, key=lambda e: e.get("slug") or ""):
+        picks = pick_newest(client, candidates[env["uuid"]], rule, 1 if latest else limit)
+        instances = list_service_instances(client, env["uuid"]) if picks else {}
+        if latest:
+            entries.append(_entry(app, env, picks[0] if picks else None, instances, now, max_age))
+        else:
+            entries.extend(_entry(app, env, pick, instances, now, max_age) for pick in picks)
+    return entries

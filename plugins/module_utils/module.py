@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The Ansible side of every divio.cloud module: argument spec, client, errors -> fail_json."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+
+
+class DivioModule:
+    """Subclasses set ``argument_spec`` and ``result_key`` and implement ``run(client)``.
+
+    ``run`` returns the value stored under ``result_key``; every ``DivioError`` becomes a task
+    failure with its message, so modules hold no try/except of their own.
+    """
+
+    argument_spec = {}
+    result_key = None
+    module_kwargs = {}
+
+    def __init__(self):
+        spec = dict(CONNECTION_ARGUMENT_SPEC)
+        spec.update(self.argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
+        self.params = self.module.params
+
+    def run(self, client):
+        raise NotImplementedError
+
+    def execute(self):
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        try:
+            with DivioClient.from_options(self.params) as client:
+                result = self.run(client)
+        except DivioError as exc:
+            self.module.fail_json(msg=str(exc), error=type(exc).__name__, **_public_details(exc))
+        self.module.exit_json(changed=False, **{self.result_key: result})
+
+
+def _public_details(exc):
+    """HTTP status and API path of an API error, for tasks that want to branch on them."""
+    return dict((key, value) for key, value in exc.details.items() if key in ("status", "path") and value is not None)

@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: environment_info
+short_description: List the environments of a Divio application
+version_added: 0.1.0
+description:
+  - Lists the environments (C(test), C(live), custom ones) of one Divio application.
+  - Runs where the task runs; delegate it to C(localhost) (or use C(connection: local)), which needs
+    network access to the Divio API and the Python library C(requests).
+author:
+  - divio.cloud contributors
+options:
+  application:
+    description:
+      - The application, by slug or by UUID (told apart by the UUID shape).
+      - An application that does not exist fails the task with C(application 'X' not found).
+    type: str
+    required: true
+  slug:
+    description: Only the environment with this slug, for example V(live). No match returns an empty list.
+    type: str
+  uuid:
+    description: Only the environment with this UUID.
+    type: str
+extends_documentation_fragment:
+  - divio.cloud.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Reads only; there is nothing to diff.
+  action_group:
+    support: full
+    membership:
+      - divio.cloud.divio
+    description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
+"""
+
+EXAMPLES = r"""
+- name: All environments of the shop application
+  divio.cloud.environment_info:
+    application: shop
+  delegate_to: localhost
+  register: envs
+
+- name: The live environment only
+  divio.cloud.environment_info:
+    application: shop
+    slug: live
+  delegate_to: localhost
+  register: live
+
+- name: Print the branch each environment deploys
+  ansible.builtin.debug:
+    msg: "{{ item.slug }} deploys {{ item.branch }}"
+  loop: "{{ envs.environments }}"
+"""
+
+RETURN = r"""
+environments:
+  description:
+    - The environments as the Divio API returns them, each with the application's slug added.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    uuid:
+      description: Environment UUID.
+      type: str
+      returned: always
+    slug:
+      description: Environment slug, for example V(live).
+      type: str
+      returned: always
+      sample: live
+    application:
+      description: UUID of the application.
+      type: str
+      returned: always
+    application_slug:
+      description: Slug of the application (added by this module).
+      type: str
+      returned: always
+      sample: shop
+    branch:
+      description: Git branch the environment deploys.
+      type: str
+      returned: when the API provides it
+"""
+
+from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
+from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, list_environments
+
+
+class EnvironmentInfo(DivioModule):
+    argument_spec = dict(
+        application=dict(type="str", required=True),
+        slug=dict(type="str"),
+        uuid=dict(type="str"),
+    )
+    result_key = "environments"
+
+    def run(self, client):
+        application = get_application(client, self.params["application"])
+        return list_environments(client, application, slug=self.params["slug"], uuid=self.params["uuid"])
+
+
+def main():
+    EnvironmentInfo().execute()
+
+
+if __name__ == "__main__":
+    main()

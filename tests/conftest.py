@@ -1,0 +1,110 @@
+"""Shared fixtures: the Divio API simulator over real HTTP, and real ansible-playbook runs against it."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "simulator"))
+
+from divio_simulator import generate_dataset, run_simulator  # noqa: E402
+
+TOKEN = "sim-Tok3n-6f1d9c2a7e4b"
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    """The multi-application data set most tests read (the simulator's ``demo`` preset, seed 1)."""
+    return generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14)
+
+
+@pytest.fixture(scope="session")
+def simulator(dataset):
+    """One simulator for the session. Tests that change its config must use ``fresh_simulator``."""
+    with run_simulator(dataset=dataset, token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def sim(simulator):
+    """The session simulator with counters reset and the default config restored after the test."""
+    simulator.reset_stats()
+    yield simulator
+    simulator.configure(honour_backup_environment_filter=True, latency_ms=0)
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory):
+    """A collections tree where ``ansible_collections/divio/cloud`` links to this repository."""
+    root = tmp_path_factory.mktemp("collections")
+    target = root / "ansible_collections" / "divio"
+    target.mkdir(parents=True)
+    (target / "cloud").symlink_to(REPO, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def ansible_env(collections_path, tmp_path):
+    """Environment for ansible-playbook: this collection, this Python, no user config, no token around."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DIVIO_", "ANSIBLE_"))}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path),
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        HOME=str(tmp_path),
+        NETRC_PATH=str(tmp_path / "no-netrc"),
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    )
+    return env
+
+
+class PlaybookRun:
+    def __init__(self, proc, result_file):
+        self.proc = proc
+        self.rc = proc.returncode
+        self.output = proc.stdout + proc.stderr
+        self.result = json.loads(result_file.read_text()) if result_file.exists() else None
+
+    def __repr__(self):
+        return "PlaybookRun(rc=%d)\n%s" % (self.rc, self.output[-4000:])
+
+
+@pytest.fixture
+def run_playbook(ansible_env, tmp_path):
+    """Run a playbook for real: ``run_playbook(yaml_text, extra_vars={}, env={}, args=[])``.
+
+    A task may write its outcome to ``{{ result_file }}`` (as JSON); it is returned as ``run.result``.
+    """
+
+    def run(playbook, extra_vars=None, env=None, args=(), playbook_path=None):
+        result_file = tmp_path / "result.json"
+        if result_file.exists():
+            result_file.unlink()
+        if playbook_path is None:
+            playbook_path = tmp_path / "playbook.yml"
+            playbook_path.write_text(textwrap.dedent(playbook))
+        variables = dict(result_file=str(result_file), **(extra_vars or {}))
+        command = ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook_path),
+                   "-e", json.dumps(variables)] + list(args)
+        proc = subprocess.run(command, env=dict(ansible_env, **(env or {})), capture_output=True, text=True,
+                              timeout=300, cwd=str(tmp_path))
+        return PlaybookRun(proc, result_file)
+
+    return run
+
+
+@pytest.fixture
+def sim_env(sim):
+    """Environment variables that point a playbook at the session simulator."""
+    return {"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN}
