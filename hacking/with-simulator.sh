@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run a command against a freshly started Divio API simulator, then stop it.
+#   hacking/with-simulator.sh ansible-playbook playbooks/check_backups.yml
+# The command sees DIVIO_API_URL and DIVIO_API_TOKEN. Simulator flags come from SIMULATOR_ARGS
+# (default: the "demo" data set), e.g. SIMULATOR_ARGS="--size tiny --seed 7".
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+python=${SIMULATOR_PYTHON:-$(command -v python3)}
+[ -x "$here/.venv/bin/python" ] && python=${SIMULATOR_PYTHON:-$here/.venv/bin/python}
+
+workdir=$(mktemp -d)
+sim_pid=
+trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
+
+export DIVIO_SIMULATOR_TOKEN=${DIVIO_SIMULATOR_TOKEN:-simulator-demo-token}
+# shellcheck disable=SC2086  # SIMULATOR_ARGS is a list of flags
+"$python" "$here/tests/simulator/simulator.py" --port 0 --url-file "$workdir/url" ${SIMULATOR_ARGS:---size demo} >"$workdir/log" 2>&1 &
+sim_pid=$!
+for _ in $(seq 1 100); do
+    [ -s "$workdir/url" ] && break
+    kill -0 "$sim_pid" 2>/dev/null || { cat "$workdir/log" >&2; echo "the simulator did not start" >&2; exit 1; }
+    sleep 0.05
+done
+[ -s "$workdir/url" ] || { echo "the simulator did not start within 5 s" >&2; exit 1; }
+
+export DIVIO_API_URL; DIVIO_API_URL=$(cat "$workdir/url")
+export DIVIO_API_TOKEN=$DIVIO_SIMULATOR_TOKEN
+echo "Divio API simulator running at $DIVIO_API_URL" >&2
+"$@"
