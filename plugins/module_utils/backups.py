@@ -23,7 +23,7 @@ import datetime
 import re
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     get_application,
     list_environments,
@@ -166,26 +166,39 @@ def _usable(part):
 
 # -- scanning and picking ----------------------------------------------------------------------
 
-def scan_candidates(client, environment_uuids, rule):
-    """``{environment uuid: [backups that may qualify]}`` from as few passes over /backups/ as possible."""
+def scan_candidates(client, environment_uuids, rule, errors=None):
+    """``{environment uuid: [backups that may qualify]}`` from as few passes over /backups/ as possible.
+
+    With an ``errors`` dict, a pass that fails is recorded there for its environment (and for every
+    environment, if the server turned out to ignore the filter) instead of raising; what that pass
+    had read is dropped, so a partial list never counts as a complete one.
+    """
     candidates = dict((uuid, []) for uuid in environment_uuids)
     done = set()
     for env_uuid in environment_uuids:
         if env_uuid in done:
             continue
+        found = dict((uuid, []) for uuid in environment_uuids if uuid not in done)
         unfiltered = False
-        for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
-            if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
-                raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
-            owner = backup.get("environment")
-            if owner != env_uuid:
-                unfiltered = True
-            if owner in candidates and owner not in done and rule.may_qualify(backup):
-                candidates[owner].append(backup)
-        done.add(env_uuid)
-        if unfiltered:
-            # The server ignored the filter: this pass was every backup, for every environment.
-            done.update(environment_uuids)
+        try:
+            for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
+                if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
+                    raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
+                owner = backup.get("environment")
+                unfiltered = unfiltered or owner != env_uuid
+                if owner in found and rule.may_qualify(backup):
+                    found[owner].append(backup)
+        except DivioError as exc:
+            if errors is None:
+                raise
+            errors[env_uuid] = exc
+            done.add(env_uuid)
+            continue
+        # The server ignored the filter: this pass was every backup, for every environment.
+        covered = list(found) if unfiltered else [env_uuid]
+        for uuid in covered:
+            candidates[uuid] = found[uuid]
+        done.update(covered)
     return candidates
 
 
@@ -194,8 +207,12 @@ def _latest_possible_snapshot(backup):
     return ended + CLOCK_SLACK if ended else None  # None: still running, could be anything
 
 
-def fetch_parts(client, backup):
-    """The service-instance backups a backup lists, fetched by UUID and checked to belong to it."""
+def fetch_parts(client, backup, memo=None):
+    """The service-instance backups a backup lists, fetched by UUID and checked to belong to it.
+
+    ``memo`` (a dict) keeps them per backup, for callers that ask several rules about one backup."""
+    if memo is not None and backup["uuid"] in memo:
+        return memo[backup["uuid"]]
     part_uuids = backup.get("service_instance_backups") or []
     if not isinstance(part_uuids, list):
         raise InvalidResponseError("backup %s lists its service_instance_backups as something other than a list."
@@ -207,6 +224,8 @@ def fetch_parts(client, backup):
             raise InvalidResponseError("service-instance backup %s does not belong to backup %s." % (part_uuid, backup["uuid"]),
                                        path=SERVICE_INSTANCE_BACKUPS)
         parts.append(part)
+    if memo is not None:
+        memo[backup["uuid"]] = parts
     return parts
 
 
@@ -226,7 +245,7 @@ class Pick:
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
-def pick_newest(client, candidates, rule, count):
+def pick_newest(client, candidates, rule, count, memo=None):
     """The ``count`` newest qualifying backups by snapshot time, newest first (a list of ``Pick``).
 
     Candidates are tried from the latest possible snapshot down; parts are fetched only while a
@@ -238,7 +257,7 @@ def pick_newest(client, candidates, rule, count):
         bound = _latest_possible_snapshot(backup)
         if len(chosen) >= count and bound is not None and bound < chosen[count - 1].order:
             break
-        parts = fetch_parts(client, backup)
+        parts = fetch_parts(client, backup, memo)
         counted = rule.counted_parts(parts)
         if counted is None:
             continue
@@ -256,7 +275,7 @@ _PART_FIELDS = ("uuid", "service_instance", "service_type", "queued_at", "starte
                 "taken_at", "size", "errors")
 
 
-def _format_timestamp(moment):
+def format_timestamp(moment):
     return moment.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
         ".%06dZ" % moment.microsecond if moment.microsecond else "Z")
 
@@ -291,7 +310,7 @@ def _entry(application, environment, pick, instances, now, max_age):
         sizes = [p.get("size") for p in pick.parts if isinstance(p.get("size"), int)]
         entry["size"] = sum(sizes) if sizes else None
         if pick.taken_at is not None:
-            entry["taken_at"] = _format_timestamp(pick.taken_at)
+            entry["taken_at"] = format_timestamp(pick.taken_at)
             entry["age_seconds"] = int((now - pick.taken_at).total_seconds())
     if max_age is not None or pick is None:
         entry["fresh"] = entry["age_seconds"] is not None and max_age is not None and entry["age_seconds"] <= max_age

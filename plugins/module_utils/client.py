@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
+import hashlib
 import json
 import random
 import re
@@ -132,7 +133,7 @@ def _detail(response):
 class DivioClient:
     """One authenticated session against one Divio API base URL."""
 
-    def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None):
+    def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None, cache=None):
         if not HAS_REQUESTS:
             raise DivioError("the Python library 'requests' is required on the host that runs this task: pip install requests")
         self.settings = settings
@@ -140,6 +141,10 @@ class DivioClient:
         self.retry = retry or RetryPolicy()
         self.page_size = page_size
         self.request_count = 0
+        # Optional store of decoded GET answers (``get(key)`` / ``set(key, value)``), e.g. the lookup's
+        # per-run cache; keys hold a hash of the token, never the token.
+        self.cache = cache
+        self._token_hash = hashlib.sha256(settings.token.encode("utf-8")).hexdigest()
         DivioError.register_secret(settings.token)
         self._base = urlsplit(self.base_url)
         self.session = session or requests.Session()
@@ -201,6 +206,16 @@ class DivioClient:
         return self._request("GET", self.url(path, params))
 
     def _request(self, method, url, body=None, idempotent=True):
+        if self.cache is None or method != "GET":
+            return self._send(method, url, body, idempotent)
+        key = (self._token_hash, url)
+        result = self.cache.get(key)
+        if result is None:
+            result = self._send(method, url, body, idempotent)
+            self.cache.set(key, result)
+        return result
+
+    def _send(self, method, url, body, idempotent):
         policy = self.retry
         what = _describe(method, url)
         started = policy.clock()

@@ -16,14 +16,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioErr
 
 
 class DivioModule:
-    """Subclasses set ``argument_spec`` and ``result_key`` and implement ``run(client)``.
+    """Subclasses set ``argument_spec`` and implement ``run(client)``.
 
-    ``run`` returns the value stored under ``result_key``; every ``DivioError`` becomes a task
-    failure with its message, so modules hold no try/except of their own.
+    ``run`` returns the module's results as a dict (info modules: one list under one key); every
+    ``DivioError`` becomes a task failure with its message, so modules hold no try/except of their own.
     """
 
     argument_spec = {}
-    result_key = None
     module_kwargs = {}
 
     def __init__(self):
@@ -43,7 +42,7 @@ class DivioModule:
                 result = self.run(client)
         except DivioError as exc:
             self.module.fail_json(msg=str(exc), error=type(exc).__name__, **_public_details(exc))
-        self.module.exit_json(changed=False, **{self.result_key: result})
+        self.module.exit_json(changed=False, **result)
 
 
 def _public_details(exc):

@@ -107,11 +107,11 @@ class ApplicationInfo(DivioModule):
         organisation=dict(type="str"),
         name=dict(type="str"),
     )
-    result_key = "applications"
 
     def run(self, client):
         p = self.params
-        return list_applications(client, slug=p["slug"], uuid=p["uuid"], organisation=p["organisation"], name=p["name"])
+        applications = list_applications(client, slug=p["slug"], uuid=p["uuid"], organisation=p["organisation"], name=p["name"])
+        return {"applications": applications}
 
 
 def main():

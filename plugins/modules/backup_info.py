@@ -257,13 +257,12 @@ class BackupInfo(DivioModule):
         services=dict(type="list", elements="str"),
         max_age=dict(type="raw"),
     )
-    result_key = "backups"
 
     def run(self, client):
         p = self.params
-        return find_backups(client, p["application"], environment=p["environment"], latest=p["latest"],
-                            successful_only=p["successful_only"], services=p["services"], max_age=p["max_age"],
-                            limit=p["limit"])
+        return {"backups": find_backups(client, p["application"], environment=p["environment"], latest=p["latest"],
+                                        successful_only=p["successful_only"], services=p["services"],
+                                        max_age=p["max_age"], limit=p["limit"])}
 
 
 def main():

@@ -108,11 +108,11 @@ class EnvironmentInfo(DivioModule):
         slug=dict(type="str"),
         uuid=dict(type="str"),
     )
-    result_key = "environments"
 
     def run(self, client):
         application = get_application(client, self.params["application"])
-        return list_environments(client, application, slug=self.params["slug"], uuid=self.params["uuid"])
+        environments = list_environments(client, application, slug=self.params["slug"], uuid=self.params["uuid"])
+        return {"environments": environments}
 
 
 def main():

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Backup checks for a fleet: is every (application, environment, service) backed up recently?
+
+Used by the ``backup_check`` module, hence by the ``backup_gate`` role and the ``check_backups``
+playbook. Built on the same resolution as ``backup_info`` (``backups.py``), and one pass over
+/backups/ serves every environment of every application when the server ignores the filter.
+An application whose calls fail becomes ``error`` records; the rest of the fleet is still checked.
+No Ansible imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+from ansible_collections.divio.cloud.plugins.module_utils.backups import (
+    BackupRule,
+    format_duration,
+    format_timestamp,
+    parse_duration,
+    parse_services,
+    pick_newest,
+    scan_candidates,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
+from ansible_collections.divio.cloud.plugins.module_utils.resources import (
+    get_application,
+    list_applications,
+    list_environments,
+    require_text,
+    require_uuid,
+)
+
+FRESH, STALE, MISSING, ERROR = "fresh", "stale", "missing", "error"
+STATUSES = (ERROR, MISSING, STALE, FRESH)  # worst first
+DEFAULT_SERVICES = ("DATABASE",)
+DEFAULT_MAX_AGE = "24h"
+
+
+class _Limit:
+    def __init__(self, max_age):
+        self.seconds = parse_duration(max_age)
+        # Show the limit as the user wrote it ("2d" stays "2d").
+        self.text = max_age.strip() if isinstance(max_age, str) and not max_age.strip().isdigit() else format_duration(self.seconds)
+
+
+def _record(app_ref, app=None, env=None, env_slug=None, limit=None):
+    return {
+        "application": app["uuid"] if app else None,
+        "application_slug": app.get("slug") if app else app_ref,
+        "environment": env["uuid"] if env else None,
+        "environment_slug": env.get("slug") if env else env_slug,
+        "status": FRESH,
+        "problems": [],
+        "error": None,
+        "uuid": None,
+        "taken_at": None,
+        "age_seconds": None,
+        "max_age_seconds": limit.seconds,
+        "max_age": limit.text,
+        "services": [],
+    }
+
+
+def _name(record):
+    if record["environment_slug"] is None:
+        return record["application_slug"]
+    return "%s/%s" % (record["application_slug"], record["environment_slug"])
+
+
+def _fail(record, status, problem):
+    record["status"] = status
+    record["problems"].append("%s: %s" % (_name(record), problem))
+    return record
+
+
+def _error(record, exc):
+    record["error"] = str(exc)
+    return _fail(record, ERROR, "error: %s" % exc)
+
+
+def _service_check(record, service, pick, limit, now):
+    """Judge one service of one environment and note a problem line on the record."""
+    check = {"service": service, "status": MISSING, "uuid": None, "taken_at": None, "age_seconds": None, "fresh": False}
+    if pick is not None and pick.taken_at is not None:
+        age = int((now - pick.taken_at).total_seconds())
+        check.update(uuid=pick.backup["uuid"], taken_at=format_timestamp(pick.taken_at), age_seconds=age,
+                     fresh=age <= limit.seconds, status=FRESH if age <= limit.seconds else STALE)
+    if check["status"] == MISSING:
+        record["problems"].append("%s: no successful %s backup" % (_name(record), service))
+    elif check["status"] == STALE:
+        record["problems"].append("%s: newest %s backup is %s old (limit %s)"
+                                  % (_name(record), service, format_duration(check["age_seconds"]), limit.text))
+    return check
+
+
+def _judge(record, checks):
+    record["services"] = checks
+    record["status"] = min((c["status"] for c in checks), key=STATUSES.index)
+    if record["status"] != MISSING:
+        stalest = max(checks, key=lambda c: c["age_seconds"])
+        record.update(uuid=stalest["uuid"], taken_at=stalest["taken_at"], age_seconds=stalest["age_seconds"])
+
+
+def _resolve_applications(client, applications, organisation, limit, records):
+    """``[(reference, application)]``; references that fail become error records."""
+    if applications is None:
+        return [(app.get("slug"), app) for app in list_applications(client, organisation=organisation)]
+    if not isinstance(applications, (list, tuple)):
+        raise InputError("applications %r is not valid: expected a list of application slugs or UUIDs." % (applications,))
+    resolved = []
+    for ref in applications:
+        ref = require_text("applications item", ref, allow_none=False)
+        try:
+            app = get_application(client, ref)
+        except DivioError as exc:
+            records.append(_error(_record(ref, limit=limit), exc))
+            continue
+        if organisation is None or app.get("organisation") == organisation:
+            resolved.append((ref, app))
+    return resolved
+
+
+def check_backups(client, applications=None, organisation=None, environments=None, services=DEFAULT_SERVICES,
+                  max_age=DEFAULT_MAX_AGE, now=None):
+    """Check the fleet; returns ``(records, summary)``, records sorted worst first."""
+    services = parse_services(services) or DEFAULT_SERVICES
+    limit = _Limit(max_age)
+    organisation = require_uuid("organisation", organisation)
+    if environments is not None:
+        if not isinstance(environments, (list, tuple)) or not environments:
+            raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
+        environments = [require_text("environments item", slug, allow_none=False) for slug in environments]
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+
+    records = []
+    targets = []  # (record, environment uuid) still to judge
+    for ref, app in _resolve_applications(client, applications, organisation, limit, records):
+        try:
+            envs = list_environments(client, app)
+        except DivioError as exc:
+            records.append(_error(_record(ref, app, limit=limit), exc))
+            continue
+        by_slug = dict((env.get("slug"), env) for env in envs)
+        for slug in environments or sorted(by_slug):
+            record = _record(ref, app, by_slug.get(slug), slug, limit)
+            records.append(record)
+            if slug not in by_slug:
+                _fail(record, MISSING, "no such environment")
+            else:
+                targets.append((record, by_slug[slug]["uuid"]))
+
+    errors = {}
+    # One scan for all services (a backup that may hold any of them); each service is then judged on
+    # its own, sharing the parts already fetched (memo).
+    candidates = scan_candidates(client, [uuid for _, uuid in targets], BackupRule(services=services), errors)
+    rules = [(service, BackupRule(services=[service])) for service in services]
+    memo = {}
+    for record, env_uuid in targets:
+        if env_uuid in errors:
+            _error(record, errors[env_uuid])
+            continue
+        try:
+            picks = [(service, pick_newest(client, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
+        except DivioError as exc:
+            _error(record, exc)
+            continue
+        _judge(record, [_service_check(record, service, found[0] if found else None, limit, now) for service, found in picks])
+
+    records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
+    summary = dict((status, sum(r["status"] == status for r in records)) for status in STATUSES)
+    summary.update(total=len(records), ok=bool(records) and summary[FRESH] == len(records))
+    return records, summary

@@ -1,0 +1,90 @@
+"""Fleet backup checks (plugins/module_utils/checks.py) over real HTTP against the simulator."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from ansible_collections.divio.cloud.plugins.module_utils.backups import format_duration
+from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
+from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+
+import ground_truth
+from conftest import TOKEN
+
+DAY = 86400
+
+
+@pytest.fixture
+def client(sim):
+    with DivioClient.from_options({"api_url": sim.url, "api_token": TOKEN}, environ={}) as client:
+        yield client
+
+
+def expected_status(dataset, env_uuid, services, limit):
+    statuses = []
+    for service in services:
+        uuid, taken = ground_truth.latest(dataset, env_uuid, [service])
+        if uuid is None:
+            statuses.append("missing")
+        else:
+            statuses.append("fresh" if (dataset.now - taken).total_seconds() <= limit + 60 else "stale")
+    return min(statuses, key=["missing", "stale", "fresh"].index)
+
+
+@pytest.mark.parametrize("honoured", [True, False], ids=["filter-honoured", "filter-ignored"])
+@pytest.mark.parametrize("services", [["DATABASE"], ["DATABASE", "STORAGE"]], ids=["db", "db+storage"])
+def test_fleet_statuses_match_ground_truth(client, sim, dataset, honoured, services):
+    sim.configure(honour_backup_environment_filter=honoured)
+    records, summary = check_backups(client, services=services, max_age="24h")
+    assert len(records) == len(dataset.environments) == summary["total"]
+    for app_slug, env_slug, env_uuid in ground_truth.environments(dataset):
+        [record] = [r for r in records if r["environment"] == env_uuid]
+        assert (record["application_slug"], record["environment_slug"]) == (app_slug, env_slug)
+        assert record["status"] == expected_status(dataset, env_uuid, services, DAY), (app_slug, env_slug)
+        assert [c["service"] for c in record["services"]] == services
+    order = ["error", "missing", "stale", "fresh"]
+    assert [order.index(r["status"]) for r in records] == sorted(order.index(r["status"]) for r in records)
+    assert summary["ok"] is False
+    assert summary["fresh"] + summary["stale"] + summary["missing"] == summary["total"]
+
+
+def test_problem_lines(client, dataset):
+    records, _ = check_backups(client, applications=["blog"], services=["DATABASE"], max_age="24h")
+    lines = [line for r in records for line in r["problems"]]
+    [live_uuid] = [uuid for app, env, uuid in ground_truth.environments(dataset) if (app, env) == ("blog", "live")]
+    _, taken = ground_truth.latest(dataset, live_uuid, ["DATABASE"])
+    age = (datetime.now(timezone.utc) - taken).total_seconds()
+    assert lines == ["blog/test: no successful DATABASE backup",
+                     "blog/live: newest DATABASE backup is %s old (limit 24h)" % format_duration(age)]
+
+
+def test_missing_environment_and_unknown_application(client):
+    records, summary = check_backups(client, applications=["wiki", "no-such-app"], environments=["live", "stage"])
+    by_name = {(r["application_slug"], r["environment_slug"]): r for r in records}
+    assert by_name[("no-such-app", None)]["status"] == "error"
+    assert "application 'no-such-app' not found" in by_name[("no-such-app", None)]["error"]
+    assert by_name[("wiki", "stage")]["problems"] == ["wiki/stage: no such environment"]
+    assert by_name[("wiki", "live")]["status"] == "fresh"
+    assert summary == {"error": 1, "missing": 1, "stale": 0, "fresh": 1, "total": 3, "ok": False}
+
+
+def test_one_pass_over_backups_for_the_whole_fleet(client, sim, dataset):
+    sim.configure(honour_backup_environment_filter=False)
+    sim.reset_stats()
+    check_backups(client)
+    pages = -(-len(dataset.backups) // sim.max_page_size)
+    assert sim.stats()["by_path"]["/apps/v3/backups/"] == pages
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_age": "soon"}, "max_age 'soon' is not valid"),
+    ({"services": ["MEDIA"]}, "'MEDIA' is not a known service type"),
+    ({"environments": "live"}, "environments 'live' is not valid: expected a non-empty list"),
+    ({"applications": "shop"}, "applications 'shop' is not valid: expected a list"),
+    ({"organisation": "acme"}, "organisation 'acme' is not valid: expected a UUID"),
+])
+def test_bad_input(client, sim, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        check_backups(client, **kwargs)
+    assert sim.stats()["requests"] == 0
