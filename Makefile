@@ -25,7 +25,7 @@ demo: venv
 	hacking/with-simulator.sh ansible-playbook playbooks/list_applications.yml
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) collections .pytest_cache reports

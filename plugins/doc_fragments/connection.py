@@ -13,7 +13,7 @@ class ModuleDocFragment(object):
 options:
   api_token:
     description:
-      - Divio API token, sent as C(Authorization: Token <token>).
+      - "Divio API token, sent in the header C(Authorization: Token <token>)."
       - If not set, the E(DIVIO_API_TOKEN) environment variable is used, then the netrc file
         (E(NETRC_PATH) or C(~/.netrc)) entry for C(api.<zone>), then C(control.<zone>) - where
         C(divio login) stores it, so a logged-in user needs no configuration.

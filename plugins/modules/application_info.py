@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Lists the Divio applications the API token can see, optionally narrowed by slug, UUID,
     organisation or exact name.
-  - Runs where the task runs; delegate it to C(localhost) (or use C(connection: local)), which needs
+  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
     network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors

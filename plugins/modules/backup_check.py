@@ -20,7 +20,7 @@ description:
     as the P(divio.cloud.backup_gate#role) role and the C(divio.cloud.check_backups) playbook do.
   - When the server ignores the C(backups/?environment=) filter, one pass over all backups serves every
     environment of every application.
-  - Runs where the task runs; delegate it to C(localhost) (or use C(connection: local)), which needs
+  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
     network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors

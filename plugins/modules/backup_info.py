@@ -17,7 +17,7 @@ description:
   - The server's undocumented C(backups/?environment=) filter is used when it works and every backup is
     checked again either way, so the answer is the same whether the server honours it or ignores it.
   - Only the backups that can still be the newest have their service-instance backups fetched (by UUID).
-  - Runs where the task runs; delegate it to C(localhost) (or use C(connection: local)), which needs
+  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
     network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors

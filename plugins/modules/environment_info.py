@@ -13,7 +13,7 @@ short_description: List the environments of a Divio application
 version_added: 0.1.0
 description:
   - Lists the environments (C(test), C(live), custom ones) of one Divio application.
-  - Runs where the task runs; delegate it to C(localhost) (or use C(connection: local)), which needs
+  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
     network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors

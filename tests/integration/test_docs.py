@@ -1,0 +1,27 @@
+"""Every plugin's documentation renders with ansible-doc, and the action group lists every module."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py"))
+LOOKUPS = sorted(p.stem for p in (REPO / "plugins" / "lookup").glob("*.py"))
+
+
+def test_action_group_lists_exactly_the_modules():
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert sorted(runtime["action_groups"]["divio"]) == MODULES
+
+
+@pytest.mark.parametrize("kind, name", [("module", m) for m in MODULES] + [("lookup", lk) for lk in LOOKUPS])
+def test_ansible_doc_renders(ansible_env, kind, name):
+    proc = subprocess.run(["ansible-doc", "-t", kind, "divio.cloud." + name], env=ansible_env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "divio.cloud." + name in proc.stdout
+    assert "EXAMPLES" in proc.stdout and "[WARNING]" not in proc.stderr
+    if kind == "module":
+        assert "api_token" in proc.stdout and "RETURN VALUES" in proc.stdout
