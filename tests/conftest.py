@@ -11,10 +11,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "simulator"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from divio_simulator import generate_dataset, run_simulator  # noqa: E402
-
-TOKEN = "sim-Tok3n-6f1d9c2a7e4b"
+from testlib import TOKEN  # noqa: E402
 
 
 @pytest.fixture(scope="session")

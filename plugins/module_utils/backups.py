@@ -20,6 +20,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import heapq
+import itertools
 import re
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
@@ -37,6 +39,8 @@ SERVICE_TYPES = ("DATABASE", "STORAGE")
 COMPLETED = "COMPLETED"
 SUCCESS = "SUCCESS"
 CLOCK_SLACK = datetime.timedelta(hours=1)
+# Finished candidates kept per environment while scanning (on top of what a caller asks for).
+DEFAULT_KEEP = 32
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])")
@@ -166,39 +170,92 @@ def _usable(part):
 
 # -- scanning and picking ----------------------------------------------------------------------
 
-def scan_candidates(client, environment_uuids, rule, errors=None):
-    """``{environment uuid: [backups that may qualify]}`` from as few passes over /backups/ as possible.
+class Candidates:
+    """The backups of one environment that may still turn out the newest, kept in bounded memory.
 
-    With an ``errors`` dict, a pass that fails is recorded there for its environment (and for every
-    environment, if the server turned out to ignore the filter) instead of raising; what that pass
-    had read is dropped, so a partial list never counts as a complete one.
+    Keeps every running backup (no upper bound on its snapshot) and the ``keep`` finished ones whose
+    snapshot can be the latest; ``dropped_bound`` is the latest possible snapshot of any backup it let
+    go, so ``pick_newest`` can tell whether its answer is proven or a full re-read is needed.
     """
-    candidates = dict((uuid, []) for uuid in environment_uuids)
-    done = set()
-    for env_uuid in environment_uuids:
-        if env_uuid in done:
-            continue
-        found = dict((uuid, []) for uuid in environment_uuids if uuid not in done)
-        unfiltered = False
+
+    def __init__(self, keep=None):
+        self.keep = keep
+        self.dropped_bound = None
+        self._running = []
+        self._heap = []
+        self._order = itertools.count()  # tie-breaker: backups themselves do not compare
+
+    def add(self, backup):
+        bound = _latest_possible_snapshot(backup)
+        if bound is None:
+            self._running.append(backup)
+            return
+        item = (bound, next(self._order), backup)
+        if self.keep is None or len(self._heap) < self.keep:
+            heapq.heappush(self._heap, item)
+            return
+        dropped = heapq.heappushpop(self._heap, item)[0]
+        self.dropped_bound = dropped if self.dropped_bound is None else max(self.dropped_bound, dropped)
+
+    def __iter__(self):
+        return iter(self._running + [item[2] for item in self._heap])
+
+    def __len__(self):
+        return len(self._running) + len(self._heap)
+
+
+def _scan_pass(client, env_uuid, wanted, rule, keep):
+    """One pass over /backups/?environment=; returns ``(candidates by environment, unfiltered)``."""
+    found = dict((uuid, Candidates(keep)) for uuid in wanted)
+    unfiltered = False
+    for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
+        if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
+            raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
+        owner = backup.get("environment")
+        unfiltered = unfiltered or owner != env_uuid
+        if owner in found and rule.may_qualify(backup):
+            found[owner].add(backup)
+    return found, unfiltered
+
+
+def scan_candidates(client, environment_uuids, rule, errors=None, keep=DEFAULT_KEEP):
+    """``{environment uuid: Candidates}`` from as few passes over /backups/ as possible.
+
+    The first pass tells whether the server honours ``?environment=``: if a backup of another
+    environment arrives, that pass was every backup and serves all environments at once. Otherwise
+    the remaining environments' (small) passes run concurrently.
+
+    With an ``errors`` dict, a pass that fails is recorded there for its environment (for every
+    environment, if it was the unfiltered pass) instead of raising; what that pass had read is
+    dropped, so a partial list never counts as a complete one.
+    """
+    candidates = {}
+
+    def run(env_uuid, wanted):
         try:
-            for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
-                if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
-                    raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
-                owner = backup.get("environment")
-                unfiltered = unfiltered or owner != env_uuid
-                if owner in found and rule.may_qualify(backup):
-                    found[owner].append(backup)
+            return env_uuid, _scan_pass(client, env_uuid, wanted, rule, keep), None
         except DivioError as exc:
             if errors is None:
                 raise
-            errors[env_uuid] = exc
-            done.add(env_uuid)
-            continue
-        # The server ignored the filter: this pass was every backup, for every environment.
-        covered = list(found) if unfiltered else [env_uuid]
+            return env_uuid, (None, False), exc
+
+    def merge(result, wanted):
+        env_uuid, (found, unfiltered), error = result
+        if error is not None:
+            errors[env_uuid] = error
+            return False
+        covered = list(wanted) if unfiltered else [env_uuid]
         for uuid in covered:
             candidates[uuid] = found[uuid]
-        done.update(covered)
+        return unfiltered
+
+    if not environment_uuids:
+        return candidates
+    first, rest = environment_uuids[0], list(environment_uuids[1:])
+    if merge(run(first, environment_uuids), environment_uuids):
+        return candidates  # the server ignored the filter: one pass was everything
+    for result in client.imap(lambda uuid: run(uuid, [uuid]), rest):
+        merge(result, [result[0]])
     return candidates
 
 
@@ -217,13 +274,11 @@ def fetch_parts(client, backup, memo=None):
     if not isinstance(part_uuids, list):
         raise InvalidResponseError("backup %s lists its service_instance_backups as something other than a list."
                                    % backup["uuid"], path=BACKUPS)
-    parts = []
-    for part_uuid in part_uuids:
-        part = client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, part_uuid))
+    parts = client.map(lambda part_uuid: client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, part_uuid)), part_uuids)
+    for part_uuid, part in zip(part_uuids, parts):
         if not isinstance(part, dict) or part.get("backup") != backup["uuid"]:
             raise InvalidResponseError("service-instance backup %s does not belong to backup %s." % (part_uuid, backup["uuid"]),
                                        path=SERVICE_INSTANCE_BACKUPS)
-        parts.append(part)
     if memo is not None:
         memo[backup["uuid"]] = parts
     return parts
@@ -246,7 +301,8 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 def pick_newest(client, candidates, rule, count, memo=None):
-    """The ``count`` newest qualifying backups by snapshot time, newest first (a list of ``Pick``).
+    """The ``count`` newest qualifying backups by snapshot time, newest first (a list of ``Pick``),
+    and whether that is proven from ``candidates`` alone (see ``Candidates.dropped_bound``).
 
     Candidates are tried from the latest possible snapshot down; parts are fetched only while a
     candidate could still make the top ``count``."""
@@ -256,7 +312,7 @@ def pick_newest(client, candidates, rule, count, memo=None):
     for backup in ordered:
         bound = _latest_possible_snapshot(backup)
         if len(chosen) >= count and bound is not None and bound < chosen[count - 1].order:
-            break
+            return chosen[:count], True  # dropped candidates had even earlier bounds
         parts = fetch_parts(client, backup, memo)
         counted = rule.counted_parts(parts)
         if counted is None:
@@ -264,7 +320,19 @@ def pick_newest(client, candidates, rule, count, memo=None):
         taken = [parse_timestamp(p["taken_at"], "taken_at of %s" % p.get("uuid")) for p in counted if p.get("taken_at")]
         chosen.append(Pick(backup, parts, counted, min(taken) if taken else None))
         chosen.sort(key=lambda pick: pick.order, reverse=True)
-    return chosen[:count]
+    dropped = getattr(candidates, "dropped_bound", None)
+    proven = dropped is None or (len(chosen) >= count and dropped < chosen[count - 1].order)
+    return chosen[:count], proven
+
+
+def newest_backups(client, env_uuid, candidates, rule, count, memo=None):
+    """``pick_newest``, re-reading the environment's backups in full in the rare case the kept
+    candidates cannot prove the answer (all of them failed the rule)."""
+    picks, proven = pick_newest(client, candidates, rule, count, memo)
+    if not proven:
+        candidates = scan_candidates(client, [env_uuid], rule, keep=None)[env_uuid]
+        picks, _ = pick_newest(client, candidates, rule, count, memo)
+    return picks
 
 
 # -- the question as users ask it --------------------------------------------------------------
@@ -341,13 +409,15 @@ def find_backups(client, application, environment=None, latest=True, successful_
             raise NotFoundError("environment %r not found in application %r; it has: %s."
                                 % (environment, app.get("slug"), ", ".join(known) or "no environments"))
 
-    candidates = scan_candidates(client, [env["uuid"] for env in environments], rule)
-    entries = []
-    for env in sorted(environments, key=lambda e: e.get("slug") or ""):
-        picks = pick_newest(client, candidates[env["uuid"]], rule, 1 if latest else limit)
+    count = 1 if latest else limit
+    candidates = scan_candidates(client, [env["uuid"] for env in environments], rule, keep=count + DEFAULT_KEEP)
+
+    def resolve(env):
+        picks = newest_backups(client, env["uuid"], candidates[env["uuid"]], rule, count)
         instances = list_service_instances(client, env["uuid"]) if picks else {}
         if latest:
-            entries.append(_entry(app, env, picks[0] if picks else None, instances, now, max_age))
-        else:
-            entries.extend(_entry(app, env, pick, instances, now, max_age) for pick in picks)
-    return entries
+            return [_entry(app, env, picks[0] if picks else None, instances, now, max_age)]
+        return [_entry(app, env, pick, instances, now, max_age) for pick in picks]
+
+    environments = sorted(environments, key=lambda e: e.get("slug") or "")
+    return [entry for entries in client.map(resolve, environments) for entry in entries]

@@ -23,7 +23,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     format_timestamp,
     parse_duration,
     parse_services,
-    pick_newest,
+    newest_backups,
     scan_candidates,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
@@ -106,21 +106,29 @@ def _judge(record, checks):
         record.update(uuid=stalest["uuid"], taken_at=stalest["taken_at"], age_seconds=stalest["age_seconds"])
 
 
+def _attempt(function):
+    """``function`` made to return ``(result, None)`` or ``(None, DivioError)``: one application's
+    failure must not stop the others when calls run concurrently."""
+    def attempt(arg):
+        try:
+            return function(arg), None
+        except DivioError as exc:
+            return None, exc
+    return attempt
+
+
 def _resolve_applications(client, applications, organisation, limit, records):
     """``[(reference, application)]``; references that fail become error records."""
     if applications is None:
         return [(app.get("slug"), app) for app in list_applications(client, organisation=organisation)]
     if not isinstance(applications, (list, tuple)):
         raise InputError("applications %r is not valid: expected a list of application slugs or UUIDs." % (applications,))
+    refs = [require_text("applications item", ref, allow_none=False) for ref in applications]
     resolved = []
-    for ref in applications:
-        ref = require_text("applications item", ref, allow_none=False)
-        try:
-            app = get_application(client, ref)
-        except DivioError as exc:
-            records.append(_error(_record(ref, limit=limit), exc))
-            continue
-        if organisation is None or app.get("organisation") == organisation:
+    for ref, (app, error) in zip(refs, client.map(_attempt(lambda ref: get_application(client, ref)), refs)):
+        if error is not None:
+            records.append(_error(_record(ref, limit=limit), error))
+        elif organisation is None or app.get("organisation") == organisation:
             resolved.append((ref, app))
     return resolved
 
@@ -139,11 +147,11 @@ def check_backups(client, applications=None, organisation=None, environments=Non
 
     records = []
     targets = []  # (record, environment uuid) still to judge
-    for ref, app in _resolve_applications(client, applications, organisation, limit, records):
-        try:
-            envs = list_environments(client, app)
-        except DivioError as exc:
-            records.append(_error(_record(ref, app, limit=limit), exc))
+    apps = _resolve_applications(client, applications, organisation, limit, records)
+    listed = client.map(_attempt(lambda ref_app: list_environments(client, ref_app[1])), apps)
+    for (ref, app), (envs, error) in zip(apps, listed):
+        if error is not None:
+            records.append(_error(_record(ref, app, limit=limit), error))
             continue
         by_slug = dict((env.get("slug"), env) for env in envs)
         for slug in environments or sorted(by_slug):
@@ -160,16 +168,17 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     candidates = scan_candidates(client, [uuid for _, uuid in targets], BackupRule(services=services), errors)
     rules = [(service, BackupRule(services=[service])) for service in services]
     memo = {}
+
+    def newest_per_service(env_uuid):
+        return [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
+
+    judged = client.map(_attempt(newest_per_service), [uuid for _, uuid in targets if uuid not in errors])
     for record, env_uuid in targets:
-        if env_uuid in errors:
-            _error(record, errors[env_uuid])
-            continue
-        try:
-            picks = [(service, pick_newest(client, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
-        except DivioError as exc:
-            _error(record, exc)
-            continue
-        _judge(record, [_service_check(record, service, found[0] if found else None, limit, now) for service, found in picks])
+        picks, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
+        if error is not None:
+            _error(record, error)
+        else:
+            _judge(record, [_service_check(record, service, found[0] if found else None, limit, now) for service, found in picks])
 
     records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
     summary = dict((status, sum(r["status"] == status for r in records)) for status in STATUSES)

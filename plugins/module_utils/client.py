@@ -12,13 +12,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import email.utils
 import hashlib
 import json
 import random
 import re
+import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
@@ -36,6 +39,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 
 try:
     import requests
+    from requests.adapters import HTTPAdapter
     from requests.auth import AuthBase
 except ImportError:
     HAS_REQUESTS = False
@@ -46,6 +50,7 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 USER_AGENT = "ansible-collection-divio.cloud"
+DEFAULT_MAX_CONCURRENCY = 8
 APPS = "/apps/v3/"
 IAM = "/iam/v3/"
 # Ask for big pages; the server caps page_size and we follow whatever it hands out.
@@ -96,6 +101,45 @@ def parse_retry_after(value, now=None):
     return max(0.0, when.timestamp() - now)
 
 
+class ConcurrencyLimit:
+    """At most ``limit`` requests in flight across threads. A 429 halves the limit (the server says
+    we are too many); it creeps back by one after a run of successes, never above the maximum."""
+
+    RECOVER_AFTER = 20
+
+    def __init__(self, maximum):
+        self.maximum = max(1, int(maximum))
+        self.limit = self.maximum
+        self._in_flight = 0
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self):
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def throttled(self):
+        with self._cond:
+            self.limit = max(1, self.limit // 2)
+            self._successes = 0
+
+    def succeeded(self):
+        with self._cond:
+            self._successes += 1
+            if self._successes >= self.RECOVER_AFTER and self.limit < self.maximum:
+                self.limit += 1
+                self._successes = 0
+                self._cond.notify_all()
+
+
 class TokenAuth(AuthBase):
     """``Authorization: Token <token>``. As a requests auth object (not a session header) it stops
     requests from replacing it with netrc basic auth, and it is dropped on redirects to other hosts."""
@@ -133,14 +177,18 @@ def _detail(response):
 class DivioClient:
     """One authenticated session against one Divio API base URL."""
 
-    def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None, cache=None):
+    def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None, cache=None,
+                 max_concurrency=DEFAULT_MAX_CONCURRENCY):
         if not HAS_REQUESTS:
             raise DivioError("the Python library 'requests' is required on the host that runs this task: pip install requests")
         self.settings = settings
         self.base_url = settings.base_url
         self.retry = retry or RetryPolicy()
         self.page_size = page_size
+        self._counter_lock = threading.Lock()
         self.request_count = 0
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.concurrency = ConcurrencyLimit(self.max_concurrency)
         # Optional store of decoded GET answers (``get(key)`` / ``set(key, value)``), e.g. the lookup's
         # per-run cache; keys hold a hash of the token, never the token.
         self.cache = cache
@@ -148,6 +196,11 @@ class DivioClient:
         DivioError.register_secret(settings.token)
         self._base = urlsplit(self.base_url)
         self.session = session or requests.Session()
+        if session is None:
+            # One keep-alive connection per concurrent request; block rather than open extra ones.
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_concurrency, pool_block=True)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
         self.session.auth = TokenAuth(settings.token)
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
 
@@ -205,6 +258,40 @@ class DivioClient:
         """GET one API object (or one raw page); returns the decoded JSON body."""
         return self._request("GET", self.url(path, params))
 
+    def imap(self, function, items):
+        """``function(item)`` for each item, run concurrently, results yielded in order as they are needed.
+
+        At most ``max_concurrency`` calls run or wait unread at a time (memory stays bounded), and the
+        HTTP requests inside are bounded by the same limit however calls nest. An error is raised when
+        its result is reached, so everything before it has been seen.
+        """
+        if self.max_concurrency < 2:
+            for item in items:
+                yield function(item)
+            return
+        # A pool per call: nested calls cannot starve each other of workers.
+        pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
+        pending = collections.deque()
+        finished = False
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= self.max_concurrency:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+            finished = True
+        finally:
+            for future in pending:
+                future.cancel()
+            # Abandoned early (an error, or the caller stopped reading): calls already running finish on
+            # their own; waiting here could deadlock if this generator is closed from a worker thread.
+            pool.shutdown(wait=finished)
+
+    def map(self, function, items):
+        """``list(imap(function, items))``."""
+        return list(self.imap(function, items))
+
     def _request(self, method, url, body=None, idempotent=True):
         if self.cache is None or method != "GET":
             return self._send(method, url, body, idempotent)
@@ -224,9 +311,11 @@ class DivioClient:
             attempt += 1
             problem, wait_hint, error_cls, status = None, None, TransportError, None
             try:
-                self.request_count += 1
-                response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
-                                                verify=self.settings.validate_certs)
+                with self._counter_lock:
+                    self.request_count += 1
+                with self.concurrency:
+                    response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
+                                                    verify=self.settings.validate_certs)
             except requests.exceptions.SSLError:
                 raise TransportError(
                     "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
@@ -242,6 +331,10 @@ class DivioClient:
                 problem = "the connection failed while reading the answer (%s)" % type(exc).__name__
             else:
                 status = response.status_code
+                if status == 429:
+                    self.concurrency.throttled()
+                elif status < 400:
+                    self.concurrency.succeeded()
                 if status < 400:
                     result = _decode(response)
                     if result is not None:
@@ -293,43 +386,114 @@ class DivioClient:
         Raises ``PaginationError`` rather than ever ending early: a looping or foreign ``next``, an
         empty page that claims a next one, a ``count`` that disagrees with what arrived, or more
         than ``max_items`` items (when given).
+
+        When the server numbers its pages (``next`` of page 1 is ``...page=2``) and ``count`` says how
+        many follow, the rest are fetched concurrently, a window at a time, and checked the same way.
         """
         params = dict(params or {})
         params.setdefault("page_size", self.page_size)
-        url = self.url(path, params)
-        seen = set()
-        received = 0
-        count = None
-        while url:
-            key = _page_key(url)
-            if key in seen:
-                raise PaginationError("%s: the server's next links loop back to a page already read; the list "
-                                      "could not be read completely." % _describe("GET", url), path=path)
-            seen.add(key)
-            page = self._request("GET", url)
-            what = _describe("GET", url)
-            results, next_url, page_count = _page_parts(page, what, path)
-            if count is not None and page_count is not None and page_count != count:
-                raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
-                                      % (what, count, page_count), path=path)
-            count = page_count if page_count is not None else count
-            if not results and next_url:
-                raise PaginationError("%s: an empty page that still links to a next one; the list could not be "
-                                      "read completely." % what, path=path)
-            for item in results:
-                received += 1
-                if count is not None and received > count:
-                    # Checked per item, not at the end: a server handing out endless next links stops here.
-                    raise PaginationError("%s: more items arrived than the %d the server announced; the list is "
-                                          "inconsistent." % (what, count), path=path)
-                if max_items is not None and received > max_items:
-                    raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
-                                          "them all)." % (_describe("GET", self.url(path, params)), max_items), path=path)
+        listing = _Listing(self.url(path, params), path, max_items)
+        results, next_url = listing.read(self._request("GET", listing.first_url), listing.first_url)
+        for item in listing.take(results):
+            yield item
+        next_url = self._same_origin_url(next_url, listing.what, path) if next_url else None
+        numbered = self._numbered_pages(next_url, listing.count, len(results))
+        if numbered:
+            fetched = self.imap(lambda url: (url, self._request("GET", url)), numbered)
+            try:
+                for item in self._numbered_items(listing, fetched, numbered):
+                    yield item
+            finally:
+                fetched.close()  # here, not in whichever thread garbage-collects it
+        else:
+            while next_url:
+                listing.visit(next_url)
+                results, following = listing.read(self._request("GET", next_url), next_url)
+                for item in listing.take(results):
+                    yield item
+                next_url = self._same_origin_url(following, _describe("GET", next_url), path) if following else None
+        listing.finish()
+
+    @staticmethod
+    def _numbered_items(listing, fetched, numbered):
+        """Items of pages 2..N fetched out of band; each page must link on to the next, the last to none."""
+        for number, (url, page) in enumerate(fetched, start=2):
+            results, next_url = listing.read(page, url)
+            expected = number + 1 if url != numbered[-1] else None
+            if _page_number(next_url) != expected:
+                raise PaginationError(
+                    "%s: its next link (%s) does not lead to page %s as the announced count of %d implies; the "
+                    "list could not be read completely."
+                    % (_describe("GET", url), _page_number(next_url) or "none", expected or "none (the last page)", listing.count),
+                    path=listing.path)
+            for item in listing.take(results):
                 yield item
-            url = self._same_origin_url(next_url, what, path) if next_url else None
-        if count is not None and received != count:
+
+    def _numbered_pages(self, next_url, count, page_length):
+        """URLs of pages 2..N when they can be computed (and it is worth it), else None."""
+        if not next_url or count is None or not page_length or self.max_concurrency < 2:
+            return None
+        parts = urlsplit(next_url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if dict(query).get("page") != "2":
+            return None
+        pages = -(-count // page_length)
+        if pages <= 2:
+            return None
+        others = [(k, v) for k, v in query if k != "page"]
+        return [urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(others + [("page", str(n))]), ""))
+                for n in range(2, pages + 1)]
+
+
+class _Listing:
+    """The checks one paginated read must pass, whichever way its pages are fetched."""
+
+    def __init__(self, first_url, path, max_items):
+        self.first_url = first_url
+        self.what = _describe("GET", first_url)
+        self.path = path
+        self.max_items = max_items
+        self.count = None
+        self.received = 0
+        self._seen = set([_page_key(first_url)])
+
+    def visit(self, url):
+        key = _page_key(url)
+        if key in self._seen:
+            raise PaginationError("%s: the server's next links loop back to a page already read; the list "
+                                  "could not be read completely." % _describe("GET", url), path=self.path)
+        self._seen.add(key)
+
+    def read(self, page, url):
+        """Validate one page; returns ``(results, next)``."""
+        what = _describe("GET", url)
+        results, next_url, page_count = _page_parts(page, what, self.path)
+        if self.count is not None and page_count is not None and page_count != self.count:
+            raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
+                                  % (what, self.count, page_count), path=self.path)
+        if page_count is not None:
+            self.count = page_count
+        if not results and next_url:
+            raise PaginationError("%s: an empty page that still links to a next one; the list could not be "
+                                  "read completely." % what, path=self.path)
+        return results, next_url
+
+    def take(self, results):
+        for item in results:
+            self.received += 1
+            if self.count is not None and self.received > self.count:
+                # Checked per item, not at the end: a server handing out endless next links stops here.
+                raise PaginationError("%s: more items arrived than the %d the server announced; the list is "
+                                      "inconsistent." % (self.what, self.count), path=self.path)
+            if self.max_items is not None and self.received > self.max_items:
+                raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
+                                      "them all)." % (self.what, self.max_items), path=self.path)
+            yield item
+
+    def finish(self):
+        if self.count is not None and self.received != self.count:
             raise PaginationError("%s: the server announced %d items but %d arrived; the list is incomplete."
-                                  % (_describe("GET", self.url(path, params)), count, received), path=path)
+                                  % (self.what, self.count, self.received), path=self.path)
 
 
 def _decode(response):
@@ -338,6 +502,13 @@ def _decode(response):
         return response.json()
     except ValueError:
         return None
+
+
+def _page_number(url):
+    if not url:
+        return None
+    number = dict(parse_qsl(urlsplit(url).query)).get("page")
+    return int(number) if number and number.isdigit() else number
 
 
 def _page_key(url):

@@ -10,7 +10,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.client import DivioCli
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 
 import ground_truth
-from conftest import TOKEN
+from testlib import TOKEN
 
 DAY = 86400
 

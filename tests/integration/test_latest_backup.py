@@ -3,12 +3,12 @@ compared with the brute-force ground truth for every environment of a multi-appl
 
 import pytest
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
+from ansible_collections.divio.cloud.plugins.module_utils.backups import BackupRule, find_backups, newest_backups, scan_candidates
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, NotFoundError
 
 import ground_truth
-from conftest import TOKEN
+from testlib import TOKEN
 
 RULES = [None, ["DATABASE"], ["STORAGE"], ["DATABASE", "STORAGE"]]
 
@@ -106,3 +106,16 @@ def test_bad_input_fails_before_any_request(client, sim, dataset, kwargs, messag
     with pytest.raises(InputError, match=message):
         find_backups(client, dataset.applications[0]["slug"], **kwargs)
     assert sim.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("services", [None, ["DATABASE"], ["STORAGE"]], ids=lambda s: "+".join(s) if s else "any")
+def test_tiny_candidate_budget_still_gives_the_right_answer(client, dataset, services):
+    """Keeping a single candidate per environment forces a full re-read whenever it fails the rule; the
+    answer must not change, only cost more."""
+    rule = BackupRule(services=services)
+    env_uuids = [uuid for _, _, uuid in ground_truth.environments(dataset)]
+    candidates = scan_candidates(client, env_uuids, rule, keep=1)
+    assert all(len(candidates[uuid]) <= 1 + 1 for uuid in env_uuids)  # one finished + at most one running
+    for uuid in env_uuids:
+        picks = newest_backups(client, uuid, candidates[uuid], rule, 1)
+        assert (picks[0].backup["uuid"] if picks else None) == ground_truth.latest(dataset, uuid, services)[0]

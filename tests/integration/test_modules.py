@@ -5,7 +5,7 @@ import re
 import pytest
 
 import ground_truth
-from conftest import TOKEN
+from testlib import TOKEN
 
 WRITE_RESULT = """
     - name: Save the result for the test

@@ -49,11 +49,13 @@ class EdgeRng:
 
 @pytest.fixture
 def make_client(make_policy):
-    """``make_client(options=None, environ=None, **RetryPolicy kwargs)``; the token is an option by default."""
+    """``make_client(options=None, environ=None, max_concurrency=1, **RetryPolicy kwargs)``; the token is an
+    option by default. Sequential unless asked: the order of requests is then part of what tests check."""
 
-    def make(options=None, environ=None, **policy):
+    def make(options=None, environ=None, max_concurrency=1, **policy):
         options = dict({"api_url": BASE, "api_token": TOKEN}, **(options or {}))
-        return DivioClient.from_options(options, environ=environ or {}, retry=make_policy(**policy))
+        return DivioClient.from_options(options, environ=environ or {}, retry=make_policy(**policy),
+                                        max_concurrency=max_concurrency)
 
     return make
 
@@ -503,3 +505,61 @@ def test_leak_guard_sees_the_errors_of_a_test(api, client, leak_guard):
         client.get(ME)
     assert any(isinstance(exc, AuthenticationError) for exc in leak_guard)
     assert all(isinstance(exc, DivioError) for exc in leak_guard)
+
+
+# -- concurrent reading of numbered pages ---------------------------------------------------------
+
+def numbered_pages(api, items, per_page, count=None, broken=None):
+    """Register a DRF page-number listing of ``items``; ``broken`` maps a page number to a replacement page."""
+    count = len(items) if count is None else count
+    pages = [items[i:i + per_page] for i in range(0, len(items), per_page)]
+    for number, chunk in enumerate(pages, start=1):
+        next_query = "page=%d&page_size=%s" % (number + 1, PAGE_SIZE) if number < len(pages) else None
+        body = (broken or {}).get(number) or page(chunk, next_query, count=count)
+        query = {"page_size": str(PAGE_SIZE)} if number == 1 else {"page": str(number), "page_size": str(PAGE_SIZE)}
+        add_json(api, BACKUPS, body, query=query)
+
+
+def test_numbered_pages_are_read_concurrently_and_in_order(api, make_client):
+    items = list(range(95))
+    numbered_pages(api, items, per_page=10)
+    client = make_client(max_concurrency=4)
+    assert list(client.paginate(BACKUPS)) == items
+    assert len(api.calls) == 10
+
+
+def test_numbered_page_linking_back_is_an_error(api, make_client):
+    items = list(range(40))
+    numbered_pages(api, items, per_page=10, broken={3: page(items[20:30], "page=2&page_size=%s" % PAGE_SIZE, count=40)})
+    with pytest.raises(PaginationError, match="does not lead to page 4"):
+        list(make_client(max_concurrency=4).paginate(BACKUPS))
+
+
+def test_numbered_pages_ending_before_the_count_is_an_error(api, make_client):
+    items = list(range(30))
+    numbered_pages(api, items, per_page=10, broken={2: page(items[10:20], None, count=30)})
+    with pytest.raises(PaginationError, match="does not lead to page 3"):
+        list(make_client(max_concurrency=4).paginate(BACKUPS))
+
+
+def test_imap_keeps_order_and_raises_at_the_failing_item(make_client):
+    client = make_client(max_concurrency=4)
+    seen = []
+
+    def work(n):
+        if n == 5:
+            raise ValueError("item 5")
+        return n * 2
+
+    with pytest.raises(ValueError, match="item 5"):
+        for value in client.imap(work, range(10)):
+            seen.append(value)
+    assert seen == [0, 2, 4, 6, 8]
+
+
+def test_429_halves_the_concurrency_limit(api, make_client):
+    api.add(responses.GET, BASE + "/iam/v3/me/", status=429, headers={"Retry-After": "0"})
+    api.add(responses.GET, BASE + "/iam/v3/me/", json={"uuid": "u"})
+    client = make_client(max_concurrency=8)
+    assert client.get("/iam/v3/me/") == {"uuid": "u"}
+    assert client.concurrency.limit == 4
