@@ -32,18 +32,7 @@ options:
     type: str
 extends_documentation_fragment:
   - divio.cloud.connection
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Reads only; there is nothing to diff.
-  action_group:
-    support: full
-    membership:
-      - divio.cloud.divio
-    description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
+  - divio.cloud.attributes.info_module
 """
 
 EXAMPLES = r"""
