@@ -23,7 +23,7 @@ description:
   - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
     network access to the Divio API and the Python library C(requests).
 author:
-  - divio.cloud contributors
+  - divio.cloud contributors (@divio)
 options:
   applications:
     description:
