@@ -331,7 +331,7 @@ def newest_backups(client, env_uuid, candidates, rule, count, memo=None):
     picks, proven = pick_newest(client, candidates, rule, count, memo)
     if not proven:
         candidates = scan_candidates(client, [env_uuid], rule, keep=None)[env_uuid]
-        picks, _ = pick_newest(client, candidates, rule, count, memo)
+        picks = pick_newest(client, candidates, rule, count, memo)[0]
     return picks
 
 

@@ -165,14 +165,14 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     errors = {}
     # One scan for all services (a backup that may hold any of them); each service is then judged on
     # its own, sharing the parts already fetched (memo).
-    candidates = scan_candidates(client, [uuid for _, uuid in targets], BackupRule(services=services), errors)
+    candidates = scan_candidates(client, [uuid for record, uuid in targets], BackupRule(services=services), errors)
     rules = [(service, BackupRule(services=[service])) for service in services]
     memo = {}
 
     def newest_per_service(env_uuid):
         return [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
 
-    judged = client.map(_attempt(newest_per_service), [uuid for _, uuid in targets if uuid not in errors])
+    judged = client.map(_attempt(newest_per_service), [uuid for record, uuid in targets if uuid not in errors])
     for record, env_uuid in targets:
         picks, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
         if error is not None:

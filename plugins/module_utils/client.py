@@ -266,8 +266,7 @@ class DivioClient:
         its result is reached, so everything before it has been seen.
         """
         if self.max_concurrency < 2:
-            for item in items:
-                yield function(item)
+            yield from (function(item) for item in items)
             return
         # A pool per call: nested calls cannot starve each other of workers.
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
@@ -394,23 +393,20 @@ class DivioClient:
         params.setdefault("page_size", self.page_size)
         listing = _Listing(self.url(path, params), path, max_items)
         results, next_url = listing.read(self._request("GET", listing.first_url), listing.first_url)
-        for item in listing.take(results):
-            yield item
+        yield from listing.take(results)
         next_url = self._same_origin_url(next_url, listing.what, path) if next_url else None
         numbered = self._numbered_pages(next_url, listing.count, len(results))
         if numbered:
             fetched = self.imap(lambda url: (url, self._request("GET", url)), numbered)
             try:
-                for item in self._numbered_items(listing, fetched, numbered):
-                    yield item
+                yield from self._numbered_items(listing, fetched, numbered)
             finally:
                 fetched.close()  # here, not in whichever thread garbage-collects it
         else:
             while next_url:
                 listing.visit(next_url)
                 results, following = listing.read(self._request("GET", next_url), next_url)
-                for item in listing.take(results):
-                    yield item
+                yield from listing.take(results)
                 next_url = self._same_origin_url(following, _describe("GET", next_url), path) if following else None
         listing.finish()
 
@@ -426,8 +422,7 @@ class DivioClient:
                     "list could not be read completely."
                     % (_describe("GET", url), _page_number(next_url) or "none", expected or "none (the last page)", listing.count),
                     path=listing.path)
-            for item in listing.take(results):
-                yield item
+            yield from listing.take(results)
 
     def _numbered_pages(self, next_url, count, page_length):
         """URLs of pages 2..N when they can be computed (and it is worth it), else None."""

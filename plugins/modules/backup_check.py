@@ -17,7 +17,7 @@ description:
     environment) or V(error) (the API failed for that application).
   - Stale, missing and erroring environments are data, not task failures - the task fails only when nothing
     can be checked (bad input, a rejected token, an unreadable application list). Use RV(summary.ok) to gate,
-    as the P(divio.cloud.backup_gate#role) role and the C(divio.cloud.check_backups) playbook do.
+    as the C(divio.cloud.backup_gate) role and the C(divio.cloud.check_backups) playbook do.
   - When the server ignores the C(backups/?environment=) filter, one pass over all backups serves every
     environment of every application.
   - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
@@ -60,7 +60,6 @@ extends_documentation_fragment:
   - divio.cloud.attributes.info_module
 seealso:
   - module: divio.cloud.backup_info
-  - role: divio.cloud.backup_gate
 """
 
 EXAMPLES = r"""
@@ -162,10 +161,29 @@ checks:
       status: stale
       problems: ["blog/live: newest DATABASE backup is 4d2h old (limit 24h)"]
 summary:
-  description: Counts by status, the total, and V(ok) - true only when every record is fresh.
+  description: Counts by status, the total, and whether everything is fresh.
   returned: success
   type: dict
   sample: {total: 12, fresh: 8, stale: 1, missing: 2, error: 1, ok: false}
+  contains:
+    ok:
+      description: True only when there are records and every one is fresh.
+      type: bool
+    total:
+      description: Number of records.
+      type: int
+    fresh:
+      description: Records with status V(fresh).
+      type: int
+    stale:
+      description: Records with status V(stale).
+      type: int
+    missing:
+      description: Records with status V(missing).
+      type: int
+    error:
+      description: Records with status V(error).
+      type: int
 problems:
   description: Every record's problem lines, worst first.
   returned: success

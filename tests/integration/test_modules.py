@@ -207,7 +207,7 @@ def test_rejected_token_is_clear_and_never_printed(run_playbook, sim):
         application: shop
         api_url: "%s"
         api_token: "%s"
-"""  % (sim.url, bad_token)), args=["-vvvv"])
+""" % (sim.url, bad_token)), args=["-vvvv"])
     assert run.rc == 2
     assert "rejected the token from the api_token option (401)" in run.output
     assert bad_token not in run.output
