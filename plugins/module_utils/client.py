@@ -16,6 +16,7 @@ import collections
 import email.utils
 import hashlib
 import json
+import os
 import random
 import re
 import threading
@@ -196,7 +197,14 @@ class DivioClient:
         DivioError.register_secret(settings.token)
         self._base = urlsplit(self.base_url)
         self.session = session or requests.Session()
+        self._verify = settings.validate_certs
         if session is None:
+            # requests re-reads proxy and CA-bundle variables from os.environ on every call (a sizeable
+            # share of the client's CPU time per page); read them once instead, with the same meaning.
+            self.session.trust_env = False
+            self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+            if settings.validate_certs:
+                self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             # One keep-alive connection per concurrent request; block rather than open extra ones.
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_concurrency, pool_block=True)
             self.session.mount("https://", adapter)
@@ -314,7 +322,7 @@ class DivioClient:
                     self.request_count += 1
                 with self.concurrency:
                     response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
-                                                    verify=self.settings.validate_certs)
+                                                    verify=self._verify)
             except requests.exceptions.SSLError:
                 raise TransportError(
                     "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "

@@ -563,3 +563,17 @@ def test_429_halves_the_concurrency_limit(api, make_client):
     client = make_client(max_concurrency=8)
     assert client.get("/iam/v3/me/") == {"uuid": "u"}
     assert client.concurrency.limit == 4
+
+
+def test_proxy_and_ca_bundle_come_from_the_environment_once(monkeypatch, make_client, api):
+    """requests' per-call environment lookups are replaced by one read at construction, same meaning."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    client = make_client()
+    assert client.session.trust_env is False
+    assert client.session.proxies.get("https") == "http://proxy.internal:3128"
+    api.add(responses.GET, BASE + "/iam/v3/me/", json={"uuid": "u"})
+    client.get("/iam/v3/me/")
+    assert api.calls[0].request.req_kwargs["verify"] == "/etc/ssl/company-ca.pem"
+    monkeypatch.setenv("NO_PROXY", "api.divio.com")
+    assert make_client().session.proxies == {}
