@@ -434,6 +434,121 @@ def test_latency_is_injected(server, api):
     assert time.monotonic() - started >= 0.05
 
 
+# -- fault injection --------------------------------------------------------------------------------
+
+SIMULATED_500 = {"detail": "Internal server error (simulated)."}
+
+
+def _app_records(ds, slug):
+    """One record of each resource that belongs to application ``slug`` (the newest backup's part included)."""
+    app = next(a for a in ds.applications if a["slug"] == slug)
+    env = next(e for e in ds.environments if e["application"] == app["uuid"] and ds.lookup("backups", "environment", e["uuid"]))
+    backup = ds.lookup("backups", "environment", env["uuid"])[0]
+    return {
+        "applications": app,
+        "environments": env,
+        "deployments": ds.lookup("deployments", "environment", env["uuid"])[0],
+        "service_instances": ds.lookup("service_instances", "environment", env["uuid"])[0],
+        "backups": backup,
+        "service_instance_backups": ds.lookup("service_instance_backups", "backup", backup["uuid"])[0],
+    }
+
+
+def test_fail_applications_answers_500_for_everything_about_them(server, api, dataset):
+    failing, healthy = _app_records(dataset, "crm"), _app_records(dataset, "wiki")
+    assert server.configure(fail_applications=["crm"])["fail_applications"] == ["crm"]
+    for name, item in failing.items():
+        response = get(api, server, f"{LIST_PATHS[name]}{item['uuid']}/")
+        assert response.status_code == 500, name
+        assert response.json() == SIMULATED_500
+        assert get(api, server, f"{LIST_PATHS[name]}{healthy[name]['uuid']}/").json() == healthy[name]
+    app, env = failing["applications"]["uuid"], failing["environments"]["uuid"]
+    for path, params in [("/apps/v3/environments/", {"application": app}),
+                         ("/apps/v3/deployments/", {"application": app}),
+                         ("/apps/v3/deployments/", {"environment": env}),
+                         ("/apps/v3/service-instances/", {"environment": env}),
+                         ("/apps/v3/backups/", {"environment": env}),
+                         ("/apps/v3/backups/", {"environment": env, "page": 2}),
+                         ("/apps/v3/applications/", {"slug": "crm"})]:
+        response = get(api, server, path, **params)
+        assert response.status_code == 500, (path, params)
+        assert response.json() == SIMULATED_500
+    # Filters about other applications, and unfiltered lists, answer as usual.
+    assert get(api, server, "/apps/v3/environments/", application=healthy["applications"]["uuid"]).json()["count"] == 2
+    for name, path in LIST_PATHS.items():
+        assert get(api, server, path).json()["count"] == len(getattr(dataset, name)), name
+    assert get(api, server, "/iam/v3/me/").status_code == 200
+    # Authentication still comes first, and malformed filters are still 400.
+    assert requests.get(f"{server.url}/apps/v3/applications/{app}/", timeout=10).status_code == 401
+    assert get(api, server, "/apps/v3/environments/", application="not-a-uuid").status_code == 400
+    assert ("GET", f"/apps/v3/applications/{app}/", 500) in server.requests
+
+
+def test_fail_applications_with_the_backup_filter_ignored(server, api, dataset):
+    env = _app_records(dataset, "crm")["environments"]["uuid"]
+    server.configure(fail_applications=["crm"], honour_backup_environment_filter=False)
+    # The ignored filter names nothing: the answer is the whole (unfiltered) list.
+    assert get(api, server, "/apps/v3/backups/", environment=env).json()["count"] == len(dataset.backups)
+    assert get(api, server, "/apps/v3/service-instances/", environment=env).status_code == 500
+
+
+def test_fail_applications_config_endpoint_and_reset(server, api, dataset):
+    app = _app_records(dataset, "blog")["applications"]["uuid"]
+    assert server.config()["fail_applications"] == []
+    response = requests.post(server.url + "/_simulator/config", json={"fail_applications": ["blog", "shop"]}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["fail_applications"] == ["blog", "shop"]
+    assert get(api, server, f"/apps/v3/applications/{app}/").status_code == 500
+    for bad in ("blog", [1], [""], None):
+        response = requests.post(server.url + "/_simulator/config", json={"fail_applications": bad}, timeout=10)
+        assert response.status_code == 400, bad
+    with pytest.raises(ValueError):
+        server.configure(fail_applications="blog")
+    assert server.fail_applications == ["blog", "shop"]
+    server.configure(fail_applications=[])
+    assert get(api, server, f"/apps/v3/applications/{app}/").status_code == 200
+
+
+def test_fail_applications_constructor_argument(dataset):
+    app = _app_records(dataset, "shop")["applications"]["uuid"]
+    with run_simulator(dataset, token=TOKEN, fail_applications=("shop",)) as server:
+        assert server.config()["fail_applications"] == ["shop"]
+        response = requests.get(f"{server.url}/apps/v3/applications/{app}/", headers={"Authorization": f"Token {TOKEN}"},
+                                timeout=10)
+        assert response.status_code == 500
+
+
+def _cli_has_fail_application():
+    from divio_simulator.cli import build_parser
+
+    return any("--fail-application" in action.option_strings for action in build_parser()._actions)
+
+
+@pytest.mark.skipif(not _cli_has_fail_application(), reason="cli.py has no --fail-application flag yet")
+def test_fail_application_cli_flag(tmp_path):
+    url_file = tmp_path / "url"
+    ds = generate_dataset(seed=3, **SIZES["tiny"])
+    apps = {a["slug"]: a["uuid"] for a in ds.applications}
+    proc = subprocess.Popen([sys.executable, str(SIMULATOR_DIR / "simulator.py"), "--port", "0", "--size", "tiny", "--seed", "3",
+                             "--token", TOKEN, "--url-file", str(url_file), "--fail-application", "shop",
+                             "--fail-application", "blog"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not url_file.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "simulator did not write its URL file"
+            time.sleep(0.05)
+        url = url_file.read_text().strip()
+        headers = {"Authorization": f"Token {TOKEN}"}
+        assert requests.get(f"{url}/_simulator/config", timeout=10).json()["fail_applications"] == ["shop", "blog"]
+        statuses = {slug: requests.get(f"{url}/apps/v3/applications/{uuid}/", headers=headers, timeout=10).status_code
+                    for slug, uuid in apps.items()}
+        assert statuses == {"shop": 500, "blog": 500, "intranet": 200}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+
+
 def test_stop_closes_listener_and_kept_alive_connections(dataset):
     server = SimulatorServer(dataset, token=TOKEN).start()
     url = server.url

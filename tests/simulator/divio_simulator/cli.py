@@ -37,6 +37,8 @@ def build_parser():
     parser.add_argument("--token", help="API token the server accepts")
     parser.add_argument("--ignore-backup-environment-filter", action="store_true",
                         help="ignore the undocumented backups/?environment= filter, like a server that does not have it")
+    parser.add_argument("--fail-application", action="append", default=[], metavar="SLUG", dest="fail_applications",
+                        help="answer 500 to every request about this application (repeatable)")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay before each answer (default: %(default)s)")
     parser.add_argument("--max-page-size", type=int, default=100, help="page_size cap (default: %(default)s)")
     parser.add_argument("--default-page-size", type=int, default=20, help="page size without page_size (default: %(default)s)")
@@ -64,7 +66,7 @@ def main(argv=None):
         server = SimulatorServer(dataset, token=token, host=args.host, port=args.port,
                                  honour_backup_environment_filter=not args.ignore_backup_environment_filter,
                                  max_page_size=args.max_page_size, default_page_size=args.default_page_size,
-                                 latency_ms=args.latency_ms)
+                                 latency_ms=args.latency_ms, fail_applications=args.fail_applications)
     except ValueError as exc:
         parser.error(str(exc))
     try:

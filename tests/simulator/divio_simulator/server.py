@@ -4,6 +4,11 @@ Stdlib only. Each request is answered by :class:`_Handler`: the path is resolved
 and the HTTP method select a handler method in one dispatch table, and every answer leaves through
 :meth:`_Handler._send_json`. Control endpoints under ``/_simulator/`` (no authentication) let tests read
 request counters and change settings at runtime.
+
+Fault injection: with ``fail_applications`` set (slugs), every authenticated request that concerns one of
+those applications answers 500 - its detail, the details of its environments, deployments, service
+instances, backups and service-instance backups, and list filters naming it or one of its environments.
+Unfiltered lists still answer, since they are not about one application.
 """
 
 import contextlib
@@ -53,6 +58,7 @@ RESOURCES = (
 RESOURCES_BY_PATH = {r.path: r for r in RESOURCES}
 ROOT_PATH = "/apps/v3/"
 ME_PATH = "/iam/v3/me/"
+SIMULATED_ERROR = {"detail": "Internal server error (simulated)."}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -71,10 +77,11 @@ class _HTTPServer(ThreadingHTTPServer):
 class SimulatorServer:
     """The simulator: ``start()`` serves in a background thread until ``stop()``."""
 
-    CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size")
+    CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
+                   "fail_applications")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
-                 max_page_size=100, default_page_size=20, latency_ms=0):
+                 max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=()):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -83,8 +90,10 @@ class SimulatorServer:
         self.latency_ms = 0
         self.max_page_size = 100
         self.default_page_size = 20
+        self.fail_applications = []
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
-                       max_page_size=max_page_size, default_page_size=default_page_size)
+                       max_page_size=max_page_size, default_page_size=default_page_size,
+                       fail_applications=list(fail_applications))
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -146,7 +155,9 @@ class SimulatorServer:
 
     def config(self):
         """The settings that can change at runtime."""
-        return {key: getattr(self, key) for key in self.CONFIG_KEYS}
+        config = {key: getattr(self, key) for key in self.CONFIG_KEYS}
+        config["fail_applications"] = list(self.fail_applications)  # a copy: changing it changes no setting
+        return config
 
     def configure(self, **settings):
         """Change runtime settings (see ``CONFIG_KEYS``); returns the new config. Raises ValueError."""
@@ -161,6 +172,10 @@ class SimulatorServer:
             elif key == "latency_ms":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{key} must be a number >= 0")
+            elif key == "fail_applications":
+                if not isinstance(value, (list, tuple)) or not all(isinstance(slug, str) and slug for slug in value):
+                    raise ValueError(f"{key} must be a list of application slugs")
+                value = list(value)
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an integer >= 1")
             checked[key] = value
@@ -197,6 +212,24 @@ class SimulatorServer:
     def _record(self, method, target, status):
         with self._lock:
             self._log.append((method, target, status))
+
+    def _application_of(self, resource_name, key):
+        """Slug of the application a record (resource name, uuid) belongs to, else None.
+
+        At most three look-ups in the data set's uuid indexes (built once per data set), so records added
+        later are found too.
+        """
+        by_uuid = self.dataset.by_uuid
+        item = by_uuid.get(resource_name, {}).get(key)
+        if item is None:
+            return None
+        if resource_name == "service_instance_backups":
+            resource_name, item = "backups", by_uuid["backups"].get(item["backup"])
+        if item is not None and resource_name in ("deployments", "service_instances", "backups"):
+            resource_name, item = "environments", by_uuid["environments"].get(item["environment"])
+        if item is not None and resource_name == "environments":
+            resource_name, item = "applications", by_uuid["applications"].get(item["application"])
+        return item.get("slug") if item is not None and resource_name == "applications" else None
 
     def _check_token(self, header):
         """None when ``header`` authenticates, else the DRF error message for a 401."""
@@ -318,6 +351,9 @@ class _Handler(BaseHTTPRequestHandler):
             if method not in allowed:
                 self._send_json(405, {"detail": f'Method "{self.command}" not allowed.'}, {"Allow": ", ".join(sorted(allowed))})
                 return
+            if sim.fail_applications and self._concerns_failing_application(kind, resource, key):
+                self._send_json(500, SIMULATED_ERROR)
+                return
             getattr(self, allowed[method])(resource, key, body)
         except (ConnectionError, socket.timeout):
             raise
@@ -332,6 +368,35 @@ class _Handler(BaseHTTPRequestHandler):
             allowed.update({method: name for (r, k, method), name in self.RESOURCE_HANDLERS.items()
                             if r == resource.name and k == kind})
         return allowed
+
+    def _concerns_failing_application(self, kind, resource, key):
+        """True when the request is about an application in ``fail_applications`` (see the module docstring)."""
+        sim = self.simulator
+        failing = set(sim.fail_applications)
+        if kind == "detail":
+            return sim._application_of(resource.name, key) in failing
+        if kind != "list":
+            return False
+        for param, is_uuid in resource.filters:
+            if param in resource.optional_filters and not sim.honour_backup_environment_filter:
+                continue  # an ignored filter names nothing
+            values = self.query.get(param)
+            value = values[-1] if values else ""
+            if not value:
+                continue
+            if resource.name == "applications" and param == "slug":
+                named = value
+            elif param in ("application", "environment") and is_uuid:
+                try:
+                    value = str(uuid.UUID(value))
+                except ValueError:
+                    continue  # answered 400 by the filter itself
+                named = sim._application_of(param + "s", value)
+            else:
+                continue
+            if named in failing:
+                return True
+        return False
 
     def _resolve(self, path):
         """``(kind, resource, uuid)`` for a known path, else None (404)."""
