@@ -180,6 +180,7 @@ class Candidates:
 
     def __init__(self, keep=None):
         self.keep = keep
+        self.seen = 0  # every backup of the environment read, qualifying or not: its size, for cost estimates
         self.dropped_bound = None
         self._running = []
         self._heap = []
@@ -205,16 +206,19 @@ class Candidates:
 
 
 def _scan_pass(client, env_uuid, wanted, rule, keep):
-    """One pass over /backups/?environment=; returns ``(candidates by environment, unfiltered)``."""
+    """One pass over /backups/?environment= (all backups when ``env_uuid`` is None); returns
+    ``(candidates by environment, unfiltered)``."""
     found = dict((uuid, Candidates(keep)) for uuid in wanted)
-    unfiltered = False
+    unfiltered = env_uuid is None
     for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
         if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
             raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
         owner = backup.get("environment")
         unfiltered = unfiltered or owner != env_uuid
-        if owner in found and rule.may_qualify(backup):
-            found[owner].add(backup)
+        if owner in found:
+            found[owner].seen += 1
+            if rule.may_qualify(backup):
+                found[owner].add(backup)
     return found, unfiltered
 
 
@@ -242,7 +246,8 @@ def scan_candidates(client, environment_uuids, rule, errors=None, keep=DEFAULT_K
     def merge(result, wanted):
         env_uuid, (found, unfiltered), error = result
         if error is not None:
-            errors[env_uuid] = error
+            for uuid in (wanted if env_uuid is None else [env_uuid]):
+                errors[uuid] = error
             return False
         covered = list(wanted) if unfiltered else [env_uuid]
         for uuid in covered:
@@ -254,9 +259,31 @@ def scan_candidates(client, environment_uuids, rule, errors=None, keep=DEFAULT_K
     first, rest = environment_uuids[0], list(environment_uuids[1:])
     if merge(run(first, environment_uuids), environment_uuids):
         return candidates  # the server ignored the filter: one pass was everything
+    if rest and first in candidates and _one_pass_is_cheaper(client, candidates[first].seen, len(rest)):
+        result = run(None, rest)
+        merge(result, rest)
+        return candidates
     for result in client.imap(lambda uuid: run(uuid, [uuid]), rest):
         merge(result, [result[0]])
     return candidates
+
+
+def _one_pass_is_cheaper(client, first_count, remaining):
+    """Would one unfiltered pass cost fewer requests than a filtered pass per remaining environment?
+
+    Estimated from the first environment's size and the account's total, read from one page of the
+    unfiltered list (which also shows the page size the server really allows)."""
+    try:
+        page = client.get(BACKUPS, {"page_size": client.page_size})
+    except DivioError:
+        return False  # no estimate: the per-environment passes report their own errors
+    if not isinstance(page, dict):
+        return False
+    total, length = page.get("count"), len(page.get("results") or [])
+    if not isinstance(total, int) or isinstance(total, bool) or not length:
+        return False
+    per_environment = max(1, -(-first_count // length))
+    return -(-total // length) < per_environment * remaining
 
 
 def _latest_possible_snapshot(backup):

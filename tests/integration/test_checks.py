@@ -88,3 +88,17 @@ def test_bad_input(client, sim, kwargs, message):
     with pytest.raises(InputError, match=message):
         check_backups(client, **kwargs)
     assert sim.stats()["requests"] == 0
+
+
+def test_honoured_filter_still_takes_one_pass_when_that_is_cheaper(client, sim, dataset):
+    """12 small environments: one filtered pass, one probe, then the unfiltered list (2 pages at 100)
+    costs fewer requests than 11 more filtered passes."""
+    sim.reset_stats()
+    records, _ = check_backups(client)
+    backup_requests = [path for method, path, status in sim.requests if path.startswith("/apps/v3/backups/?")]
+    filtered = [path for path in backup_requests if "environment=" in path]
+    pages = -(-len(dataset.backups) // sim.max_page_size)
+    assert len(filtered) == 1
+    assert len(backup_requests) == 1 + 1 + pages
+    for record in records:
+        assert record["status"] == expected_status(dataset, record["environment"], ["DATABASE"], DAY)
