@@ -1,9 +1,12 @@
 """Tests of the Divio API simulator (tests/simulator), over real HTTP."""
 
+import email.utils
 import json
 import os
 import re
 import signal
+import socket
+import threading
 import subprocess
 import sys
 import time
@@ -19,6 +22,7 @@ SIMULATOR_DIR = Path(__file__).resolve().parent / "simulator"
 sys.path.insert(0, str(SIMULATOR_DIR))
 
 from divio_simulator import SIZES, Dataset, SimulatorServer, generate_dataset, run_simulator  # noqa: E402
+from divio_simulator.faults import KINDS, LIST_KINDS, FaultPlan, parse_kinds  # noqa: E402
 
 TOKEN = "test-token-5f2c"
 FIXED_NOW = datetime(2024, 3, 1, 12, 0, 0)
@@ -399,7 +403,7 @@ def test_stats_count_requests(server, api, dataset):
 
     response = requests.post(server.url + "/_simulator/reset", timeout=10)
     assert response.status_code == 200
-    assert server.stats() == {"requests": 0, "by_path": {}, "by_method": {}}
+    assert server.stats() == {"requests": 0, "by_path": {}, "by_method": {}, "faults": {}}
     assert server.requests == []
 
 
@@ -547,6 +551,322 @@ def test_fail_application_cli_flag(tmp_path):
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
+
+
+# -- fault injection: fault plans (faults.py) -------------------------------------------------------
+
+
+def test_no_faults_by_default(server, api):
+    assert server.config()["faults"] is None
+    assert server.faults is None
+    for attempt in range(20):
+        assert get(api, server, "/apps/v3/backups/").status_code == 200, attempt
+    assert server.stats()["faults"] == {}
+
+
+def test_fault_plan_is_seeded_and_keeps_its_rate():
+    def decisions(seed):
+        plan = FaultPlan(rate=0.1, seed=seed)
+        return [plan.decide("/apps/v3/backups/", is_list=bool(n % 2)) for n in range(3000)]
+
+    first = decisions(7)
+    assert first == decisions(7)
+    assert first != decisions(8)
+    hits = [kind for kind in first if kind]
+    assert 0.08 <= len(hits) / len(first) <= 0.12
+    assert set(hits) == set(KINDS)  # every kind is drawn
+    # List-only kinds only for list requests (the odd ones).
+    assert not any(kind in LIST_KINDS for n, kind in enumerate(first) if n % 2 == 0)
+
+
+def test_fault_plan_on_requests_and_only_paths():
+    plan = FaultPlan(rate=0.0, kinds=["503"], on_requests=[2, 4], only_paths=["/apps/v3/backups/"])
+    asked = [("/apps/v3/backups/", True), ("/iam/v3/me/", False), ("/apps/v3/backups/", True), ("/apps/v3/regions/", True),
+             ("/apps/v3/backups/", True), ("/apps/v3/backups/", True), ("/apps/v3/backups/", True)]
+    # Numbered among the backups requests only: the 2nd and 4th of them.
+    assert [plan.decide(path, is_list) for path, is_list in asked] == [None, None, "503", None, None, "503", None]
+    # on_requests beats rate; a list-only kind on a detail request is no fault at all.
+    plan = FaultPlan(rate=1.0, kinds=["loop-next"], on_requests=[1, 2])
+    assert [plan.decide("/apps/v3/backups/x/", False), plan.decide("/apps/v3/backups/", True),
+            plan.decide("/apps/v3/backups/", True)] == [None, "loop-next", None]
+
+
+def test_fault_plan_settings_round_trip_and_validation():
+    plan = FaultPlan.from_config({"rate": 0.25, "kinds": "500, reset,500", "seed": 3, "stall_seconds": 0.5})
+    assert plan.config() == {"rate": 0.25, "kinds": ["500", "reset"], "seed": 3, "only_paths": None, "on_requests": None,
+                             "stall_seconds": 0.5, "retry_after": 1}
+    assert FaultPlan.from_config(plan.config()).config() == plan.config()
+    assert FaultPlan.from_config(None) is None and FaultPlan.from_config({}) is None
+    assert parse_kinds("all") == list(KINDS)
+    for bad in ({"rate": 1.5}, {"rate": "0.1"}, {"rate": True}, {"kinds": []}, {"kinds": ["418"]}, {"kinds": "500,nope"},
+                {"seed": "1"}, {"on_requests": [0]}, {"on_requests": 3}, {"only_paths": ["backups"]},
+                {"stall_seconds": -1}, {"retry_after": 1.5}, {"retry_after": -1}, {"colour": "red"}):
+        with pytest.raises(ValueError):
+            FaultPlan.from_config(bad)
+    with pytest.raises(ValueError):
+        FaultPlan.from_config(["500"])
+
+
+# -- fault injection: on the wire -------------------------------------------------------------------
+
+
+def _fault_once(server, kind, path="/apps/v3/backups/", **settings):
+    """Fault the next request to ``path`` with ``kind``."""
+    server.configure(faults=dict({"kinds": [kind], "on_requests": [1], "only_paths": [path]}, **settings))
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
+def test_status_faults(server, api, kind):
+    _fault_once(server, kind)
+    response = get(api, server, "/apps/v3/backups/")
+    assert response.status_code == int(kind)
+    assert response.headers["Content-Type"] == "application/json"
+    assert "simulated" in response.json()["detail"].lower()
+    assert get(api, server, "/apps/v3/backups/").status_code == 200
+    assert server.stats()["faults"] == {kind: 1}
+    # (the answer leaves before it is recorded: only an earlier request's record is sure to be there)
+    assert ("GET", "/apps/v3/backups/", int(kind)) in server.requests
+
+
+def test_429_with_retry_after_seconds(server, api):
+    _fault_once(server, "429-seconds", retry_after=7)
+    response = get(api, server, "/apps/v3/backups/")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+    assert response.json() == {"detail": "Request was throttled. Expected available in 7 seconds."}
+
+
+def test_429_with_retry_after_http_date(server, api):
+    _fault_once(server, "429-date", retry_after=7)
+    before = time.time()
+    response = get(api, server, "/apps/v3/backups/")
+    assert response.status_code == 429
+    header = response.headers["Retry-After"]
+    assert header.endswith(" GMT")
+    when = email.utils.parsedate_to_datetime(header).timestamp()
+    # Whole seconds, rounded up: never earlier than now + 7 s.
+    assert before + 7 <= when + 1 and when <= time.time() + 9
+    assert server.stats()["faults"] == {"429-date": 1}
+
+
+def test_stall_delays_the_answer(server, api):
+    _fault_once(server, "stall", stall_seconds=0.3)
+    started = time.monotonic()
+    response = get(api, server, "/apps/v3/backups/")
+    assert response.status_code == 200 and response.json()["results"]
+    assert time.monotonic() - started >= 0.3
+    _fault_once(server, "stall", stall_seconds=1.0)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.get(server.url + "/apps/v3/backups/", timeout=0.2)
+    assert server.stats()["faults"] == {"stall": 2}
+
+
+def test_stop_ends_a_stall(dataset):
+    with run_simulator(dataset, token=TOKEN, faults={"kinds": ["stall"], "rate": 1.0, "stall_seconds": 60}) as server:
+        thread = threading.Thread(target=lambda: _get_quietly(server.url + "/iam/v3/me/"), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.stats()["faults"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.stats()["faults"] == {"stall": 1}
+        started = time.monotonic()
+    assert time.monotonic() - started < 5
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def _get_quietly(url):
+    try:
+        requests.get(url, headers={"Authorization": f"Token {TOKEN}"}, timeout=30)
+    except requests.RequestException:
+        pass
+
+
+def test_reset_closes_the_connection_without_an_answer(server, api):
+    _fault_once(server, "reset")
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        get(api, server, "/apps/v3/backups/")
+    assert "reset" in str(caught.value).lower()  # an RST, not a polite close
+    assert get(api, server, "/apps/v3/backups/").status_code == 200  # a new connection is fine
+    assert server.stats()["faults"] == {"reset": 1}
+    assert ("GET", "/apps/v3/backups/", 0) in server.requests  # 0: no answer
+
+
+def test_truncated_answer_promises_more_than_it_sends(server):
+    _fault_once(server, "truncated")
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(f"GET /apps/v3/backups/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {TOKEN}\r\n\r\n".encode())
+        raw = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break  # the server closed the connection
+            raw += chunk
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    assert 0 < len(body) < length
+    assert server.stats()["faults"] == {"truncated": 1}
+
+
+def test_truncated_answer_seen_by_requests(server, api):
+    _fault_once(server, "truncated")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        get(api, server, "/apps/v3/backups/")
+    assert get(api, server, "/apps/v3/backups/").status_code == 200
+
+
+def test_partial_json_is_a_complete_answer_with_half_a_document(server, api):
+    whole = get(api, server, "/apps/v3/backups/").content
+    _fault_once(server, "partial-json")
+    response = get(api, server, "/apps/v3/backups/")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert int(response.headers["Content-Length"]) == len(response.content) == len(whole) // 2
+    assert whole.startswith(response.content)
+    with pytest.raises(ValueError):
+        response.json()
+
+
+@pytest.mark.parametrize("kind, status, marker", [("html", 502, "502 Bad Gateway"), ("html-200", 200, "maintenance")])
+def test_html_pages(server, api, kind, status, marker):
+    _fault_once(server, kind)
+    response = get(api, server, "/apps/v3/backups/")
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert marker in response.text and response.text.lstrip().startswith("<")
+    assert server.stats()["faults"] == {kind: 1}
+
+
+def test_loop_next_links_to_the_page_itself(server, api):
+    _fault_once(server, "loop-next")
+    first = get(api, server, "/apps/v3/backups/", page_size=10).json()
+    assert first["next"] == server.url + "/apps/v3/backups/?page_size=10"
+    _fault_once(server, "loop-next")
+    last = get(api, server, "/apps/v3/backups/", page_size=10, page="last").json()
+    assert last["next"] == server.url + f"/apps/v3/backups/?page={-(-last['count'] // 10)}&page_size=10"
+
+
+def test_count_mismatch(server, api, dataset):
+    normal = get(api, server, "/apps/v3/backups/", page_size=10).json()
+    counts = set()
+    for seed in range(8):
+        server.configure(faults={"kinds": ["count-mismatch"], "on_requests": [1], "seed": seed})
+        body = get(api, server, "/apps/v3/backups/", page_size=10).json()
+        assert body["results"] == normal["results"] and body["next"] == normal["next"]
+        counts.add(body["count"] - len(dataset.backups))
+    assert 0 not in counts and counts <= {-2, -1, 1, 2} and len(counts) > 1
+
+
+@pytest.mark.parametrize("page", ["1", "last"])
+def test_empty_results_with_a_next_link(server, api, page):
+    _fault_once(server, "empty-next")
+    body = get(api, server, "/apps/v3/backups/", page_size=10, page=page).json()
+    assert body["results"] == [] and body["next"]
+    assert body["count"] == len(server.dataset.backups)
+
+
+def test_list_faults_leave_detail_requests_alone(server, api, dataset):
+    server.configure(faults={"kinds": list(LIST_KINDS), "rate": 1.0})
+    item = dataset.backups[0]
+    assert get(api, server, f"/apps/v3/backups/{item['uuid']}/").json() == item
+    assert get(api, server, "/iam/v3/me/").status_code == 200
+    assert server.stats()["faults"] == {}
+
+
+def test_faults_never_touch_control_endpoints_or_refusals(server, api):
+    server.configure(faults={"kinds": ["all"], "rate": 1.0, "stall_seconds": 0})
+    for attempt in range(5):
+        assert requests.get(server.url + "/_simulator/stats", timeout=10).status_code == 200
+        assert requests.get(server.url + "/_simulator/config", timeout=10).json()["faults"]["rate"] == 1.0
+    assert requests.post(server.url + "/_simulator/reset", timeout=10).status_code == 200
+    # Refusals come before faults: no token, unknown path, wrong method.
+    assert requests.get(server.url + "/apps/v3/backups/", timeout=10).status_code == 401
+    assert get(api, server, "/apps/v3/nothing/").status_code == 404
+    assert api.post(server.url + "/apps/v3/backups/", timeout=10).status_code == 405
+    assert server.stats()["faults"] == {}
+
+
+def test_faults_at_a_rate_are_counted_by_kind(server, api):
+    server.configure(faults={"rate": 0.5, "kinds": ["502", "503", "html"], "seed": 11})
+    statuses = [get(api, server, "/apps/v3/regions/").status_code for attempt in range(60)]
+    faults = server.stats()["faults"]
+    assert set(faults) <= {"502", "503", "html"}
+    assert sum(faults.values()) == sum(status != 200 for status in statuses)
+    assert 15 <= sum(faults.values()) <= 45
+    server.reset_stats()
+    assert server.stats()["faults"] == {}
+
+
+def test_faults_config_endpoint(server, api):
+    settings = {"rate": 0.2, "kinds": ["503", "reset"], "seed": 5, "only_paths": ["/apps/v3/backups/"], "stall_seconds": 1}
+    response = requests.post(server.url + "/_simulator/config", json={"faults": settings}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["faults"] == dict(settings, on_requests=None, retry_after=1, stall_seconds=1.0)
+    assert server.config() == response.json()
+    for bad in ({"rate": 2}, {"kinds": ["teapot"]}, "503", [1], {"on_requests": ["1"]}):
+        response = requests.post(server.url + "/_simulator/config", json={"faults": bad}, timeout=10)
+        assert response.status_code == 400, bad
+        assert "fault" in response.json()["detail"]
+    assert server.config()["faults"]["kinds"] == ["503", "reset"]  # a bad request changes nothing
+    response = requests.post(server.url + "/_simulator/config", json={"faults": {"on_requests": [1], "kinds": ["503"]}},
+                             timeout=10)
+    assert response.status_code == 200
+    assert get(api, server, "/apps/v3/backups/").status_code == 503
+    assert requests.post(server.url + "/_simulator/config", json={"faults": None}, timeout=10).json()["faults"] is None
+    assert server.faults is None
+
+
+def test_faults_constructor_argument(dataset):
+    with run_simulator(dataset, token=TOKEN, faults={"kinds": ["504"], "on_requests": [2]}) as server:
+        headers = {"Authorization": f"Token {TOKEN}"}
+        statuses = [requests.get(server.url + "/iam/v3/me/", headers=headers, timeout=10).status_code for attempt in range(3)]
+        assert statuses == [200, 504, 200]
+        assert server.stats()["faults"] == {"504": 1}
+
+
+def test_fault_cli_flags_parse():
+    from divio_simulator.cli import build_parser, fault_settings
+
+    parser = build_parser()
+    assert fault_settings(parser.parse_args([])) is None
+    settings = fault_settings(parser.parse_args(["--fault-rate", "0.1", "--faults", "500,503,429-seconds", "--fault-seed", "9",
+                                                 "--stall-seconds", "1.5", "--retry-after", "3"]))
+    assert FaultPlan.from_config(settings).config() == {
+        "rate": 0.1, "kinds": ["500", "503", "429-seconds"], "seed": 9, "only_paths": None, "on_requests": None,
+        "stall_seconds": 1.5, "retry_after": 3}
+    settings = fault_settings(parser.parse_args(["--fault-on-request", "3", "--fault-on-request", "1",
+                                                 "--fault-path", "/apps/v3/backups/"]))
+    assert FaultPlan.from_config(settings).config()["on_requests"] == [1, 3]
+    assert FaultPlan.from_config(settings).config()["kinds"] == list(KINDS)
+
+
+def test_fault_cli_flags(tmp_path):
+    url_file = tmp_path / "url"
+    proc = subprocess.Popen([sys.executable, str(SIMULATOR_DIR / "simulator.py"), "--port", "0", "--size", "tiny",
+                             "--token", TOKEN, "--url-file", str(url_file), "--faults", "503", "--fault-on-request", "2",
+                             "--fault-path", "/apps/v3/backups/", "--fault-seed", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not url_file.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "simulator did not write its URL file"
+            time.sleep(0.05)
+        url = url_file.read_text().strip()
+        headers = {"Authorization": f"Token {TOKEN}"}
+        assert requests.get(f"{url}/_simulator/config", timeout=10).json()["faults"]["on_requests"] == [2]
+        statuses = [requests.get(f"{url}{path}", headers=headers, timeout=10).status_code
+                    for path in ("/iam/v3/me/", "/apps/v3/backups/", "/apps/v3/backups/", "/apps/v3/backups/")]
+        assert statuses == [200, 200, 503, 200]
+        assert requests.get(f"{url}/_simulator/stats", timeout=10).json()["faults"] == {"503": 1}
+    finally:
+        proc.terminate()
+        stderr = proc.communicate(timeout=15)[1]
+    assert "Traceback" not in stderr
+    bad = subprocess.run([sys.executable, str(SIMULATOR_DIR / "simulator.py"), "--size", "tiny", "--port", "0",
+                          "--fault-rate", "0.1", "--faults", "500,teapot"], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert bad.returncode == 2 and "unknown fault kind 'teapot'" in bad.stderr
 
 
 def test_stop_closes_listener_and_kept_alive_connections(dataset):

@@ -42,6 +42,7 @@ try:
     import requests
     from requests.adapters import HTTPAdapter
     from requests.auth import AuthBase
+    from urllib3.exceptions import NewConnectionError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
@@ -266,6 +267,10 @@ class DivioClient:
         """GET one API object (or one raw page); returns the decoded JSON body."""
         return self._request("GET", self.url(path, params))
 
+    def post(self, path, body):
+        """POST a JSON body; never repeated once it may have reached the server (see ``_send``)."""
+        return self._request("POST", self.url(path), body, idempotent=False)
+
     def imap(self, function, items):
         """``function(item)`` for each item, run concurrently, results yielded in order as they are needed.
 
@@ -299,14 +304,20 @@ class DivioClient:
         """``list(imap(function, items))``."""
         return list(self.imap(function, items))
 
-    def _request(self, method, url, body=None, idempotent=True):
+    def _request(self, method, url, body=None, idempotent=True, staged=None):
+        """``_send`` through the cache, if any. With ``staged`` (a list), a fresh answer is only
+        noted there: the paginator caches a list's pages after the whole list passed its checks, so
+        one bad answer from the server is not replayed from the cache."""
         if self.cache is None or method != "GET":
             return self._send(method, url, body, idempotent)
         key = (self._token_hash, url)
         result = self.cache.get(key)
         if result is None:
             result = self._send(method, url, body, idempotent)
-            self.cache.set(key, result)
+            if staged is None:
+                self.cache.set(key, result)
+            else:
+                staged.append((key, result))
         return result
 
     def _send(self, method, url, body, idempotent):
@@ -330,8 +341,13 @@ class DivioClient:
             except requests.exceptions.Timeout:
                 problem = "no answer within the timeout of %g s" % self.settings.timeout
             except requests.exceptions.ConnectionError as exc:
-                problem = "could not connect to %s (%s)" % (self._base.netloc, type(exc).__name__)
-                if not idempotent and not isinstance(exc, requests.exceptions.ConnectTimeout):
+                reason = getattr(exc.args[0], "reason", None) if exc.args else None
+                not_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError)
+                if not_sent:
+                    problem = "could not connect to %s (%s)" % (self._base.netloc, type(reason or exc).__name__)
+                else:
+                    problem = "the connection to %s was closed or reset before an answer arrived" % self._base.netloc
+                if not idempotent and not not_sent:
                     # The request may have reached the server: repeating it could do it twice.
                     raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
             except requests.exceptions.RequestException as exc:
@@ -350,7 +366,8 @@ class DivioClient:
                     if not idempotent:  # it was carried out; asking again could do it twice
                         raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
                 elif status in (RETRY_STATUSES if idempotent else RETRY_STATUSES_NOT_IDEMPOTENT):
-                    problem = "HTTP %d%s" % (status, (": " + _detail(response)) if _detail(response) else "")
+                    detail = _detail(response).rstrip(".")
+                    problem = "HTTP %d%s" % (status, (": " + detail) if detail else "")
                     error_cls = RateLimitError if status == 429 else ApiError
                     wait_hint = parse_retry_after(response.headers.get("Retry-After"))
                 else:
@@ -400,12 +417,13 @@ class DivioClient:
         params = dict(params or {})
         params.setdefault("page_size", self.page_size)
         listing = _Listing(self.url(path, params), path, max_items)
-        results, next_url = listing.read(self._request("GET", listing.first_url), listing.first_url)
+        staged = [] if self.cache is not None else None
+        results, next_url = listing.read(self._request("GET", listing.first_url, staged=staged), listing.first_url)
         yield from listing.take(results)
         next_url = self._same_origin_url(next_url, listing.what, path) if next_url else None
         numbered = self._numbered_pages(next_url, listing.count, len(results))
         if numbered:
-            fetched = self.imap(lambda url: (url, self._request("GET", url)), numbered)
+            fetched = self.imap(lambda url: (url, self._request("GET", url, staged=staged)), numbered)
             try:
                 yield from self._numbered_items(listing, fetched, numbered)
             finally:
@@ -413,10 +431,12 @@ class DivioClient:
         else:
             while next_url:
                 listing.visit(next_url)
-                results, following = listing.read(self._request("GET", next_url), next_url)
+                results, following = listing.read(self._request("GET", next_url, staged=staged), next_url)
                 yield from listing.take(results)
                 next_url = self._same_origin_url(following, _describe("GET", next_url), path) if following else None
         listing.finish()
+        for key, value in staged or ():
+            self.cache.set(key, value)
 
     @staticmethod
     def _numbered_items(listing, fetched, numbered):

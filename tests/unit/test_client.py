@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 import responses
 from responses import matchers
 
@@ -308,7 +309,9 @@ def test_backoff_random_samples_stay_in_bounds():
 
 
 @pytest.mark.parametrize("exc, expected", [
-    (requests.exceptions.ConnectionError("refused"), "could not connect to api.divio.com"),
+    (requests.exceptions.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused"))),
+     "could not connect to api.divio.com (NewConnectionError)"),
+    (requests.exceptions.ConnectionError("reset by peer"), "the connection to api.divio.com was closed or reset before an answer arrived"),
     (requests.exceptions.ReadTimeout("slow"), "no answer within the timeout of 30 s"),
     (requests.exceptions.ConnectTimeout("slow"), "no answer within the timeout of 30 s"),
     (requests.exceptions.ChunkedEncodingError("cut"), "connection failed while reading"),
@@ -577,3 +580,32 @@ def test_proxy_and_ca_bundle_come_from_the_environment_once(monkeypatch, make_cl
     assert api.calls[0].request.req_kwargs["verify"] == "/etc/ssl/company-ca.pem"
     monkeypatch.setenv("NO_PROXY", "api.divio.com")
     assert make_client().session.proxies == {}
+
+
+def test_a_bad_page_is_never_replayed_from_the_cache(api, make_client):
+    """Pages go into the cache only once the whole list passed its checks: a server that looped once must
+    not make every later read of the list fail for the cache's lifetime."""
+    cache = {}
+
+    class DictCache:
+        def get(self, key):
+            return cache.get(key)
+
+        def set(self, key, value):
+            cache[key] = value
+
+    api.add(responses.GET, BASE + BACKUPS, json=page([1], "page=2&page_size=%s" % PAGE_SIZE, count=2),
+            match=[matchers.query_param_matcher({"page_size": PAGE_SIZE})])
+    api.add(responses.GET, BASE + BACKUPS, json=page([2], "page=2&page_size=%s" % PAGE_SIZE, count=2),  # loops
+            match=[matchers.query_param_matcher({"page": "2", "page_size": PAGE_SIZE})])
+    api.add(responses.GET, BASE + BACKUPS, json=page([2], None, count=2),
+            match=[matchers.query_param_matcher({"page": "2", "page_size": PAGE_SIZE})])
+    client = make_client()
+    client.cache = DictCache()
+    with pytest.raises(PaginationError, match="loop"):
+        list(client.paginate(BACKUPS))
+    assert cache == {}
+    assert list(client.paginate(BACKUPS)) == [1, 2]
+    assert len(cache) == 2
+    assert list(client.paginate(BACKUPS)) == [1, 2]
+    assert len(api.calls) == 4  # the third read came from the cache

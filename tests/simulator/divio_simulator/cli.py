@@ -9,6 +9,7 @@ import threading
 from datetime import datetime
 
 from .data import SIZES, generate_dataset
+from .faults import DEFAULT_RETRY_AFTER, DEFAULT_STALL_SECONDS, KINDS
 from .server import DEFAULT_TOKEN, SimulatorServer
 
 SIZE_KNOBS = ("organisations", "applications", "environments", "days", "interval_hours")
@@ -42,9 +43,34 @@ def build_parser():
     parser.add_argument("--latency-ms", type=float, default=0, help="delay before each answer (default: %(default)s)")
     parser.add_argument("--max-page-size", type=int, default=100, help="page_size cap (default: %(default)s)")
     parser.add_argument("--default-page-size", type=int, default=20, help="page size without page_size (default: %(default)s)")
+    faults = parser.add_argument_group(
+        "fault injection", "Make authenticated API requests go wrong, at a rate or on chosen request numbers "
+        "(never the /_simulator/ control endpoints). Kinds: " + ", ".join(KINDS) + "; 'all' means every kind.")
+    faults.add_argument("--fault-rate", type=float, default=0.0, metavar="RATE",
+                        help="share of requests to fault, 0..1 (default: %(default)s, no faults)")
+    faults.add_argument("--faults", default="all", metavar="KIND,...", help="fault kinds to draw from (default: %(default)s)")
+    faults.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed of the fault plan (default: %(default)s)")
+    faults.add_argument("--fault-on-request", type=int, action="append", default=[], metavar="N", dest="fault_on_requests",
+                        help="fault exactly request number N (1-based, counting eligible requests; repeatable; "
+                             "overrides --fault-rate)")
+    faults.add_argument("--fault-path", action="append", default=[], metavar="PATH", dest="fault_paths",
+                        help="fault only requests to this path, e.g. /apps/v3/backups/ (repeatable)")
+    faults.add_argument("--stall-seconds", type=float, default=DEFAULT_STALL_SECONDS, metavar="S",
+                        help="how long a 'stall' fault waits before answering (default: %(default)s)")
+    faults.add_argument("--retry-after", type=int, default=DEFAULT_RETRY_AFTER, metavar="S",
+                        help="seconds a 429 fault asks the client to wait (default: %(default)s)")
     parser.add_argument("--url-file", help="write the base URL into this file once listening (removed on exit)")
     parser.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
     return parser
+
+
+def fault_settings(args):
+    """The ``faults`` setting from the command line, or None when no fault was asked for."""
+    if not args.fault_rate and not args.fault_on_requests:
+        return None
+    return {"rate": args.fault_rate, "kinds": args.faults, "seed": args.fault_seed,
+            "only_paths": args.fault_paths or None, "on_requests": args.fault_on_requests or None,
+            "stall_seconds": args.stall_seconds, "retry_after": args.retry_after}
 
 
 def main(argv=None):
@@ -66,7 +92,8 @@ def main(argv=None):
         server = SimulatorServer(dataset, token=token, host=args.host, port=args.port,
                                  honour_backup_environment_filter=not args.ignore_backup_environment_filter,
                                  max_page_size=args.max_page_size, default_page_size=args.default_page_size,
-                                 latency_ms=args.latency_ms, fail_applications=args.fail_applications)
+                                 latency_ms=args.latency_ms, fail_applications=args.fail_applications,
+                                 faults=fault_settings(args))
     except ValueError as exc:
         parser.error(str(exc))
     try:

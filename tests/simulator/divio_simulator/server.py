@@ -9,13 +9,21 @@ Fault injection: with ``fail_applications`` set (slugs), every authenticated req
 those applications answers 500 - its detail, the details of its environments, deployments, service
 instances, backups and service-instance backups, and list filters naming it or one of its environments.
 Unfiltered lists still answer, since they are not about one application.
+
+With ``faults`` set (a :class:`~divio_simulator.faults.FaultPlan` or its settings), API requests that would
+be answered normally (after the token and method checks) go wrong at a chosen rate or on chosen request
+numbers: error statuses, 429 with Retry-After, stalls, connection resets, truncated or cut-off bodies, HTML
+pages, and broken pagination (see faults.py). Control endpoints are never faulted. Without a plan the cost
+is one attribute check per request. ``stats()["faults"]`` counts the injected faults by kind.
 """
 
 import contextlib
+import email.utils
 import json
 import logging
 import socket
 import socketserver
+import struct
 import threading
 import time
 import uuid
@@ -25,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .data import SIZES, generate_dataset
+from .faults import LIST_KINDS, STATUS_KINDS, FaultPlan
 
 LOG = logging.getLogger("divio_simulator")
 
@@ -59,6 +68,17 @@ RESOURCES_BY_PATH = {r.path: r for r in RESOURCES}
 ROOT_PATH = "/apps/v3/"
 ME_PATH = "/iam/v3/me/"
 SIMULATED_ERROR = {"detail": "Internal server error (simulated)."}
+FAULT_DETAILS = {
+    "500": SIMULATED_ERROR["detail"],
+    "502": "Bad gateway (simulated).",
+    "503": "Service temporarily unavailable (simulated).",
+    "504": "Gateway timeout (simulated).",
+}
+# What a reverse proxy in front of the API answers when the application behind it is down.
+PROXY_ERROR_PAGE = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+                    b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+MAINTENANCE_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>\n<body><h1>We'll be right "
+                    b"back</h1><p>The Divio Control Panel is being updated.</p></body></html>\n")
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -78,10 +98,10 @@ class SimulatorServer:
     """The simulator: ``start()`` serves in a background thread until ``stop()``."""
 
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
-                   "fail_applications")
+                   "fail_applications", "faults")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
-                 max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=()):
+                 max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -91,13 +111,16 @@ class SimulatorServer:
         self.max_page_size = 100
         self.default_page_size = 20
         self.fail_applications = []
+        self.faults = None  # a FaultPlan, or None: no faults
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
-                       fail_applications=list(fail_applications))
+                       fail_applications=list(fail_applications), faults=faults)
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
         self._by_method = Counter()
+        self._faults_injected = Counter()
+        self._stopping = threading.Event()  # ends stalls early when the server stops
         self._log = deque(maxlen=REQUEST_LOG_SIZE)
         self._httpd = None
         self._thread = None
@@ -123,6 +146,7 @@ class SimulatorServer:
         else:
             httpd_class = _HTTPServer
         self._httpd = httpd_class((self.host, self.port), handler)
+        self._stopping.clear()
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"divio-simulator-{self.port}", daemon=True)
@@ -133,6 +157,7 @@ class SimulatorServer:
         """Stop serving and close the listening socket and any kept-alive connection."""
         if self._httpd is None:
             return
+        self._stopping.set()
         self._httpd.shutdown()
         # Kept-alive connections would otherwise go on being answered by their daemon threads.
         with self._lock:
@@ -157,10 +182,16 @@ class SimulatorServer:
         """The settings that can change at runtime."""
         config = {key: getattr(self, key) for key in self.CONFIG_KEYS}
         config["fail_applications"] = list(self.fail_applications)  # a copy: changing it changes no setting
+        config["faults"] = self.faults.config() if self.faults is not None else None
         return config
 
     def configure(self, **settings):
-        """Change runtime settings (see ``CONFIG_KEYS``); returns the new config. Raises ValueError."""
+        """Change runtime settings (see ``CONFIG_KEYS``); returns the new config. Raises ValueError.
+
+        ``faults``: None or ``{}`` for none, else a ``FaultPlan`` or a dict of its settings (``rate``,
+        ``kinds``, ``seed``, ``only_paths``, ``on_requests``, ``stall_seconds``, ``retry_after``). Each call
+        starts a new plan: request numbers count from 1 again and the random sequence restarts.
+        """
         unknown = sorted(set(settings) - set(self.CONFIG_KEYS))
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
@@ -176,6 +207,8 @@ class SimulatorServer:
                 if not isinstance(value, (list, tuple)) or not all(isinstance(slug, str) and slug for slug in value):
                     raise ValueError(f"{key} must be a list of application slugs")
                 value = list(value)
+            elif key == "faults":
+                value = FaultPlan.from_config(value)
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an integer >= 1")
             checked[key] = value
@@ -185,9 +218,11 @@ class SimulatorServer:
         return self.config()
 
     def stats(self):
-        """Request counters: total, by path (without query) and by method; control calls are not counted."""
+        """Request counters: total, by path (without query), by method, and injected faults by kind; control
+        calls are not counted."""
         with self._lock:
-            return {"requests": self._total, "by_path": dict(self._by_path), "by_method": dict(self._by_method)}
+            return {"requests": self._total, "by_path": dict(self._by_path), "by_method": dict(self._by_method),
+                    "faults": dict(self._faults_injected)}
 
     def reset_stats(self):
         """Zero the counters and clear the request log."""
@@ -195,11 +230,13 @@ class SimulatorServer:
             self._total = 0
             self._by_path.clear()
             self._by_method.clear()
+            self._faults_injected.clear()
             self._log.clear()
 
     @property
     def requests(self):
-        """The last requests answered, oldest first: ``[(method, path_with_query, status), ...]``."""
+        """The last requests answered, oldest first: ``[(method, path_with_query, status), ...]``; status 0 for
+        a connection reset by a fault (no answer at all)."""
         with self._lock:
             return list(self._log)
 
@@ -208,6 +245,10 @@ class SimulatorServer:
             self._total += 1
             self._by_path[path] += 1
             self._by_method[method] += 1
+
+    def _count_fault(self, kind):
+        with self._lock:
+            self._faults_injected[kind] += 1
 
     def _record(self, method, target, status):
         with self._lock:
@@ -304,12 +345,26 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _send_json(self, status, body, headers=None):
-        """The one place every answer is written (and logged and recorded)."""
+        """Every JSON answer (all but the injected HTML pages) leaves here."""
         # Like DRF: compact, UTF-8, non-ASCII characters left as they are.
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        self._send_body(status, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+                        "application/json", headers)
+
+    def _send_body(self, status, data, content_type, headers=None):
+        """The one place every answer is written (and logged and recorded), and body faults applied."""
+        length = len(data)
+        fault = self._fault if self.command != "HEAD" else None
+        if fault == "partial-json":
+            data = data[:len(data) // 2]  # a complete HTTP message with half a JSON document
+            length = len(data)
+            self.simulator._count_fault(fault)
+        elif fault == "truncated":
+            data = data[:len(data) // 2]  # Content-Length promises the whole body; half arrives, then EOF
+            self.close_connection = True
+            self.simulator._count_fault(fault)
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -318,10 +373,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._control:
             self.simulator._record(self.command, self.path, status)
         # Method, path and status only: headers (and so the token) are never logged.
-        LOG.info("%s %s %s", self.command, self.path, status)
+        LOG.info("%s %s %s%s", self.command, self.path, status, f" (fault: {fault})" if fault else "")
 
     def _dispatch(self):
         self._control = False
+        self._fault = None
         try:
             body = self._read_body()
             parts = urlsplit(self.path)
@@ -351,6 +407,9 @@ class _Handler(BaseHTTPRequestHandler):
             if method not in allowed:
                 self._send_json(405, {"detail": f'Method "{self.command}" not allowed.'}, {"Allow": ", ".join(sorted(allowed))})
                 return
+            plan = sim.faults
+            if plan is not None and self._inject_fault(plan, plan.decide(path, kind == "list")):
+                return
             if sim.fail_applications and self._concerns_failing_application(kind, resource, key):
                 self._send_json(500, SIMULATED_ERROR)
                 return
@@ -360,6 +419,73 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             LOG.exception("error answering %s %s", self.command, self.path)
             self._send_json(500, {"detail": "Simulator error."})
+
+    # -- fault injection (faults.py) ----------------------------------------------------------------
+
+    def _inject_fault(self, plan, fault):
+        """Answer with ``fault`` and return True, or arrange for it to be applied to the normal answer
+        (body and pagination faults) and return False."""
+        if fault is None:
+            return False
+        sim = self.simulator
+        if fault in STATUS_KINDS:
+            sim._count_fault(fault)
+            self._send_json(int(fault), {"detail": FAULT_DETAILS[fault]})
+        elif fault in ("429-seconds", "429-date"):
+            sim._count_fault(fault)
+            wait = plan.retry_after
+            if fault == "429-seconds":
+                retry_after = str(wait)
+            else:
+                # An HTTP-date has whole seconds: round up so that the date is never before now + wait.
+                retry_after = email.utils.formatdate(int(time.time()) + 1 + wait, usegmt=True)
+            self._send_json(429, {"detail": f"Request was throttled. Expected available in {wait} seconds."},
+                            {"Retry-After": retry_after})
+        elif fault in ("html", "html-200"):
+            sim._count_fault(fault)
+            self._send_body(502 if fault == "html" else 200, PROXY_ERROR_PAGE if fault == "html" else MAINTENANCE_PAGE,
+                            "text/html; charset=utf-8")
+        elif fault == "reset":
+            sim._count_fault(fault)
+            self._reset_connection()
+        elif fault == "stall":
+            sim._count_fault(fault)
+            sim._stopping.wait(plan.stall_seconds)
+            return False  # then the normal answer, to a client that has most likely given up
+        else:
+            self._fault = fault  # truncated, partial-json: _send_body; list faults: _send_page
+            self._plan = plan
+            return False
+        return True
+
+    def _reset_connection(self):
+        """Drop the connection with a TCP RST (SO_LINGER 0, then close), without any answer."""
+        self.simulator._record(self.command, self.path, 0)
+        LOG.info("%s %s reset (fault)", self.command, self.path)
+        self.close_connection = True
+        sock = self.connection
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # rfile holds a reference to the socket: close both so the descriptor really closes now.
+        with contextlib.suppress(OSError):
+            self.rfile.close()
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    def _page_fault(self, body, page):
+        """Break one list page the way ``self._fault`` says (see faults.py)."""
+        fault = self._fault
+        if fault == "loop-next":
+            body["next"] = self._page_link(page)
+        elif fault == "count-mismatch":
+            delta = self._plan.draw((-2, -1, 1, 2))
+            body["count"] = body["count"] + delta if body["count"] + delta >= 0 else body["count"] - delta
+        elif fault == "empty-next":
+            body["results"] = []
+            body["next"] = body["next"] or self._page_link(page + 1)
+        self.simulator._count_fault(fault)
+        self._fault = None
+        return body
 
     def _allowed_methods(self, kind, resource):
         """``{method: handler name}`` for a route; per-resource entries override the generic ones."""
@@ -486,12 +612,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"detail": "Invalid page."})
             return
         start = (page - 1) * page_size
-        self._send_json(200, {
+        body = {
             "count": count,
             "next": self._page_link(page + 1) if page < pages else None,
             "previous": self._page_link(page - 1) if page > 1 else None,
             "results": items[start:start + page_size],
-        })
+        }
+        if self._fault in LIST_KINDS:
+            body = self._page_fault(body, page)
+        self._send_json(200, body)
 
     def _page_link(self, page):
         """Absolute link to another page, keeping every other query parameter (sorted, as DRF does)."""
@@ -539,7 +668,8 @@ class _Handler(BaseHTTPRequestHandler):
 def run_simulator(dataset=None, *, seed=1, size="demo", **server_args):
     """Context manager yielding a started :class:`SimulatorServer` (port 0 = a free port unless given).
 
-    Without ``dataset``, one is generated from ``seed`` and the ``size`` preset.
+    Without ``dataset``, one is generated from ``seed`` and the ``size`` preset. ``server_args`` go to
+    :class:`SimulatorServer`, e.g. ``faults={"rate": 0.1, "seed": 7}``.
     """
     if dataset is None:
         dataset = generate_dataset(seed=seed, **SIZES[size])
