@@ -355,7 +355,7 @@ def test_detail_without_trailing_slash_is_404(server, api, dataset):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_other_methods_are_405(server, api, dataset, method):
-    response = api.request(method, server.url + "/apps/v3/backups/", json={}, timeout=10)
+    response = api.request(method, server.url + "/apps/v3/applications/", json={}, timeout=10)
     assert response.status_code == 405
     assert response.json() == {"detail": f'Method "{method}" not allowed.'}
     assert response.headers["Allow"] == "GET"
@@ -383,14 +383,15 @@ def test_stats_count_requests(server, api, dataset):
     get(api, server, "/apps/v3/backups/", page=2)
     get(api, server, f"/apps/v3/backups/{dataset.backups[0]['uuid']}/")
     requests.get(server.url + "/apps/v3/environments/", timeout=10)  # 401, still counted
-    api.post(server.url + "/apps/v3/backups/", timeout=10)
+    api.post(server.url + "/apps/v3/applications/", timeout=10)
     stats = requests.get(server.url + "/_simulator/stats", timeout=10).json()
     assert stats == server.stats()
     assert stats["requests"] == 5
     assert stats["by_path"] == {
-        "/apps/v3/backups/": 3,
+        "/apps/v3/backups/": 2,
         f"/apps/v3/backups/{dataset.backups[0]['uuid']}/": 1,
         "/apps/v3/environments/": 1,
+        "/apps/v3/applications/": 1,
     }
     assert stats["by_method"] == {"GET": 4, "POST": 1}
     assert server.requests == [
@@ -398,7 +399,7 @@ def test_stats_count_requests(server, api, dataset):
         ("GET", "/apps/v3/backups/?page=2", 200),
         ("GET", f"/apps/v3/backups/{dataset.backups[0]['uuid']}/", 200),
         ("GET", "/apps/v3/environments/", 401),
-        ("POST", "/apps/v3/backups/", 405),
+        ("POST", "/apps/v3/applications/", 405),
     ]
 
     response = requests.post(server.url + "/_simulator/reset", timeout=10)
@@ -782,7 +783,7 @@ def test_faults_never_touch_control_endpoints_or_refusals(server, api):
     # Refusals come before faults: no token, unknown path, wrong method.
     assert requests.get(server.url + "/apps/v3/backups/", timeout=10).status_code == 401
     assert get(api, server, "/apps/v3/nothing/").status_code == 404
-    assert api.post(server.url + "/apps/v3/backups/", timeout=10).status_code == 405
+    assert api.post(server.url + "/apps/v3/applications/", timeout=10).status_code == 405
     assert server.stats()["faults"] == {}
 
 

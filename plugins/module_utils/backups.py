@@ -375,7 +375,7 @@ def format_timestamp(moment):
         ".%06dZ" % moment.microsecond if moment.microsecond else "Z")
 
 
-def _entry(application, environment, pick, instances, now, max_age):
+def backup_entry(application, environment, pick, instances, now, max_age):
     entry = {
         "application": application["uuid"],
         "application_slug": application.get("slug"),
@@ -443,8 +443,8 @@ def find_backups(client, application, environment=None, latest=True, successful_
         picks = newest_backups(client, env["uuid"], candidates[env["uuid"]], rule, count)
         instances = list_service_instances(client, env["uuid"]) if picks else {}
         if latest:
-            return [_entry(app, env, picks[0] if picks else None, instances, now, max_age)]
-        return [_entry(app, env, pick, instances, now, max_age) for pick in picks]
+            return [backup_entry(app, env, picks[0] if picks else None, instances, now, max_age)]
+        return [backup_entry(app, env, pick, instances, now, max_age) for pick in picks]
 
     environments = sorted(environments, key=lambda e: e.get("slug") or "")
     return [entry for entries in client.map(resolve, environments) for entry in entries]

@@ -18,7 +18,8 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioErr
 class DivioModule:
     """Subclasses set ``argument_spec`` and implement ``run(client)``.
 
-    ``run`` returns the module's results as a dict (info modules: one list under one key); every
+    ``run`` returns the module's results as a dict (info modules: one list under one key; ``changed``
+    is false unless it says otherwise); every
     ``DivioError`` becomes a task failure with its message, so modules hold no try/except of their own.
     """
 
@@ -42,7 +43,7 @@ class DivioModule:
                 result = self.run(client)
         except DivioError as exc:
             self.module.fail_json(msg=str(exc), error=type(exc).__name__, **_public_details(exc))
-        self.module.exit_json(changed=False, **result)
+        self.module.exit_json(**dict({"changed": False}, **result))
 
 
 def _public_details(exc):

@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .data import SIZES, generate_dataset
 from .faults import LIST_KINDS, STATUS_KINDS, FaultPlan
+from .jobs import OUTCOMES, BackupJobs
 
 LOG = logging.getLogger("divio_simulator")
 
@@ -98,10 +99,11 @@ class SimulatorServer:
     """The simulator: ``start()`` serves in a background thread until ``stop()``."""
 
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
-                   "fail_applications", "faults")
+                   "fail_applications", "faults", "backup_duration_seconds", "backup_outcome")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
-                 max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None):
+                 max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
+                 backup_duration_seconds=2.0, backup_outcome="SUCCESS"):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -112,9 +114,14 @@ class SimulatorServer:
         self.default_page_size = 20
         self.fail_applications = []
         self.faults = None  # a FaultPlan, or None: no faults
+        # Backups created with POST /apps/v3/backups/: how long they run and how they end (jobs.py).
+        self.backup_duration_seconds = 2.0
+        self.backup_outcome = "SUCCESS"
+        self.jobs = BackupJobs(dataset)
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
-                       fail_applications=list(fail_applications), faults=faults)
+                       fail_applications=list(fail_applications), faults=faults,
+                       backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome)
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -209,6 +216,12 @@ class SimulatorServer:
                 value = list(value)
             elif key == "faults":
                 value = FaultPlan.from_config(value)
+            elif key == "backup_duration_seconds":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"{key} must be a number >= 0")
+            elif key == "backup_outcome":
+                if value not in OUTCOMES:
+                    raise ValueError(f"{key} must be one of {', '.join(OUTCOMES)}")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an integer >= 1")
             checked[key] = value
@@ -307,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         ("list", "GET"): "_get_list",
         ("detail", "GET"): "_get_detail",
     }
-    RESOURCE_HANDLERS = {}
+    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup"}
     CONTROL_HANDLERS = {
         ("stats", "GET"): "_control_stats",
         ("reset", "POST"): "_control_reset",
@@ -413,6 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
             if sim.fail_applications and self._concerns_failing_application(kind, resource, key):
                 self._send_json(500, SIMULATED_ERROR)
                 return
+            sim.jobs.advance()
             getattr(self, allowed[method])(resource, key, body)
         except (ConnectionError, socket.timeout):
             raise
@@ -550,6 +564,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _get_root(self, resource, key, body):
         self._send_json(200, {r.path.strip("/").rpartition("/")[2]: self._absolute(r.path) for r in RESOURCES
                               if r.path.startswith(ROOT_PATH)})
+
+    def _create_backup(self, resource, key, body):
+        """POST /apps/v3/backups/ as divio-cli sends it: environment, services, trigger, notes."""
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            self._send_json(400, {"detail": "JSON parse error."})
+            return
+        sim = self.simulator
+        errors = sim.jobs.validate(data)
+        if errors:
+            self._send_json(400, errors)
+            return
+        self._send_json(201, sim.jobs.create(data, sim.backup_outcome, sim.backup_duration_seconds))
 
     def _get_me(self, resource, key, body):
         self._send_json(200, self.simulator.dataset.user)

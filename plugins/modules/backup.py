@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: backup
+short_description: Take a backup of a Divio environment and wait for it
+version_added: 0.1.0
+description:
+  - Creates a backup of an environment's service instances (C(POST /apps/v3/backups/), as C(divio app backup) does)
+    and by default waits until it has completed.
+  - With O(only_if_older_than), a backup is created only when the latest qualifying backup is older than that,
+    so repeated runs are idempotent.
+  - A backup that ends with C(FAILURE) or C(PARTIAL) fails the task with the errors of its service-instance
+    backups; a wait that times out fails with the backup's UUID, so it can be followed up.
+  - Runs where the task runs; delegate it to C(localhost), which needs network access to the Divio API and the
+    Python library C(requests).
+author:
+  - divio.cloud contributors (@divio)
+options:
+  application:
+    description: The application, by slug or UUID.
+    type: str
+    required: true
+  environment:
+    description: Environment slug, for example V(live).
+    type: str
+    required: true
+  services:
+    description:
+      - Service types to back up, for example V([DATABASE]). Their service instances are looked up in the environment.
+      - Omitted, every provisioned service instance of the environment (a C(NEW) one has nothing to back up).
+    type: list
+    elements: str
+  notes:
+    description: Notes stored with the backup.
+    type: str
+    default: ""
+  wait:
+    description: Wait until the backup has completed, and fail unless it succeeded.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait with O(wait=true) before failing (the backup itself goes on).
+    type: int
+    default: 1800
+  poll_interval:
+    description: Seconds between two status requests while waiting.
+    type: float
+    default: 2
+  only_if_older_than:
+    description:
+      - Create a backup only when the latest qualifying backup (of O(services), when given) is older than this,
+        or there is none. Otherwise report RV(changed=false) and return that backup.
+      - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(24h).
+    type: raw
+    aliases: [min_age]
+extends_documentation_fragment:
+  - divio.cloud.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether a backup would be created (RV(changed)), and creates nothing.
+  diff_mode:
+    support: none
+    description: There is nothing to diff.
+  action_group:
+    support: full
+    membership:
+      - divio.cloud.divio
+    description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
+"""
+
+EXAMPLES = r"""
+- name: Back up the live database before deploying, unless there is one from the last hour
+  divio.cloud.backup:
+    application: shop
+    environment: live
+    services: [DATABASE]
+    notes: before deploy {{ lookup('ansible.builtin.pipe', 'git rev-parse --short HEAD') }}
+    only_if_older_than: 1h
+  delegate_to: localhost
+  register: pre_deploy_backup
+
+- name: Start a full backup and do not wait for it
+  divio.cloud.backup:
+    application: shop
+    environment: test
+    wait: false
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+backup:
+  description:
+    - The backup, shaped like one entry of M(divio.cloud.backup_info) - RV(backup.uuid), RV(backup.state),
+      RV(backup.success), RV(backup.taken_at), RV(backup.age_seconds), RV(backup.size),
+      RV(backup.service_instance_backups) and the rest.
+    - With O(only_if_older_than) and a recent enough backup, that backup. In check mode, when a backup would be
+      created, V(null).
+  returned: success
+  type: dict
+  contains:
+    uuid:
+      description: Backup UUID.
+      type: str
+    state:
+      description: Backup state; V(COMPLETED) once done.
+      type: str
+    success:
+      description: V(SUCCESS) once done successfully.
+      type: str
+    taken_at:
+      description: Snapshot time (the oldest of its parts).
+      type: str
+    age_seconds:
+      description: Seconds since the snapshot.
+      type: int
+    size:
+      description: Sum of the parts' sizes in bytes.
+      type: int
+    service_instance_backups:
+      description: The parts, as in M(divio.cloud.backup_info).
+      type: list
+      elements: dict
+"""
+
+from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
+from ansible_collections.divio.cloud.plugins.module_utils.taking import take_backup
+
+
+class Backup(DivioModule):
+    argument_spec = dict(
+        application=dict(type="str", required=True),
+        environment=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        notes=dict(type="str", default=""),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+        poll_interval=dict(type="float", default=2),
+        only_if_older_than=dict(type="raw", aliases=["min_age"]),
+    )
+
+    def run(self, client):
+        p = self.params
+        changed, backup = take_backup(client, p["application"], p["environment"], services=p["services"], notes=p["notes"],
+                                      wait=p["wait"], wait_timeout=p["wait_timeout"], poll_interval=p["poll_interval"],
+                                      only_if_older_than=p["only_if_older_than"], check_mode=self.module.check_mode)
+        return {"changed": changed, "backup": backup}
+
+
+def main():
+    Backup().execute()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Backups created through the API (POST /apps/v3/backups/), progressing with time like real ones.
+
+A new backup is queued (state ``NEW``), runs (``WORKING``: parts started, the snapshot taken) and ends
+(``COMPLETED`` with ``success``) after ``duration`` seconds. The records are the data set's own dicts,
+brought up to date before every request, so list and detail views agree. ``outcome`` decides how it
+ends: ``SUCCESS``, ``FAILURE`` (every part has errors), ``PARTIAL`` (only the first part succeeds), or
+``NEVER`` (it stays ``WORKING``, for wait-timeout tests).
+"""
+
+import random
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+OUTCOMES = ("SUCCESS", "FAILURE", "PARTIAL", "NEVER")
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class BackupJobs:
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self._running = []  # (started monotonic, started wall clock, backup, parts, outcome, duration)
+        self._lock = threading.Lock()
+        self._rng = random.Random(0)
+
+    def validate(self, body):
+        """The DRF-style 400 body for a bad request, or None."""
+        if not isinstance(body, dict):
+            return {"non_field_errors": ["Invalid data. Expected a dictionary."]}
+        errors = {}
+        env = self.dataset.by_uuid["environments"].get(str(body.get("environment")))
+        if env is None:
+            errors["environment"] = ['Invalid pk "%s" - object does not exist.' % body.get("environment")]
+        services = body.get("services")
+        if not isinstance(services, list) or not services:
+            errors["services"] = ["This list may not be empty."]
+        elif env is not None:
+            for service in services:
+                instance = self.dataset.by_uuid["service_instances"].get(str(service))
+                if instance is None or instance["environment"] != env["uuid"]:
+                    errors["services"] = ['Invalid pk "%s" - object does not exist.' % service]
+        if body.get("notes") is not None and not isinstance(body.get("notes"), str):
+            errors["notes"] = ["Not a valid string."]
+        return errors or None
+
+    def create(self, body, outcome, duration):
+        now = datetime.now(timezone.utc)
+        backup_uuid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        parts = []
+        for service in body["services"]:
+            instance = self.dataset.by_uuid["service_instances"][service]
+            parts.append({
+                "uuid": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)), "backup": backup_uuid,
+                "service_instance": service, "service_type": instance["type"], "queued_at": _iso(now),
+                "started_at": None, "ended_at": None, "taken_at": None, "size": None, "errors": [],
+            })
+        backup = {
+            "uuid": backup_uuid, "environment": body["environment"], "state": "NEW", "success": None,
+            "trigger": body.get("trigger") or "MANUAL", "notes": body.get("notes") or "",
+            "service_instance_backups": [p["uuid"] for p in parts], "scheduled_for_deletion_at": None,
+            "created_at": _iso(now), "started_at": None, "ended_at": None,
+        }
+        for part in parts:
+            self.dataset.add("service_instance_backups", part)
+        self.dataset.add("backups", backup)
+        with self._lock:
+            self._running.append((time.monotonic(), now, backup, parts, outcome, duration))
+        return backup
+
+    def advance(self):
+        """Bring every running backup up to date with the clock."""
+        if not self._running:
+            return
+        with self._lock:
+            still = []
+            for job in self._running:
+                if not self._step(*job):
+                    still.append(job)
+            self._running = still
+
+    @staticmethod
+    def _step(started, wall, backup, parts, outcome, duration):
+        """Update one backup; True once it has ended."""
+        elapsed = time.monotonic() - started
+        if elapsed >= duration * 0.1 and backup["state"] == "NEW":
+            backup.update(state="WORKING", started_at=_iso(wall + timedelta(seconds=duration * 0.1)))
+            for part in parts:
+                part.update(started_at=backup["started_at"], taken_at=_iso(wall + timedelta(seconds=duration * 0.2)))
+        if elapsed < duration or outcome == "NEVER":
+            return False
+        ended = _iso(wall + timedelta(seconds=duration))
+        for number, part in enumerate(parts):
+            failed = outcome == "FAILURE" or (outcome == "PARTIAL" and number > 0)
+            part.update(ended_at=ended, size=None if failed else 1048576 * (number + 3),
+                        errors=["%s backup failed: simulated error" % part["service_type"].lower()] if failed else [])
+            if failed:
+                part["taken_at"] = None
+        backup.update(state="COMPLETED", success=outcome, ended_at=ended)
+        return True
