@@ -98,7 +98,7 @@ def run_playbook(ansible_env, tmp_path):
         command = ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook_path),
                    "-e", json.dumps(variables)] + list(args)
         proc = subprocess.run(command, env=dict(ansible_env, **(env or {})), capture_output=True, text=True,
-                              timeout=300, cwd=str(tmp_path))
+                              timeout=300, cwd=str(tmp_path), check=False)
         return PlaybookRun(proc, result_file)
 
     return run

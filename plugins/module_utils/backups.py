@@ -94,7 +94,7 @@ def parse_services(services):
     if services is None:
         return None
     if isinstance(services, str):
-        services = [s for s in services.split(",")]
+        services = services.split(",")
     if not isinstance(services, (list, tuple)) or not services:
         raise InputError("services %r is not valid: expected a non-empty list of service types from %s."
                          % (services, ", ".join(SERVICE_TYPES)))

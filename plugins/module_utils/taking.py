@@ -110,8 +110,8 @@ def take_backup(client, application, environment, services=None, notes="", wait=
     if wait and backup.get("success") != SUCCESS:
         errors = ["%s: %s" % (p.get("service_type"), "; ".join(p.get("errors") or ["did not finish"]))
                   for p in parts if p.get("errors") or not p.get("ended_at")]
-        raise BackupFailed("backup %s of %s/%s ended %s: %s" % (backup["uuid"], app.get("slug"), env.get("slug"),
-                                                               backup.get("success"), "; ".join(errors) or "no details given"))
+        raise BackupFailed("backup %s of %s/%s ended %s: %s" % (
+            backup["uuid"], app.get("slug"), env.get("slug"), backup.get("success"), "; ".join(errors) or "no details given"))
     now = datetime.datetime.now(datetime.timezone.utc)
     return True, backup_entry(app, env, pick, instances, now, None)
 

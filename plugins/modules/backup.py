@@ -56,7 +56,7 @@ options:
   only_if_older_than:
     description:
       - Create a backup only when the latest qualifying backup (of O(services), when given) is older than this,
-        or there is none. Otherwise report RV(changed=false) and return that backup.
+        or there is none. Otherwise report C(changed=false) and return that backup.
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(24h).
     type: raw
     aliases: [min_age]
@@ -65,7 +65,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports whether a backup would be created (RV(changed)), and creates nothing.
+    description: Reports whether a backup would be created (C(changed)), and creates nothing.
   diff_mode:
     support: none
     description: There is nothing to diff.

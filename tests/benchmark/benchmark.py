@@ -58,7 +58,7 @@ def run_collection(url, scenario, app, env, concurrency):
         if scenario == "single":
             [entry] = find_backups(client, app, environment=env, services=["DATABASE"])
             return {"%s/%s" % (app, env): entry["uuid"]}
-        records, _ = check_backups(client, services=["DATABASE"], max_age="24h")
+        records, _unused = check_backups(client, services=["DATABASE"], max_age="24h")
         return {"%s/%s" % (r["application_slug"], r["environment_slug"]): r["uuid"] for r in records}
 
 
@@ -221,7 +221,7 @@ def profile(args):
         stats = pstats.Stats(profiler)
         total = stats.total_tt
         by_name = {}
-        for (filename, _, name), (_, _, tottime, _, _) in stats.stats.items():
+        for (filename, _unused, name), (_unused, _unused, tottime, _unused, _unused) in stats.stats.items():
             key = "json decoding" if "json" in filename and "decoder" in filename else (
                 "collection code" if "divio/cloud" in filename or "module_utils" in filename else "requests/urllib3/http/sockets")
             by_name[key] = by_name.get(key, 0.0) + tottime

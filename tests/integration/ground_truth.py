@@ -56,7 +56,7 @@ def latest(dataset, env_uuid, services=None, successful_only=True):
     found = qualifying(dataset, env_uuid, services, successful_only)
     if not found:
         return None, None
-    taken_at, backup, _ = found[0]
+    taken_at, backup, _unused = found[0]
     return backup["uuid"], taken_at
 
 

@@ -27,7 +27,7 @@ def client(private_sim):
 
 
 def posts(sim):
-    return [path for method, path, _ in sim.requests if method == "POST"]
+    return [path for method, path, _unused in sim.requests if method == "POST"]
 
 
 def test_create_and_wait(client, private_sim):
@@ -43,10 +43,10 @@ def test_create_and_wait(client, private_sim):
 
 
 def test_services_choose_instances_and_new_storage_is_skipped(client, private_sim):
-    _, entry = take_backup(client, "wiki", "test", services=["DATABASE"], poll_interval=0.1)
+    _unused, entry = take_backup(client, "wiki", "test", services=["DATABASE"], poll_interval=0.1)
     assert [p["service_type"] for p in entry["service_instance_backups"]] == ["DATABASE"]
     # intranet/test's storage is NEW: a full backup holds only the database.
-    _, entry = take_backup(client, "intranet", "test", poll_interval=0.1)
+    _unused, entry = take_backup(client, "intranet", "test", poll_interval=0.1)
     assert [p["service_type"] for p in entry["service_instance_backups"]] == ["DATABASE"]
 
 
@@ -100,7 +100,7 @@ def test_bad_input(client, private_sim, kwargs, message):
 
 
 def test_storage_only(client, private_sim):
-    _, entry = take_backup(client, "wiki", "live", services=["STORAGE"], poll_interval=0.1)
+    _unused, entry = take_backup(client, "wiki", "live", services=["STORAGE"], poll_interval=0.1)
     assert [p["service_type"] for p in entry["service_instance_backups"]] == ["STORAGE"]
 
 

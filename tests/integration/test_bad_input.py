@@ -148,7 +148,7 @@ def _self_signed_tls_server():
     def serve():
         while not stop.is_set():
             try:
-                conn, _ = listener.accept()
+                conn, _unused = listener.accept()
             except OSError:
                 continue
             try:
@@ -211,7 +211,7 @@ def test_bad_input_table(run_playbook, sim_env, tls_port, closed_port, chunk):
     assert run.result is not None, run
     problems = []
     for number in numbers:
-        case, _, expected = CASES[number]
+        case, _unused, expected = CASES[number]
         outcome = run.result[str(number)]
         message = outcome.get("msg", "")
         if not outcome.get("failed"):

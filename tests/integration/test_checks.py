@@ -50,10 +50,10 @@ def test_fleet_statuses_match_ground_truth(client, sim, dataset, honoured, servi
 
 
 def test_problem_lines(client, dataset):
-    records, _ = check_backups(client, applications=["blog"], services=["DATABASE"], max_age="24h")
+    records, _unused = check_backups(client, applications=["blog"], services=["DATABASE"], max_age="24h")
     lines = [line for r in records for line in r["problems"]]
     [live_uuid] = [uuid for app, env, uuid in ground_truth.environments(dataset) if (app, env) == ("blog", "live")]
-    _, taken = ground_truth.latest(dataset, live_uuid, ["DATABASE"])
+    _unused, taken = ground_truth.latest(dataset, live_uuid, ["DATABASE"])
     age = (datetime.now(timezone.utc) - taken).total_seconds()
     assert lines == ["blog/test: no successful DATABASE backup",
                      "blog/live: newest DATABASE backup is %s old (limit 24h)" % format_duration(age)]
@@ -94,7 +94,7 @@ def test_honoured_filter_still_takes_one_pass_when_that_is_cheaper(client, sim, 
     """12 small environments: one filtered pass, one probe, then the unfiltered list (2 pages at 100)
     costs fewer requests than 11 more filtered passes."""
     sim.reset_stats()
-    records, _ = check_backups(client)
+    records, _unused = check_backups(client)
     backup_requests = [path for method, path, status in sim.requests if path.startswith("/apps/v3/backups/?")]
     filtered = [path for path in backup_requests if "environment=" in path]
     pages = -(-len(dataset.backups) // sim.max_page_size)

@@ -19,7 +19,7 @@ def test_action_group_lists_exactly_the_modules():
 @pytest.mark.parametrize("kind, name", [("module", m) for m in MODULES] + [("lookup", lk) for lk in LOOKUPS])
 def test_ansible_doc_renders(ansible_env, kind, name):
     proc = subprocess.run(["ansible-doc", "-t", kind, "divio.cloud." + name], env=ansible_env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "divio.cloud." + name in proc.stdout
     assert "EXAMPLES" in proc.stdout and "[WARNING]" not in proc.stderr

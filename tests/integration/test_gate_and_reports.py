@@ -149,7 +149,7 @@ BAD_VARIABLES = [
 def test_gate_rejects_bad_variables_before_any_request(run_playbook, sim_env, sim):
     """argument_specs (and the type check after it) reject wrong types without calling the API."""
     cases = [_case("bad %d" % i, dict({"backup_gate_application": "blog"}, **bad))
-             for i, (bad, _) in enumerate(BAD_VARIABLES)]
+             for i, (bad, _unused) in enumerate(BAD_VARIABLES)]
     cases.append(_case("no application", {}))
     play = [{"hosts": "localhost", "gather_facts": False, "vars": {"errors": []}, "tasks": cases + [
         {"ansible.builtin.copy": {"content": "{{ errors | to_json }}", "dest": "{{ result_file }}", "mode": "0600"}}]}]
@@ -282,7 +282,7 @@ def test_failing_application_is_an_error_and_report_only_exits_0(run_playbook, s
     finally:
         sim.configure(fail_applications=[])
     assert run.rc == 0, run
-    assert any(status == 500 for _, _, status in sim.requests)
+    assert any(status == 500 for _unused, _unused, status in sim.requests)
     report, junit, markdown = read_reports(tmp_path / "reports")
     records = report["records"]
     crm = [r for r in records if r["application_slug"] == "crm"]

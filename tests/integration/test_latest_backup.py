@@ -64,7 +64,7 @@ def test_history_newest_first_matches_ground_truth(client, dataset, honoured):
     for app_slug, env_slug, env_uuid in ground_truth.environments(dataset)[:4]:
         expected = ground_truth.qualifying(dataset, env_uuid)[:5]
         entries = find_backups(client, app_slug, environment=env_slug, latest=False, limit=5)
-        assert [e["uuid"] for e in entries] == [b["uuid"] for _, b, _ in expected]
+        assert [e["uuid"] for e in entries] == [b["uuid"] for _unused, b, _unused in expected]
 
 
 def test_unsuccessful_backups_included_on_request(client, dataset):
@@ -80,7 +80,7 @@ def test_unsuccessful_backups_included_on_request(client, dataset):
 def test_entry_fields(client, dataset):
     app_slug, env_slug, env_uuid = next(t for t in ground_truth.environments(dataset) if ground_truth.latest(dataset, t[2])[0])
     [entry] = find_backups(client, app_slug, environment=env_slug, max_age="1w")
-    _, backup, counted = ground_truth.qualifying(dataset, env_uuid)[0]
+    _unused, backup, counted = ground_truth.qualifying(dataset, env_uuid)[0]
     assert entry["state"] == "COMPLETED" and entry["success"] == "SUCCESS"
     assert entry["size"] == sum(p["size"] for p in counted)
     assert {p["uuid"] for p in entry["service_instance_backups"]} == set(backup["service_instance_backups"])
@@ -113,7 +113,7 @@ def test_tiny_candidate_budget_still_gives_the_right_answer(client, dataset, ser
     """Keeping a single candidate per environment forces a full re-read whenever it fails the rule; the
     answer must not change, only cost more."""
     rule = BackupRule(services=services)
-    env_uuids = [uuid for _, _, uuid in ground_truth.environments(dataset)]
+    env_uuids = [uuid for _unused, _unused, uuid in ground_truth.environments(dataset)]
     candidates = scan_candidates(client, env_uuids, rule, keep=1)
     assert all(len(candidates[uuid]) <= 1 + 1 for uuid in env_uuids)  # one finished + at most one running
     for uuid in env_uuids:

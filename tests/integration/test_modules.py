@@ -171,7 +171,7 @@ def test_module_defaults_group_and_check_mode(run_playbook, sim, dataset):
 @pytest.mark.parametrize("max_age, seconds", [(86400, 86400), ("86400", 86400), ("90m", 5400), ("36h", 129600),
                                               ("2d", 172800), ("1w", 604800)])
 def test_max_age_forms(run_playbook, sim_env, dataset, max_age, seconds):
-    app_slug, env_slug, _ = next(t for t in ground_truth.environments(dataset) if ground_truth.latest(dataset, t[2])[0])
+    app_slug, env_slug, _unused = next(t for t in ground_truth.environments(dataset) if ground_truth.latest(dataset, t[2])[0])
     run = run_playbook(play("""
     - divio.cloud.backup_info:
         application: "%s"

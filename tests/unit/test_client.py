@@ -179,7 +179,7 @@ def test_error_statuses_are_mapped_and_not_retried(api, client, fake_time, statu
     add_json(api, path, {"detail": "nope %d" % status}, status=status)
     with pytest.raises(ApiError) as info:
         client.get(path)
-    assert type(info.value) is error_cls
+    assert info.type is error_cls
     assert info.value.status == status
     assert info.value.path == path
     assert path in str(info.value) and "nope %d" % status in str(info.value)
@@ -303,7 +303,7 @@ def test_backoff_random_samples_stay_in_bounds():
     policy = RetryPolicy(backoff_base=0.5, backoff_max=20, rng=random.Random(4))
     for attempt in range(1, 12):
         ceiling = min(20, 0.5 * 2 ** (attempt - 1))
-        samples = [policy.backoff(attempt) for _ in range(200)]
+        samples = [policy.backoff(attempt) for _unused in range(200)]
         assert all(ceiling / 2 <= s <= ceiling for s in samples)
         assert len(set(samples)) > 1  # there is jitter
 
