@@ -23,3 +23,11 @@ attributes:
       - divio.cloud.divio
     description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
 """
+
+    # Where modules run: the task's host, normally the controller.
+    MODULE_HOST = r"""
+options: {}
+notes:
+  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
+    network access to the Divio API and the Python library C(requests).
+"""

@@ -14,8 +14,6 @@ version_added: 0.1.0
 description:
   - Lists the Divio applications the API token can see, optionally narrowed by slug, UUID,
     organisation or exact name.
-  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
-    network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -33,6 +31,7 @@ options:
     type: str
 extends_documentation_fragment:
   - divio.cloud.connection
+  - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module
 """
 

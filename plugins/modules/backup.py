@@ -18,8 +18,6 @@ description:
     so repeated runs are idempotent.
   - A backup that ends with C(FAILURE) or C(PARTIAL) fails the task with the errors of its service-instance
     backups; a wait that times out fails with the backup's UUID, so it can be followed up.
-  - Runs where the task runs; delegate it to C(localhost), which needs network access to the Divio API and the
-    Python library C(requests).
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -62,6 +60,7 @@ options:
     aliases: [min_age]
 extends_documentation_fragment:
   - divio.cloud.connection
+  - divio.cloud.attributes.module_host
 attributes:
   check_mode:
     support: full

@@ -20,8 +20,6 @@ description:
     as the C(divio.cloud.backup_gate) role and the C(divio.cloud.check_backups) playbook do.
   - When the server ignores the C(backups/?environment=) filter, one pass over all backups serves every
     environment of every application.
-  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
-    network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -57,6 +55,7 @@ options:
     default: 24h
 extends_documentation_fragment:
   - divio.cloud.connection
+  - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module
 seealso:
   - module: divio.cloud.backup_info

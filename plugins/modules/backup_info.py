@@ -17,8 +17,6 @@ description:
   - The server's undocumented C(backups/?environment=) filter is used when it works and every backup is
     checked again either way, so the answer is the same whether the server honours it or ignores it.
   - Only the backups that can still be the newest have their service-instance backups fetched (by UUID).
-  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
-    network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -64,6 +62,7 @@ options:
     type: raw
 extends_documentation_fragment:
   - divio.cloud.connection
+  - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module
 notes:
   - Newest means the latest snapshot time (RV(backups[].taken_at)), not the latest creation time.

@@ -13,8 +13,6 @@ short_description: List the environments of a Divio application
 version_added: 0.1.0
 description:
   - Lists the environments (C(test), C(live), custom ones) of one Divio application.
-  - Runs where the task runs; delegate it to C(localhost) (or set the play's C(connection) to C(local)), which needs
-    network access to the Divio API and the Python library C(requests).
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -32,6 +30,7 @@ options:
     type: str
 extends_documentation_fragment:
   - divio.cloud.connection
+  - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module
 """
 
