@@ -118,13 +118,13 @@ def parse_timestamp(value, what="timestamp"):
         raise InvalidResponseError("the API sent %s %r, which is not an ISO 8601 timestamp." % (what, value))
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    if zone == "Z":
-        tz = _UTC
-    else:
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     try:
+        if zone == "Z":
+            tz = _UTC
+        else:
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
         return datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
     except ValueError:
         raise InvalidResponseError("the API sent %s %r, which is not a valid date." % (what, value))
@@ -398,9 +398,10 @@ def backup_entry(application, environment, pick, instances, now, max_age):
         parts = []
         for part in pick.parts:
             item = dict((field, part.get(field)) for field in _PART_FIELDS)
-            item["prefix"] = (instances.get(part.get("service_instance")) or {}).get("prefix")
+            instance = part.get("service_instance")
+            item["prefix"] = (instances.get(instance) or {}).get("prefix") if isinstance(instance, str) else None
             parts.append(item)
-        entry["service_instance_backups"] = sorted(parts, key=lambda p: (p["service_type"] or "", p["prefix"] or ""))
+        entry["service_instance_backups"] = sorted(parts, key=lambda p: (str(p["service_type"] or ""), str(p["prefix"] or "")))
         entry["services"] = sorted(set(p.get("service_type") for p in pick.counted if p.get("service_type")))
         sizes = [p.get("size") for p in pick.parts if isinstance(p.get("size"), int)]
         entry["size"] = sum(sizes) if sizes else None
@@ -430,7 +431,7 @@ def find_backups(client, application, environment=None, latest=True, successful_
     app = get_application(client, application)
     environments = list_environments(client, app)
     if environment is not None:
-        known = sorted(env.get("slug") for env in environments)
+        known = sorted(str(env.get("slug")) for env in environments)
         environments = [env for env in environments if env.get("slug") == environment]
         if not environments:
             raise NotFoundError("environment %r not found in application %r; it has: %s."
@@ -446,5 +447,5 @@ def find_backups(client, application, environment=None, latest=True, successful_
             return [backup_entry(app, env, picks[0] if picks else None, instances, now, max_age)]
         return [backup_entry(app, env, pick, instances, now, max_age) for pick in picks]
 
-    environments = sorted(environments, key=lambda e: e.get("slug") or "")
+    environments = sorted(environments, key=lambda e: str(e.get("slug") or ""))
     return [entry for entries in client.map(resolve, environments) for entry in entries]

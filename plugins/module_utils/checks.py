@@ -128,7 +128,11 @@ def _resolve_applications(client, applications, organisation, limit, records):
     for ref, (app, error) in zip(refs, client.map(_attempt(lambda ref: get_application(client, ref)), refs)):
         if error is not None:
             records.append(_error(_record(ref, limit=limit), error))
-        elif organisation is None or app.get("organisation") == organisation:
+        elif organisation is not None and app.get("organisation") != organisation:
+            # Named on purpose: leaving it out silently would report "all fresh" without checking it.
+            records.append(_error(_record(ref, app, limit=limit), DivioError(
+                "application %r is not in organisation %s" % (app.get("slug"), organisation))))
+        else:
             resolved.append((ref, app))
     return resolved
 
@@ -154,7 +158,7 @@ def check_backups(client, applications=None, organisation=None, environments=Non
             records.append(_error(_record(ref, app, limit=limit), error))
             continue
         by_slug = dict((env.get("slug"), env) for env in envs)
-        for slug in environments or sorted(by_slug):
+        for slug in environments or sorted(by_slug, key=str):
             record = _record(ref, app, by_slug.get(slug), slug, limit)
             records.append(record)
             if slug not in by_slug:

@@ -304,20 +304,15 @@ class DivioClient:
         """``list(imap(function, items))``."""
         return list(self.imap(function, items))
 
-    def _request(self, method, url, body=None, idempotent=True, staged=None):
-        """``_send`` through the cache, if any. With ``staged`` (a list), a fresh answer is only
-        noted there: the paginator caches a list's pages after the whole list passed its checks, so
-        one bad answer from the server is not replayed from the cache."""
+    def _request(self, method, url, body=None, idempotent=True):
+        """``_send`` through the cache, if any (GETs of single answers; see ``paginate`` for lists)."""
         if self.cache is None or method != "GET":
             return self._send(method, url, body, idempotent)
         key = (self._token_hash, url)
         result = self.cache.get(key)
         if result is None:
             result = self._send(method, url, body, idempotent)
-            if staged is None:
-                self.cache.set(key, result)
-            else:
-                staged.append((key, result))
+            self.cache.set(key, result)
         return result
 
     def _send(self, method, url, body, idempotent):
@@ -338,8 +333,12 @@ class DivioClient:
                 raise TransportError(
                     "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
                     "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
+            except requests.exceptions.ConnectTimeout:
+                problem = "no connection within the timeout of %g s" % self.settings.timeout
             except requests.exceptions.Timeout:
                 problem = "no answer within the timeout of %g s" % self.settings.timeout
+                if not idempotent:  # sent, maybe carried out: repeating it could do it twice
+                    raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
             except requests.exceptions.ConnectionError as exc:
                 reason = getattr(exc.args[0], "reason", None) if exc.args else None
                 not_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError)
@@ -352,6 +351,8 @@ class DivioClient:
                     raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
             except requests.exceptions.RequestException as exc:
                 problem = "the connection failed while reading the answer (%s)" % type(exc).__name__
+                if not idempotent:
+                    raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
             else:
                 status = response.status_code
                 if status == 429:
@@ -416,14 +417,27 @@ class DivioClient:
         """
         params = dict(params or {})
         params.setdefault("page_size", self.page_size)
-        listing = _Listing(self.url(path, params), path, max_items)
-        staged = [] if self.cache is not None else None
-        results, next_url = listing.read(self._request("GET", listing.first_url, staged=staged), listing.first_url)
+        first_url = self.url(path, params)
+        if self.cache is None:
+            yield from self._read_listing(first_url, path, max_items)
+            return
+        # Cached as one entry, only once complete and checked: pages cached (and expiring) one by one
+        # could combine pages read at different times into a list that passes every check but is wrong.
+        key = (self._token_hash, first_url + "#complete-list")
+        items = self.cache.get(key)
+        if items is None:
+            items = list(self._read_listing(first_url, path, max_items))
+            self.cache.set(key, items)
+        yield from items
+
+    def _read_listing(self, first_url, path, max_items):
+        listing = _Listing(first_url, path, max_items)
+        results, next_url = listing.read(self._send("GET", first_url, None, True), first_url)
         yield from listing.take(results)
         next_url = self._same_origin_url(next_url, listing.what, path) if next_url else None
         numbered = self._numbered_pages(next_url, listing.count, len(results))
         if numbered:
-            fetched = self.imap(lambda url: (url, self._request("GET", url, staged=staged)), numbered)
+            fetched = self.imap(lambda url: (url, self._send("GET", url, None, True)), numbered)
             try:
                 yield from self._numbered_items(listing, fetched, numbered)
             finally:
@@ -431,12 +445,10 @@ class DivioClient:
         else:
             while next_url:
                 listing.visit(next_url)
-                results, following = listing.read(self._request("GET", next_url, staged=staged), next_url)
+                results, following = listing.read(self._send("GET", next_url, None, True), next_url)
                 yield from listing.take(results)
                 next_url = self._same_origin_url(following, _describe("GET", next_url), path) if following else None
         listing.finish()
-        for key, value in staged or ():
-            self.cache.set(key, value)
 
     @staticmethod
     def _numbered_items(listing, fetched, numbered):
@@ -531,7 +543,7 @@ def _page_number(url):
     if not url:
         return None
     number = dict(parse_qsl(urlsplit(url).query)).get("page")
-    return int(number) if number and number.isdigit() else number
+    return int(number) if number and re.match(r"^[0-9]+$", number) else number
 
 
 def _page_key(url):

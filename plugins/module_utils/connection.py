@@ -85,8 +85,8 @@ def normalize_api_url(api_url, option="api_url"):
         elif parts.path not in ("", "/") or parts.query or parts.fragment:
             problem = "it must not have a path, query or fragment (the client adds /apps/v3/...)"
     if problem:
-        shown = api_url if parts is None or not (parts.username or parts.password) else \
-            api_url.replace(parts.netloc, "***@" + parts.netloc.rpartition("@")[2])
+        # Whatever else is wrong, credentials in the URL are never repeated.
+        shown = re.sub(r"//[^/@]*@", "//***@", api_url)
         raise ConfigurationError(
             "%s %r is not valid: %s. Expected a base URL such as https://api.divio.com "
             "or http://127.0.0.1:8000." % (option, shown, problem))

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import uuid as uuid_module
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, NotFoundError
@@ -41,7 +42,8 @@ def require_uuid(name, value):
     value = require_text(name, value)
     if value is not None and not is_uuid(value):
         raise InputError("%s %r is not valid: expected a UUID such as 0b5e3d6c-6a4e-4c39-9f0e-8a1d2c3b4a59." % (name, value))
-    return value.lower() if value else value
+    # The API writes UUIDs hyphenated and lower-case; compare in that form whatever was typed.
+    return str(uuid_module.UUID(value)) if value else value
 
 
 def _checked(items, what, **expected):
@@ -78,7 +80,7 @@ def get_application(client, application):
     """The application named by slug or UUID (told apart by shape), or ``NotFoundError``."""
     application = require_text("application", application, allow_none=False)
     if is_uuid(application):
-        found = list_applications(client, uuid=application)
+        found = list_applications(client, uuid=require_uuid("application", application))
     else:
         found = list_applications(client, slug=application)
     if not found:

@@ -91,7 +91,7 @@ def take_backup(client, application, environment, services=None, notes="", wait=
 
     app, env, service_uuids, instances = resolve_target(client, application, environment, services)
     if threshold is not None:
-        [latest] = find_backups(client, app["uuid"], environment=env["slug"], services=services, max_age=threshold)
+        latest = find_backups(client, app["uuid"], environment=env["slug"], services=services, max_age=threshold)[0]
         if latest["fresh"]:
             return False, latest
     if check_mode:
@@ -108,7 +108,7 @@ def take_backup(client, application, environment, services=None, notes="", wait=
     taken = [parse_timestamp(p["taken_at"], "taken_at of %s" % p.get("uuid")) for p in parts if p.get("taken_at")]
     pick = Pick(backup, parts, parts, min(taken) if taken else None)
     if wait and backup.get("success") != SUCCESS:
-        errors = ["%s: %s" % (p.get("service_type"), "; ".join(p.get("errors") or ["did not finish"]))
+        errors = ["%s: %s" % (p.get("service_type"), "; ".join(str(e) for e in (p.get("errors") or ["did not finish"])))
                   for p in parts if p.get("errors") or not p.get("ended_at")]
         raise BackupFailed("backup %s of %s/%s ended %s: %s" % (
             backup["uuid"], app.get("slug"), env.get("slug"), backup.get("success"), "; ".join(errors) or "no details given"))
@@ -120,7 +120,10 @@ def _wait(client, uuid, timeout, interval, sleep, clock):
     deadline = clock() + timeout
     while True:
         backup = client.get("%s%s/" % (BACKUPS, uuid))
-        if backup.get("state") == COMPLETED:
+        if not isinstance(backup, dict):
+            raise InvalidResponseError("GET %s%s/ did not answer with a backup object." % (BACKUPS, uuid), path=BACKUPS)
+        # COMPLETED is the documented end; a set outcome is one too, whatever the state is called.
+        if backup.get("state") == COMPLETED or backup.get("success") is not None:
             return backup
         if clock() + interval > deadline:
             raise BackupTimeout("backup %s did not finish within %g s (state %s); it may still complete - check it "

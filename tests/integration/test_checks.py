@@ -102,3 +102,22 @@ def test_honoured_filter_still_takes_one_pass_when_that_is_cheaper(client, sim, 
     assert len(backup_requests) == 1 + 1 + pages
     for record in records:
         assert record["status"] == expected_status(dataset, record["environment"], ["DATABASE"], DAY)
+
+
+def test_named_application_outside_the_organisation_is_an_error_not_skipped(client, dataset):
+    portal = next(a for a in dataset.applications if a["slug"] == "portal")
+    other = next(a for a in dataset.applications if a["organisation"] != portal["organisation"])
+    records, summary = check_backups(client, applications=["portal", other["slug"]], organisation=portal["organisation"],
+                                     max_age="100d")
+    [outside] = [r for r in records if r["application_slug"] == other["slug"]]
+    assert outside["status"] == "error" and "is not in organisation" in outside["error"]
+    assert summary["ok"] is False
+
+
+def test_uuids_are_compared_in_canonical_form(client, dataset):
+    from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, list_applications
+    app = dataset.applications[0]
+    squashed = app["organisation"].replace("-", "").upper()
+    assert {a["uuid"] for a in list_applications(client, organisation=squashed)} == \
+        {a["uuid"] for a in dataset.applications if a["organisation"] == app["organisation"]}
+    assert get_application(client, app["uuid"].replace("-", "").upper())["slug"] == app["slug"]

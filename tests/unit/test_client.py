@@ -313,7 +313,7 @@ def test_backoff_random_samples_stay_in_bounds():
      "could not connect to api.divio.com (NewConnectionError)"),
     (requests.exceptions.ConnectionError("reset by peer"), "the connection to api.divio.com was closed or reset before an answer arrived"),
     (requests.exceptions.ReadTimeout("slow"), "no answer within the timeout of 30 s"),
-    (requests.exceptions.ConnectTimeout("slow"), "no answer within the timeout of 30 s"),
+    (requests.exceptions.ConnectTimeout("slow"), "no connection within the timeout of 30 s"),
     (requests.exceptions.ChunkedEncodingError("cut"), "connection failed while reading"),
 ])
 def test_transport_failures_are_retried_then_raise_transport_error(api, client, fake_time, exc, expected):
@@ -606,6 +606,15 @@ def test_a_bad_page_is_never_replayed_from_the_cache(api, make_client):
         list(client.paginate(BACKUPS))
     assert cache == {}
     assert list(client.paginate(BACKUPS)) == [1, 2]
-    assert len(cache) == 2
+    assert len(cache) == 1  # the complete, checked list: never pages read at different times
     assert list(client.paginate(BACKUPS)) == [1, 2]
     assert len(api.calls) == 4  # the third read came from the cache
+
+
+@pytest.mark.parametrize("exc", [requests.exceptions.ReadTimeout("slow"), requests.exceptions.ChunkedEncodingError("cut")])
+def test_a_post_that_may_have_arrived_is_never_sent_twice(api, client, exc):
+    api.add(responses.POST, BASE + BACKUPS, body=exc)
+    api.add(responses.POST, BASE + BACKUPS, json={"uuid": "b"}, status=201)
+    with pytest.raises(TransportError, match="not retried because it may have been carried out"):
+        client.post(BACKUPS, {"environment": "e"})
+    assert len(api.calls) == 1

@@ -261,3 +261,9 @@ def test_timeout_values(timeout, expected):
 @pytest.mark.parametrize("value, expected", [(None, True), (True, True), (False, False)])
 def test_validate_certs(value, expected):
     assert resolve(validate_certs=value, api_token=OPTION_TOKEN).validate_certs is expected
+
+
+def test_credentials_are_hidden_even_when_the_url_does_not_parse():
+    with pytest.raises(ConfigurationError) as info:
+        resolve(api_url="https://me:SUPERSECRET@api.divio.com:abc", api_token=OPTION_TOKEN)
+    assert "SUPERSECRET" not in str(info.value) and "https://***@api.divio.com:abc" in str(info.value)
