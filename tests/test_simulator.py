@@ -523,13 +523,16 @@ def test_fail_applications_constructor_argument(dataset):
         assert response.status_code == 500
 
 
-def _cli_has_fail_application():
-    from divio_simulator.cli import build_parser
+def wait_for_url(proc, url_file):
+    """The URL a simulator started from the command line wrote to its --url-file."""
+    deadline = time.monotonic() + 30
+    while not url_file.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "simulator did not write its URL file"
+        time.sleep(0.05)
+    return url_file.read_text().strip()
 
-    return any("--fail-application" in action.option_strings for action in build_parser()._actions)
 
-
-@pytest.mark.skipif(not _cli_has_fail_application(), reason="cli.py has no --fail-application flag yet")
 def test_fail_application_cli_flag(tmp_path):
     url_file = tmp_path / "url"
     ds = generate_dataset(seed=3, **SIZES["tiny"])
@@ -538,12 +541,7 @@ def test_fail_application_cli_flag(tmp_path):
                              "--token", TOKEN, "--url-file", str(url_file), "--fail-application", "shop",
                              "--fail-application", "blog"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not url_file.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "simulator did not write its URL file"
-            time.sleep(0.05)
-        url = url_file.read_text().strip()
+        url = wait_for_url(proc, url_file)
         headers = {"Authorization": f"Token {TOKEN}"}
         assert requests.get(f"{url}/_simulator/config", timeout=10).json()["fail_applications"] == ["shop", "blog"]
         statuses = {slug: requests.get(f"{url}/apps/v3/applications/{uuid}/", headers=headers, timeout=10).status_code
@@ -848,12 +846,7 @@ def test_fault_cli_flags(tmp_path):
                              "--fault-path", "/apps/v3/backups/", "--fault-seed", "4"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not url_file.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "simulator did not write its URL file"
-            time.sleep(0.05)
-        url = url_file.read_text().strip()
+        url = wait_for_url(proc, url_file)
         headers = {"Authorization": f"Token {TOKEN}"}
         assert requests.get(f"{url}/_simulator/config", timeout=10).json()["faults"]["on_requests"] == [2]
         statuses = [requests.get(f"{url}{path}", headers=headers, timeout=10).status_code
@@ -1101,12 +1094,7 @@ def test_cli_starts_answers_and_stops(tmp_path, stop_signal, token_from_env):
         args += ["--token", token]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while not url_file.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "simulator did not write its URL file"
-            time.sleep(0.05)
-        url = url_file.read_text().strip()
+        url = wait_for_url(proc, url_file)
         assert re.match(r"^http://127\.0\.0\.1:\d+$", url)
         headers = {"Authorization": f"Token {token}"}
         response = requests.get(url + "/apps/v3/backups/?page_size=50", headers=headers, timeout=10)

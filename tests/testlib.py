@@ -2,3 +2,24 @@
 
 # The simulator's token in tests: distinctive, so leak checks can search all output for it.
 TOKEN = "sim-Tok3n-6f1d9c2a7e4b"
+
+
+WRITE_RESULT = """
+    - name: Save the result for the test
+      ansible.builtin.copy:
+        content: "{{ %s | to_json }}"
+        dest: "{{ result_file }}"
+        mode: "0600"
+"""
+
+
+def play(tasks, result_var="out", header=""):
+    """A localhost play running ``tasks`` (YAML indented for a task list), then saving ``result_var``
+    to ``{{ result_file }}`` for the ``run_playbook`` fixture; ``header`` adds play keywords."""
+    return """
+- hosts: localhost
+  gather_facts: false
+%s
+  tasks:
+%s
+%s""" % (header, tasks, WRITE_RESULT % result_var)

@@ -5,28 +5,10 @@ import json
 
 
 import ground_truth
-from testlib import TOKEN
+from testlib import TOKEN, play
 
 VALID_TERMS = "applications, environments, latest_backup"
 BAD_TOKEN = "bad-Tok3n-LOOKUP-9q8w7e6r5t"
-
-WRITE_RESULT = """
-    - name: Save the result for the test
-      ansible.builtin.copy:
-        content: "{{ %s | to_json }}"
-        dest: "{{ result_file }}"
-        mode: "0600"
-"""
-
-
-def play(tasks, result_var="out", header=""):
-    return """
-- hosts: localhost
-  gather_facts: false
-%s
-  tasks:
-%s
-%s""" % (header, tasks, WRITE_RESULT % result_var)
 
 
 def app_with_two_envs_and_live_backup(dataset):

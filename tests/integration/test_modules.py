@@ -5,24 +5,7 @@ import re
 import pytest
 
 import ground_truth
-from testlib import TOKEN
-
-WRITE_RESULT = """
-    - name: Save the result for the test
-      ansible.builtin.copy:
-        content: "{{ %s | to_json }}"
-        dest: "{{ result_file }}"
-        mode: "0600"
-"""
-
-
-def play(tasks, result_var="out"):
-    return """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-%s
-%s""" % (tasks, WRITE_RESULT % result_var)
+from testlib import TOKEN, play
 
 
 def test_live_database_backup_age_of_every_application(run_playbook, sim_env, dataset):
