@@ -5,6 +5,14 @@
 """Resolving "the latest good backup" of environments: the one piece of domain logic that the
 ``backup_info`` module, the lookup plugin and the role all share. No Ansible imports.
 
+Layers, from the question users ask down to the reads (each calls only the next one down):
+- ``find_backups``: an application (and maybe one environment) -> ``backup_info`` entries.
+- ``newest_backups``: one environment's newest qualifying backups, always proven: when the kept
+  candidates cannot prove the answer, it re-reads that environment's backups in full.
+- ``pick_newest``: picks among kept candidates, fetching parts only of those that can still win.
+- ``scan_candidates``: reads /backups/ once for many environments into bounded ``Candidates``.
+- ``BackupRule`` says what qualifies; ``fetch_parts`` reads a backup's parts by uuid.
+
 How it stays correct and cheap:
 - ``backups/?environment=`` is undocumented: it is passed, and every backup received is checked
   again. If the server ignored it (a backup of another environment arrived), that single pass saw
@@ -25,9 +33,10 @@ import itertools
 import re
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     get_application,
+    get_environment,
     list_environments,
     list_service_instances,
     require_text,
@@ -429,13 +438,7 @@ def find_backups(client, application, environment=None, latest=True, successful_
     now = now or datetime.datetime.now(_UTC)
 
     app = get_application(client, application)
-    environments = list_environments(client, app)
-    if environment is not None:
-        known = sorted(str(env.get("slug")) for env in environments)
-        environments = [env for env in environments if env.get("slug") == environment]
-        if not environments:
-            raise NotFoundError("environment %r not found in application %r; it has: %s."
-                                % (environment, app.get("slug"), ", ".join(known) or "no environments"))
+    environments = list_environments(client, app) if environment is None else [get_environment(client, app, environment)]
 
     count = 1 if latest else limit
     candidates = scan_candidates(client, [env["uuid"] for env in environments], rule, keep=count + DEFAULT_KEEP)

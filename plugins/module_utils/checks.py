@@ -26,14 +26,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     newest_backups,
     scan_candidates,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
-from ansible_collections.divio.cloud.plugins.module_utils.resources import (
-    get_application,
-    list_applications,
-    list_environments,
-    require_text,
-    require_uuid,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.resources import attempt, fleet
 
 FRESH, STALE, MISSING, ERROR = "fresh", "stale", "missing", "error"
 STATUSES = (ERROR, MISSING, STALE, FRESH)  # worst first
@@ -106,65 +99,26 @@ def _judge(record, checks):
         record.update(uuid=stalest["uuid"], taken_at=stalest["taken_at"], age_seconds=stalest["age_seconds"])
 
 
-def _attempt(function):
-    """``function`` made to return ``(result, None)`` or ``(None, DivioError)``: one application's
-    failure must not stop the others when calls run concurrently."""
-    def attempt(arg):
-        try:
-            return function(arg), None
-        except DivioError as exc:
-            return None, exc
-    return attempt
-
-
-def _resolve_applications(client, applications, organisation, limit, records):
-    """``[(reference, application)]``; references that fail become error records."""
-    if applications is None:
-        return [(app.get("slug"), app) for app in list_applications(client, organisation=organisation)]
-    if not isinstance(applications, (list, tuple)):
-        raise InputError("applications %r is not valid: expected a list of application slugs or UUIDs." % (applications,))
-    refs = [require_text("applications item", ref, allow_none=False) for ref in applications]
-    resolved = []
-    for ref, (app, error) in zip(refs, client.map(_attempt(lambda ref: get_application(client, ref)), refs)):
-        if error is not None:
-            records.append(_error(_record(ref, limit=limit), error))
-        elif organisation is not None and app.get("organisation") != organisation:
-            # Named on purpose: leaving it out silently would report "all fresh" without checking it.
-            records.append(_error(_record(ref, app, limit=limit), DivioError(
-                "application %r is not in organisation %s" % (app.get("slug"), organisation))))
-        else:
-            resolved.append((ref, app))
-    return resolved
-
-
 def check_backups(client, applications=None, organisation=None, environments=None, services=DEFAULT_SERVICES,
                   max_age=DEFAULT_MAX_AGE, now=None):
     """Check the fleet; returns ``(records, summary)``, records sorted worst first."""
     services = parse_services(services) or DEFAULT_SERVICES
     limit = _Limit(max_age)
-    organisation = require_uuid("organisation", organisation)
-    if environments is not None:
-        if not isinstance(environments, (list, tuple)) or not environments:
-            raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
-        environments = [require_text("environments item", slug, allow_none=False) for slug in environments]
     now = now or datetime.datetime.now(datetime.timezone.utc)
 
     records = []
     targets = []  # (record, environment uuid) still to judge
-    apps = _resolve_applications(client, applications, organisation, limit, records)
-    listed = client.map(_attempt(lambda ref_app: list_environments(client, ref_app[1])), apps)
-    for (ref, app), (envs, error) in zip(apps, listed):
-        if error is not None:
-            records.append(_error(_record(ref, app, limit=limit), error))
+    for item in fleet(client, applications=applications, organisation=organisation, environments=environments):
+        ref, app = item["reference"], item["application"]
+        if item["error"] is not None:
+            records.append(_error(_record(ref, app, limit=limit), item["error"]))
             continue
-        by_slug = dict((env.get("slug"), env) for env in envs)
-        for slug in environments or sorted(by_slug, key=str):
-            record = _record(ref, app, by_slug.get(slug), slug, limit)
+        for env in item["environments"]:
+            record = _record(ref, app, env, env.get("slug"), limit)
             records.append(record)
-            if slug not in by_slug:
-                _fail(record, MISSING, "no such environment")
-            else:
-                targets.append((record, by_slug[slug]["uuid"]))
+            targets.append((record, env["uuid"]))
+        for slug in item["missing"]:
+            records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
 
     errors = {}
     # One scan for all services (a backup that may hold any of them); each service is then judged on
@@ -176,7 +130,7 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     def newest_per_service(env_uuid):
         return [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
 
-    judged = client.map(_attempt(newest_per_service), [uuid for record, uuid in targets if uuid not in errors])
+    judged = client.map(attempt(newest_per_service), [uuid for record, uuid in targets if uuid not in errors])
     for record, env_uuid in targets:
         picks, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
         if error is not None:

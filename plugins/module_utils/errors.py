@@ -80,3 +80,11 @@ class InvalidResponseError(ApiError):
 class PaginationError(ApiError):
     """A list could not be read completely: a looping or foreign ``next`` link, a count that disagrees
     with what arrived, or more items than the caller allowed. A partial list is never returned."""
+
+
+class BackupFailed(DivioError):
+    """A backup ended, but not with success; the message lists its parts' errors and names its uuid."""
+
+
+class BackupTimeout(DivioError):
+    """A backup did not finish in time; the message names its uuid so it can be followed up."""

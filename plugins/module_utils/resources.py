@@ -16,7 +16,7 @@ import re
 import uuid as uuid_module
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
 
 APPLICATIONS = APPS + "applications/"
 ENVIRONMENTS = APPS + "environments/"
@@ -96,6 +96,91 @@ def list_environments(client, application, slug=None, uuid=None):
     items = client.paginate(ENVIRONMENTS, {"application": application["uuid"], "slug": slug})
     return [dict(env, application_slug=application.get("slug"))
             for env in _checked(items, ENVIRONMENTS, application=application["uuid"], slug=slug, uuid=uuid)]
+
+
+def get_environment(client, application, slug):
+    """The environment ``slug`` of ``application`` (an application object, or a slug or id to look up).
+
+    A missing environment is always ``NotFoundError`` naming the environments the application has. The
+    whole (short) list is read so that the error can name them; no filter is trusted with the answer.
+    """
+    slug = require_text("environment", slug, allow_none=False)
+    app = application if isinstance(application, dict) else get_application(client, application)
+    environments = list_environments(client, app)
+    for env in environments:
+        if env.get("slug") == slug:
+            return env
+    known = sorted(str(env.get("slug")) for env in environments)
+    raise NotFoundError("environment %r not found in application %r; it has: %s."
+                        % (slug, app.get("slug"), ", ".join(known) or "no environments"))
+
+
+def attempt(function):
+    """``function`` made to return ``(result, None)`` or ``(None, DivioError)``, so that one item's failure
+    in a concurrent fan-out does not stop the others."""
+    def attempted(arg):
+        try:
+            return function(arg), None
+        except DivioError as exc:
+            return None, exc
+    return attempted
+
+
+def fleet(client, applications=None, organisation=None, environments=None):
+    """The applications -> environments fan-out shared by ``backup_check``, the inventory and playbooks.
+
+    ``applications``: slugs or ids to read (each may fail on its own), or None for every application
+    the token can see (narrowed by ``organisation``; a failing list of applications raises, since then
+    nothing can be answered). ``organisation``: an organisation id; a *named* application outside it is
+    an error entry, never silently left out. ``environments``: slugs to keep in each application, or
+    None for all. Every argument is checked before the first request (``InputError``).
+
+    Returns a list with one dict per application, in the order named (all applications: by slug)::
+
+        {"reference": str,            # as named in ``applications``; all applications: the slug
+         "application": dict | None,  # the application object; None when it could not be found
+         "environments": [dict],      # its environment objects (each with ``application_slug``): the
+                                      # slugs of ``environments`` in that order, else all by slug
+         "missing": [str],            # slugs of ``environments`` the application does not have
+         "error": DivioError | None}  # why this application (or its environments) could not be read;
+                                      # then ``environments`` and ``missing`` are empty
+
+    Requests: one list of applications (or one look-up per named application) and one list of
+    environments per application, run concurrently under the client's one request limit.
+    """
+    if applications is not None and not isinstance(applications, (list, tuple)):
+        raise InputError("applications %r is not valid: expected a list of application slugs or UUIDs." % (applications,))
+    refs = None if applications is None else [require_text("applications item", ref, allow_none=False) for ref in applications]
+    organisation = require_uuid("organisation", organisation)
+    if environments is not None:
+        if not isinstance(environments, (list, tuple)) or not environments:
+            raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
+        environments = [require_text("environments item", slug, allow_none=False) for slug in environments]
+
+    def entry(reference, app=None, error=None):
+        return {"reference": reference, "application": app, "environments": [], "missing": [], "error": error}
+
+    if refs is None:
+        apps = sorted(list_applications(client, organisation=organisation), key=lambda a: str(a.get("slug") or ""))
+        entries = [entry(app.get("slug"), app) for app in apps]
+    else:
+        entries = []
+        for ref, (app, error) in zip(refs, client.map(attempt(lambda ref: get_application(client, ref)), refs)):
+            if error is None and organisation is not None and app.get("organisation") != organisation:
+                error = NotFoundError("application %r is not in organisation %s" % (app.get("slug"), organisation))
+            entries.append(entry(ref, app, error))
+
+    readable = [item for item in entries if item["error"] is None]
+    listed = client.map(attempt(lambda item: list_environments(client, item["application"])), readable)
+    for item, (envs, error) in zip(readable, listed):
+        if error is not None:
+            item["error"] = error
+            continue
+        by_slug = dict((env.get("slug"), env) for env in envs)
+        wanted = environments or sorted(by_slug, key=str)
+        item["environments"] = [by_slug[slug] for slug in wanted if slug in by_slug]
+        item["missing"] = [slug for slug in wanted if slug not in by_slug]
+    return entries
 
 
 def list_service_instances(client, environment_uuid):

@@ -26,23 +26,20 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     parse_services,
     parse_timestamp,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    BackupFailed,
+    BackupTimeout,
+    InputError,
+    InvalidResponseError,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     get_application,
-    list_environments,
+    get_environment,
     list_service_instances,
     require_text,
 )
 
 NEW = "NEW"
-
-
-class BackupFailed(DivioError):
-    """The backup ended, but not with success; the message lists its parts' errors."""
-
-
-class BackupTimeout(DivioError):
-    """The backup did not finish in time; the message names its UUID so it can be followed up."""
 
 
 def _positive(name, value):
@@ -57,12 +54,8 @@ def resolve_target(client, application, environment, services):
     Without ``services``: every service instance of the environment that is provisioned (a ``NEW``
     one has nothing to back up). With ``services``: the instances of those types, which must exist.
     """
-    environment = require_text("environment", environment, allow_none=False)
     app = get_application(client, application)
-    envs = [env for env in list_environments(client, app) if env.get("slug") == environment]
-    if not envs:
-        raise InputError("environment %r not found in application %r." % (environment, app.get("slug")))
-    env = envs[0]
+    env = get_environment(client, app, environment)
     instances = list_service_instances(client, env["uuid"])
     if services is None:
         chosen = [uuid for uuid, inst in instances.items() if inst.get("service_status") != NEW]
@@ -83,6 +76,7 @@ def take_backup(client, application, environment, services=None, notes="", wait=
     """Returns ``(changed, entry)``; ``entry`` is shaped like a ``backup_info`` entry (or None in check
     mode when a backup would be created)."""
     services = parse_services(services)
+    require_text("environment", environment, allow_none=False)
     threshold = parse_duration(only_if_older_than, "only_if_older_than") if only_if_older_than is not None else None
     wait_timeout = _positive("wait_timeout", wait_timeout)
     poll_interval = _positive("poll_interval", poll_interval)

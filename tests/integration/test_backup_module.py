@@ -99,6 +99,13 @@ def test_bad_input(client, private_sim, kwargs, message):
     assert posts(private_sim) == []
 
 
+def test_unknown_environment_is_not_found_naming_the_ones_there_are(client, private_sim):
+    from ansible_collections.divio.cloud.plugins.module_utils.errors import NotFoundError
+    with pytest.raises(NotFoundError, match="environment 'prod' not found in application 'wiki'; it has: live, test"):
+        take_backup(client, "wiki", "prod")
+    assert posts(private_sim) == []
+
+
 def test_storage_only(client, private_sim):
     _unused, entry = take_backup(client, "wiki", "live", services=["STORAGE"], poll_interval=0.1)
     assert [p["service_type"] for p in entry["service_instance_backups"]] == ["STORAGE"]

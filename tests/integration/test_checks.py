@@ -121,3 +121,28 @@ def test_uuids_are_compared_in_canonical_form(client, dataset):
     assert {a["uuid"] for a in list_applications(client, organisation=squashed)} == \
         {a["uuid"] for a in dataset.applications if a["organisation"] == app["organisation"]}
     assert get_application(client, app["uuid"].replace("-", "").upper())["slug"] == app["slug"]
+
+
+def test_fleet_isolates_each_application_and_names_missing_environments(client, dataset):
+    from ansible_collections.divio.cloud.plugins.module_utils.errors import NotFoundError
+    from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
+    entries = fleet(client, applications=["wiki", "no-such-app"], environments=["stage", "live"])
+    assert [e["reference"] for e in entries] == ["wiki", "no-such-app"]
+    wiki, unknown = entries
+    assert wiki["error"] is None and wiki["application"]["slug"] == "wiki"
+    assert [env["slug"] for env in wiki["environments"]] == ["live"] and wiki["missing"] == ["stage"]
+    assert wiki["environments"][0]["application_slug"] == "wiki"
+    assert isinstance(unknown["error"], NotFoundError) and unknown["application"] is None
+    assert (unknown["environments"], unknown["missing"]) == ([], [])
+    everything = fleet(client)
+    assert [e["reference"] for e in everything] == sorted(a["slug"] for a in dataset.applications)
+    assert sum(len(e["environments"]) for e in everything) == len(dataset.environments)
+
+
+def test_get_environment_always_names_the_environments_there_are(client, dataset):
+    from ansible_collections.divio.cloud.plugins.module_utils.errors import NotFoundError
+    from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment
+    assert get_environment(client, "wiki", "live")["slug"] == "live"
+    for application in ("wiki", get_application(client, "wiki")):
+        with pytest.raises(NotFoundError, match="environment 'prod' not found in application 'wiki'; it has: live, test"):
+            get_environment(client, application, "prod")
