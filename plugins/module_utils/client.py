@@ -2,10 +2,12 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The Divio API client: authentication, one retry loop, one paginator. No Ansible imports.
+"""The Divio API client: authentication, the one retry loop, the one fan-out. No Ansible imports.
 
-Every HTTP call of the collection goes through ``DivioClient._request``, so retries, error
-mapping and token hygiene live in exactly one place.
+Every HTTP call of the collection goes through ``DivioClient._send``: ``_attempt`` makes one try
+and says how it ended (a result, a problem worth retrying, or a raised error), ``_send`` decides
+whether to try again. Retries, error mapping and token hygiene live in exactly one place; the
+paginator (``pagination.py``) reads lists through it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,7 +25,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
@@ -32,11 +34,12 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
     InvalidResponseError,
     NotFoundError,
-    PaginationError,
     PermissionDeniedError,
     RateLimitError,
     TransportError,
+    describe_request,
 )
+from ansible_collections.divio.cloud.plugins.module_utils import pagination
 
 try:
     import requests
@@ -60,7 +63,6 @@ DEFAULT_PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
 # A request that changes something is repeated only when the server said it did not process it.
 RETRY_STATUSES_NOT_IDEMPOTENT = frozenset((429, 503))
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RetryPolicy:
@@ -157,12 +159,6 @@ class TokenAuth(AuthBase):
         return "TokenAuth(<hidden>)"
 
 
-def _describe(method, url):
-    """``GET /apps/v3/backups/?page=2`` - what messages show: never a host credential or header."""
-    parts = urlsplit(url)
-    return "%s %s%s" % (method, parts.path, "?" + parts.query if parts.query else "")
-
-
 def _detail(response):
     """A short server explanation from an error body, if it has one."""
     try:
@@ -191,6 +187,8 @@ class DivioClient:
         self.request_count = 0
         self.max_concurrency = max(1, int(max_concurrency))
         self.concurrency = ConcurrencyLimit(self.max_concurrency)
+        self._pool = None  # the fan-out's workers, started on first use
+        self._closed = False
         # Optional store of decoded GET answers (``get(key)`` / ``set(key, value)``), e.g. the lookup's
         # per-run cache; keys hold a hash of the token, never the token.
         self.cache = cache
@@ -228,7 +226,13 @@ class DivioClient:
         self.close()
 
     def close(self):
+        """End the session. Calls an abandoned fan-out left running finish first (they stop retrying),
+        so no request of this client is still in flight afterwards."""
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self.session.close()
+
 
     # -- URLs -------------------------------------------------------------------------------
 
@@ -237,78 +241,34 @@ class DivioClient:
         query = urlencode(sorted((k, v) for k, v in (params or {}).items() if v is not None))
         return urlunsplit((self._base.scheme, self._base.netloc, path, query, ""))
 
-    def _same_origin_url(self, url, came_from, path):
-        """Make a server-given link safe to follow with our token, or refuse it.
+    def cache_key(self, url):
+        """The cache key of an answer: the URL and a hash of the token, never the token."""
+        return (self._token_hash, url)
 
-        Only our own host and port are accepted. A same-host ``http://`` link under an ``https://``
-        base (a proxy that forgot the scheme) is followed over ``https://`` - never downgraded.
-        """
-        try:
-            parts = urlsplit(url)
-            port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-        except ValueError:
-            parts, port = None, None
-        base_port = self._base.port or _DEFAULT_PORTS[self._base.scheme]
-        if parts is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-            raise PaginationError("%s returned a malformed next link; the list could not be read completely." % came_from,
-                                  path=path)
-        same_host = (parts.hostname or "").lower() == (self._base.hostname or "").lower()
-        downgraded = parts.scheme == "http" and self._base.scheme == "https" and parts.port is None
-        if not same_host or (port != base_port and not downgraded):
-            raise PaginationError(
-                "%s returned a next link to another server (%s); it was not followed, so the token is only "
-                "ever sent to %s. The list could not be read completely." % (came_from, parts.netloc, self._base.netloc),
-                path=path)
-        return urlunsplit((self._base.scheme, self._base.netloc, parts.path, parts.query, ""))
-
-    # -- the one request loop ----------------------------------------------------------------
+    # -- requests ---------------------------------------------------------------------------
 
     def get(self, path, params=None):
         """GET one API object (or one raw page); returns the decoded JSON body."""
         return self._request("GET", self.url(path, params))
 
+    def get_page(self, url):
+        """GET one page of a list by absolute URL (a checked next link); never from the cache, which
+        holds only complete lists (see ``pagination.paginate``)."""
+        return self._send("GET", url, None, True)
+
     def post(self, path, body):
-        """POST a JSON body; never repeated once it may have reached the server (see ``_send``)."""
+        """POST a JSON body; never repeated once it may have reached the server (see ``_attempt``)."""
         return self._request("POST", self.url(path), body, idempotent=False)
 
-    def imap(self, function, items):
-        """``function(item)`` for each item, run concurrently, results yielded in order as they are needed.
-
-        At most ``max_concurrency`` calls run or wait unread at a time (memory stays bounded), and the
-        HTTP requests inside are bounded by the same limit however calls nest. An error is raised when
-        its result is reached, so everything before it has been seen.
-        """
-        if self.max_concurrency < 2:
-            yield from (function(item) for item in items)
-            return
-        # A pool per call: nested calls cannot starve each other of workers.
-        pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
-        pending = collections.deque()
-        finished = False
-        try:
-            for item in items:
-                pending.append(pool.submit(function, item))
-                if len(pending) >= self.max_concurrency:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-            finished = True
-        finally:
-            for future in pending:
-                future.cancel()
-            # Abandoned early (an error, or the caller stopped reading): calls already running finish on
-            # their own; waiting here could deadlock if this generator is closed from a worker thread.
-            pool.shutdown(wait=finished)
-
-    def map(self, function, items):
-        """``list(imap(function, items))``."""
-        return list(self.imap(function, items))
+    def paginate(self, path, params=None, max_items=None):
+        """Every item of a paginated list, read completely or not at all (see ``pagination.paginate``)."""
+        return pagination.paginate(self, path, params, max_items)
 
     def _request(self, method, url, body=None, idempotent=True):
-        """``_send`` through the cache, if any (GETs of single answers; see ``paginate`` for lists)."""
+        """``_send`` through the cache, if any (GETs of single answers; lists are cached by the paginator)."""
         if self.cache is None or method != "GET":
             return self._send(method, url, body, idempotent)
-        key = (self._token_hash, url)
+        key = self.cache_key(url)
         result = self.cache.get(key)
         if result is None:
             result = self._send(method, url, body, idempotent)
@@ -316,76 +276,75 @@ class DivioClient:
         return result
 
     def _send(self, method, url, body, idempotent):
+        """The one retry loop: try, and on a problem that may pass wait (backoff or Retry-After) and try again."""
         policy = self.retry
-        what = _describe(method, url)
+        what = describe_request(method, url)
         started = policy.clock()
         attempt = 0
         while True:
             attempt += 1
-            problem, wait_hint, error_cls, status = None, None, TransportError, None
-            try:
-                with self._counter_lock:
-                    self.request_count += 1
-                with self.concurrency:
-                    response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
-                                                    verify=self._verify)
-            except requests.exceptions.SSLError:
-                raise TransportError(
-                    "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
-                    "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
-            except requests.exceptions.ConnectTimeout:
-                problem = "no connection within the timeout of %g s" % self.settings.timeout
-            except requests.exceptions.Timeout:
-                problem = "no answer within the timeout of %g s" % self.settings.timeout
-                if not idempotent:  # sent, maybe carried out: repeating it could do it twice
-                    raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
-            except requests.exceptions.ConnectionError as exc:
-                reason = getattr(exc.args[0], "reason", None) if exc.args else None
-                not_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError)
-                if not_sent:
-                    problem = "could not connect to %s (%s)" % (self._base.netloc, type(reason or exc).__name__)
-                else:
-                    problem = "the connection to %s was closed or reset before an answer arrived" % self._base.netloc
-                if not idempotent and not not_sent:
-                    # The request may have reached the server: repeating it could do it twice.
-                    raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
-            except requests.exceptions.RequestException as exc:
-                problem = "the connection failed while reading the answer (%s)" % type(exc).__name__
-                if not idempotent:
-                    raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
-            else:
-                status = response.status_code
-                if status == 429:
-                    self.concurrency.throttled()
-                elif status < 400:
-                    self.concurrency.succeeded()
-                if status < 400:
-                    result = _decode(response)
-                    if result is not None:
-                        return result
-                    problem, error_cls = "the body is not valid JSON (status %d)" % status, InvalidResponseError
-                    if not idempotent:  # it was carried out; asking again could do it twice
-                        raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
-                elif status in (RETRY_STATUSES if idempotent else RETRY_STATUSES_NOT_IDEMPOTENT):
-                    detail = _detail(response).rstrip(".")
-                    problem = "HTTP %d%s" % (status, (": " + detail) if detail else "")
-                    error_cls = RateLimitError if status == 429 else ApiError
-                    wait_hint = parse_retry_after(response.headers.get("Retry-After"))
-                else:
-                    raise self._status_error(response, what)
-
-            # Here the try failed in a way that may pass; decide whether and how long to wait.
+            outcome = self._attempt(method, url, body, idempotent, what)
+            if not isinstance(outcome, _Retryable):
+                return outcome
             elapsed = policy.clock() - started
-            wait = policy.backoff(attempt) if wait_hint is None else wait_hint
-            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total:
+            wait = policy.backoff(attempt) if outcome.wait is None else outcome.wait
+            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total or self._closed:
                 reason = "gave up after %d tries in %.1f s" % (attempt, elapsed)
-                if wait_hint is not None and elapsed + wait > policy.max_total:
-                    reason += " (the server asked to wait %.0f s more, beyond the retry budget of %g s)" % (wait_hint, policy.max_total)
-                message = "%s: %s; %s." % (what, problem, reason)
-                if error_cls is TransportError:
-                    raise TransportError(message)
-                raise error_cls(message, status=status, path=urlsplit(url).path)
+                if outcome.wait is not None and elapsed + wait > policy.max_total:
+                    reason += " (the server asked to wait %.0f s more, beyond the retry budget of %g s)" % (
+                        outcome.wait, policy.max_total)
+                raise outcome.error("%s: %s; %s." % (what, outcome.problem, reason))
             policy.sleep(wait)
+
+    def _attempt(self, method, url, body, idempotent, what):
+        """One try: returns the decoded body or a ``_Retryable``; raises errors that retrying cannot fix."""
+        with self._counter_lock:
+            self.request_count += 1
+        try:
+            with self.concurrency:
+                response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
+                                                verify=self._verify)
+        except requests.exceptions.RequestException as exc:
+            problem, may_have_arrived = self._transport_problem(exc, what)
+            if may_have_arrived and not idempotent:
+                raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
+            return _Retryable(problem, TransportError)
+        status = response.status_code
+        if status == 429:
+            self.concurrency.throttled()
+        elif status < 400:
+            self.concurrency.succeeded()
+        if status >= 400:
+            if status not in (RETRY_STATUSES if idempotent else RETRY_STATUSES_NOT_IDEMPOTENT):
+                raise self._status_error(response, what)
+            detail = _detail(response).rstrip(".")
+            return _Retryable("HTTP %d%s" % (status, (": " + detail) if detail else ""),
+                              RateLimitError if status == 429 else ApiError, status, urlsplit(url).path,
+                              parse_retry_after(response.headers.get("Retry-After")))
+        result = _decode(response)
+        if result is not None:
+            return result
+        problem = "the body is not valid JSON (status %d)" % status
+        if not idempotent:  # it was carried out; asking again could do it twice
+            raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
+        return _Retryable(problem, InvalidResponseError, status, urlsplit(url).path)
+
+    def _transport_problem(self, exc, what):
+        """``(problem, may have arrived)`` for a failed send; a TLS failure is raised (retrying cannot fix it)."""
+        if isinstance(exc, requests.exceptions.SSLError):
+            raise TransportError(
+                "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
+                "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return "no connection within the timeout of %g s" % self.settings.timeout, False
+        if isinstance(exc, requests.exceptions.Timeout):
+            return "no answer within the timeout of %g s" % self.settings.timeout, True
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, NewConnectionError):
+                return "could not connect to %s (%s)" % (self._base.netloc, type(reason).__name__), False
+            return "the connection to %s was closed or reset before an answer arrived" % self._base.netloc, True
+        return "the connection failed while reading the answer (%s)" % type(exc).__name__, True
 
     def _status_error(self, response, what):
         status, path, detail = response.status_code, urlsplit(response.url or "").path, _detail(response)
@@ -403,132 +362,80 @@ class DivioClient:
             return NotFoundError("%s: not found (404).%s" % (what, said), status=status, path=path)
         return ApiError("%s: the Divio API answered HTTP %d.%s" % (what, status, said), status=status, path=path)
 
-    # -- the one paginator -------------------------------------------------------------------
+    # -- fan-out ----------------------------------------------------------------------------
 
-    def paginate(self, path, params=None, max_items=None):
-        """Yield every item of a DRF-paginated list, following ``next`` until it is null.
+    def imap(self, function, items, return_errors=False):
+        """``function(item)`` for each item, run concurrently, results yielded in order as they are needed.
 
-        Raises ``PaginationError`` rather than ever ending early: a looping or foreign ``next``, an
-        empty page that claims a next one, a ``count`` that disagrees with what arrived, or more
-        than ``max_items`` items (when given).
+        All calls share the client's one pool of ``max_concurrency`` workers, however they nest: a
+        caller that reaches a call no worker has started runs it itself, so a nested fan-out never
+        waits for a worker held by its own parent. At most ``max_concurrency`` calls per fan-out run
+        or wait unread (memory stays bounded); HTTP requests are bounded by ``concurrency``.
 
-        When the server numbers its pages (``next`` of page 1 is ``...page=2``) and ``count`` says how
-        many follow, the rest are fetched concurrently, a window at a time, and checked the same way.
+        Errors, the one way: raised when their result is reached (so everything before it has been
+        seen and nothing after it is started), or with ``return_errors`` yielded as ``(result, None)``
+        / ``(None, DivioError)`` pairs so one item's failure does not stop the others.
         """
-        params = dict(params or {})
-        params.setdefault("page_size", self.page_size)
-        first_url = self.url(path, params)
-        if self.cache is None:
-            yield from self._read_listing(first_url, path, max_items)
+        if return_errors:
+            function = _returning_errors(function)
+        if self.max_concurrency < 2:
+            yield from (function(item) for item in items)
             return
-        # Cached as one entry, only once complete and checked: pages cached (and expiring) one by one
-        # could combine pages read at different times into a list that passes every check but is wrong.
-        key = (self._token_hash, first_url + "#complete-list")
-        items = self.cache.get(key)
-        if items is None:
-            items = list(self._read_listing(first_url, path, max_items))
-            self.cache.set(key, items)
-        yield from items
+        pending = collections.deque()
+        try:
+            for item in items:
+                pending.append((self._executor().submit(function, item), function, item))
+                if len(pending) >= self.max_concurrency:
+                    yield _outcome(*pending.popleft())
+            while pending:
+                yield _outcome(*pending.popleft())
+        finally:
+            # Abandoned early (an error, or the caller stopped reading): calls not started never will;
+            # calls already running finish on their own (waiting here could block a worker).
+            for future, _function, _item in pending:
+                future.cancel()
 
-    def _read_listing(self, first_url, path, max_items):
-        listing = _Listing(first_url, path, max_items)
-        results, next_url = listing.read(self._send("GET", first_url, None, True), first_url)
-        yield from listing.take(results)
-        next_url = self._same_origin_url(next_url, listing.what, path) if next_url else None
-        numbered = self._numbered_pages(next_url, listing.count, len(results))
-        if numbered:
-            fetched = self.imap(lambda url: (url, self._send("GET", url, None, True)), numbered)
-            try:
-                yield from self._numbered_items(listing, fetched, numbered)
-            finally:
-                fetched.close()  # here, not in whichever thread garbage-collects it
-        else:
-            while next_url:
-                listing.visit(next_url)
-                results, following = listing.read(self._send("GET", next_url, None, True), next_url)
-                yield from listing.take(results)
-                next_url = self._same_origin_url(following, _describe("GET", next_url), path) if following else None
-        listing.finish()
+    def map(self, function, items, return_errors=False):
+        """``list(imap(function, items, return_errors))``."""
+        return list(self.imap(function, items, return_errors))
 
-    @staticmethod
-    def _numbered_items(listing, fetched, numbered):
-        """Items of pages 2..N fetched out of band; each page must link on to the next, the last to none."""
-        for number, (url, page) in enumerate(fetched, start=2):
-            results, next_url = listing.read(page, url)
-            expected = number + 1 if url != numbered[-1] else None
-            if _page_number(next_url) != expected:
-                raise PaginationError(
-                    "%s: its next link (%s) does not lead to page %s as the announced count of %d implies; the "
-                    "list could not be read completely."
-                    % (_describe("GET", url), _page_number(next_url) or "none", expected or "none (the last page)", listing.count),
-                    path=listing.path)
-            yield from listing.take(results)
-
-    def _numbered_pages(self, next_url, count, page_length):
-        """URLs of pages 2..N when they can be computed (and it is worth it), else None."""
-        if not next_url or count is None or not page_length or self.max_concurrency < 2:
-            return None
-        parts = urlsplit(next_url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        if dict(query).get("page") != "2":
-            return None
-        pages = -(-count // page_length)
-        if pages <= 2:
-            return None
-        others = [(k, v) for k, v in query if k != "page"]
-        return [urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(others + [("page", str(n))]), ""))
-                for n in range(2, pages + 1)]
+    def _executor(self):
+        with self._counter_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="divio")
+            return self._pool
 
 
-class _Listing:
-    """The checks one paginated read must pass, whichever way its pages are fetched."""
+class _Retryable:
+    """How a try failed when trying again may help: what to say, which error to raise if it keeps failing."""
 
-    def __init__(self, first_url, path, max_items):
-        self.first_url = first_url
-        self.what = _describe("GET", first_url)
+    def __init__(self, problem, error_class, status=None, path=None, wait=None):
+        self.problem = problem
+        self.error_class = error_class
+        self.status = status
         self.path = path
-        self.max_items = max_items
-        self.count = None
-        self.received = 0
-        self._seen = set([_page_key(first_url)])
+        self.wait = wait  # seconds the server asked for (Retry-After), else None: our backoff
 
-    def visit(self, url):
-        key = _page_key(url)
-        if key in self._seen:
-            raise PaginationError("%s: the server's next links loop back to a page already read; the list "
-                                  "could not be read completely." % _describe("GET", url), path=self.path)
-        self._seen.add(key)
+    def error(self, message):
+        if self.error_class is TransportError:
+            return TransportError(message)
+        return self.error_class(message, status=self.status, path=self.path)
 
-    def read(self, page, url):
-        """Validate one page; returns ``(results, next)``."""
-        what = _describe("GET", url)
-        results, next_url, page_count = _page_parts(page, what, self.path)
-        if self.count is not None and page_count is not None and page_count != self.count:
-            raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
-                                  % (what, self.count, page_count), path=self.path)
-        if page_count is not None:
-            self.count = page_count
-        if not results and next_url:
-            raise PaginationError("%s: an empty page that still links to a next one; the list could not be "
-                                  "read completely." % what, path=self.path)
-        return results, next_url
 
-    def take(self, results):
-        for item in results:
-            self.received += 1
-            if self.count is not None and self.received > self.count:
-                # Checked per item, not at the end: a server handing out endless next links stops here.
-                raise PaginationError("%s: more items arrived than the %d the server announced; the list is "
-                                      "inconsistent." % (self.what, self.count), path=self.path)
-            if self.max_items is not None and self.received > self.max_items:
-                raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
-                                      "them all)." % (self.what, self.max_items), path=self.path)
-            yield item
+def _outcome(future, function, item):
+    """The result of a submitted call; one no worker has picked up yet runs in this thread instead."""
+    if future.cancel():
+        return function(item)
+    return future.result()
 
-    def finish(self):
-        if self.count is not None and self.received != self.count:
-            raise PaginationError("%s: the server announced %d items but %d arrived; the list is incomplete."
-                                  % (self.what, self.count, self.received), path=self.path)
+
+def _returning_errors(function):
+    def attempt(item):
+        try:
+            return function(item), None
+        except DivioError as exc:
+            return None, exc
+    return attempt
 
 
 def _decode(response):
@@ -537,29 +444,3 @@ def _decode(response):
         return response.json()
     except ValueError:
         return None
-
-
-def _page_number(url):
-    if not url:
-        return None
-    number = dict(parse_qsl(urlsplit(url).query)).get("page")
-    return int(number) if number and re.match(r"^[0-9]+$", number) else number
-
-
-def _page_key(url):
-    parts = urlsplit(url)
-    return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-
-
-def _page_parts(page, what, path):
-    """Validate one DRF page and return ``(results, next, count)``."""
-    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-        raise InvalidResponseError("%s: expected a paginated list ({count, next, results}), got something else." % what,
-                                   path=path)
-    next_url = page.get("next")
-    count = page.get("count")
-    if next_url is not None and not isinstance(next_url, str):
-        raise InvalidResponseError("%s: the page's next link is not a URL." % what, path=path)
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-        raise InvalidResponseError("%s: the page's count is not a number." % what, path=path)
-    return page["results"], next_url, count

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from urllib.parse import urlsplit
+
 
 class DivioError(Exception):
     """Base class of every error the collection raises on purpose."""
@@ -88,3 +90,9 @@ class BackupFailed(DivioError):
 
 class BackupTimeout(DivioError):
     """A backup did not finish in time; the message names its uuid so it can be followed up."""
+
+
+def describe_request(method, url):
+    """``GET /apps/v3/backups/?page=2`` - how messages name a request: never a host credential or header."""
+    parts = urlsplit(url)
+    return "%s %s%s" % (method, parts.path, "?" + parts.query if parts.query else "")

@@ -560,6 +560,47 @@ def test_imap_keeps_order_and_raises_at_the_failing_item(make_client):
     assert seen == [0, 2, 4, 6, 8]
 
 
+def test_nested_fan_outs_share_one_pool_and_cannot_deadlock(make_client):
+    """Three levels of fan-out, each wider than the pool: every worker can be busy waiting on nested
+    calls, and still everything finishes, on at most ``max_concurrency`` pool threads."""
+    import threading
+
+    client = make_client(max_concurrency=2)
+    threads = set()
+
+    def leaf(n):
+        threads.add(threading.current_thread().name)
+        return n
+
+    def middle(n):
+        return sum(client.imap(leaf, range(n, n + 5)))
+
+    def top(n):
+        return sum(client.imap(middle, range(n, n + 4)))
+
+    done = []
+    worker = threading.Thread(target=lambda: done.append(client.map(top, range(6))), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert done, "nested fan-out deadlocked"
+    assert done[0] == [sum(sum(range(m, m + 5)) for m in range(n, n + 4)) for n in range(6)]
+    assert len([name for name in threads if name.startswith("divio")]) <= 2
+    client.close()
+
+
+def test_return_errors_collects_each_items_error_and_goes_on(make_client):
+    client = make_client(max_concurrency=4)
+
+    def work(n):
+        if n % 3 == 0:
+            raise NotFoundError("item %d" % n)
+        return n
+
+    outcomes = client.map(work, range(7), return_errors=True)
+    assert [value for value, error in outcomes] == [None, 1, 2, None, 4, 5, None]
+    assert [str(error) for value, error in outcomes if error] == ["item 0", "item 3", "item 6"]
+
+
 def test_429_halves_the_concurrency_limit(api, make_client):
     api.add(responses.GET, BASE + "/iam/v3/me/", status=429, headers={"Retry-After": "0"})
     api.add(responses.GET, BASE + "/iam/v3/me/", json={"uuid": "u"})
