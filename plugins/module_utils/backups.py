@@ -17,7 +17,7 @@ How it stays correct and cheap:
 - ``backups/?environment=`` is undocumented: it is passed, and every backup received is checked
   again. If the server ignored it (a backup of another environment arrived), that single pass saw
   every backup of the account, so it serves all requested environments at once.
-- Only the candidates that can still win have their parts fetched, by UUID. A part's snapshot
+- Only the candidates that can still win have their parts fetched, by id. A part's snapshot
   (``taken_at``) happens while its backup runs, so it is never later than the backup's
   ``ended_at`` (plus ``CLOCK_SLACK`` for clocks that disagree); a candidate that ended before the
   current winner's snapshot cannot beat it.
@@ -31,6 +31,7 @@ import datetime
 import heapq
 import itertools
 import re
+from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError
@@ -301,7 +302,7 @@ def _latest_possible_snapshot(backup):
 
 
 def fetch_parts(client, backup, memo=None):
-    """The service-instance backups a backup lists, fetched by UUID and checked to belong to it.
+    """The service-instance backups a backup lists, fetched by id and checked to belong to it.
 
     ``memo`` (a dict) keeps them per backup, for callers that ask several rules about one backup."""
     if memo is not None and backup["uuid"] in memo:
@@ -310,7 +311,10 @@ def fetch_parts(client, backup, memo=None):
     if not isinstance(part_uuids, list):
         raise InvalidResponseError("backup %s lists its service_instance_backups as something other than a list."
                                    % backup["uuid"], path=BACKUPS)
-    parts = client.map(lambda part_uuid: client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, part_uuid)), part_uuids)
+    if not all(isinstance(part_uuid, str) and part_uuid for part_uuid in part_uuids):
+        raise InvalidResponseError("backup %s lists a service_instance_backups item that is not an id." % backup["uuid"],
+                                   path=BACKUPS)
+    parts = client.map(lambda part_uuid: client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, quote(part_uuid, safe=""))), part_uuids)
     for part_uuid, part in zip(part_uuids, parts):
         if not isinstance(part, dict) or part.get("backup") != backup["uuid"]:
             raise InvalidResponseError("service-instance backup %s does not belong to backup %s." % (part_uuid, backup["uuid"]),

@@ -26,7 +26,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     newest_backups,
     scan_candidates,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.resources import attempt, fleet
+from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
 
 FRESH, STALE, MISSING, ERROR = "fresh", "stale", "missing", "error"
 STATUSES = (ERROR, MISSING, STALE, FRESH)  # worst first
@@ -130,7 +130,7 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     def newest_per_service(env_uuid):
         return [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
 
-    judged = client.map(attempt(newest_per_service), [uuid for record, uuid in targets if uuid not in errors])
+    judged = client.map(newest_per_service, [uuid for record, uuid in targets if uuid not in errors], return_errors=True)
     for record, env_uuid in targets:
         picks, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
         if error is not None:

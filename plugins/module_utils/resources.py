@@ -2,7 +2,13 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Applications and environments: finding them by slug or UUID, re-checking what the server sent.
+"""Applications and environments: finding them by slug or id, re-checking what the server sent.
+
+Ids are opaque strings (Divio hands out 26-character base32 ids such as ``bagztldeadfdhlilnmpzx3twly``;
+older objects or other servers may use RFC 4122 UUIDs): they are compared exactly, as the API wrote
+them, and never checked for shape or re-formatted. A reference that may be a slug or an id is asked
+as a slug first (the documented ``?slug=`` filter, the common case: one request) and read by id only
+when no application has that slug.
 
 Filters are passed to the server to save requests, but every item that comes back is checked
 again, so an ignored filter can cost time, never correctness. No Ansible imports.
@@ -12,21 +18,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-import uuid as uuid_module
+from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import ApiError, InputError, InvalidResponseError, NotFoundError
 
 APPLICATIONS = APPS + "applications/"
 ENVIRONMENTS = APPS + "environments/"
 SERVICE_INSTANCES = APPS + "service-instances/"
-
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-
-
-def is_uuid(value):
-    return isinstance(value, str) and bool(_UUID_RE.match(value))
 
 
 def require_text(name, value, allow_none=True):
@@ -38,12 +37,9 @@ def require_text(name, value, allow_none=True):
     return value.strip()
 
 
-def require_uuid(name, value):
-    value = require_text(name, value)
-    if value is not None and not is_uuid(value):
-        raise InputError("%s %r is not valid: expected a UUID such as 0b5e3d6c-6a4e-4c39-9f0e-8a1d2c3b4a59." % (name, value))
-    # The API writes UUIDs hyphenated and lower-case; compare in that form whatever was typed.
-    return str(uuid_module.UUID(value)) if value else value
+def require_id(name, value, allow_none=True):
+    """An id as the API wrote it: any non-empty string (ids are opaque; their shape is never checked)."""
+    return require_text(name, value, allow_none=allow_none)
 
 
 def _checked(items, what, **expected):
@@ -55,44 +51,50 @@ def _checked(items, what, **expected):
             yield item
 
 
-def _get_by_uuid(client, collection, uuid):
+def get_by_id(client, collection, object_id):
+    """One object of ``collection`` by id, or None when the server has no object with that id.
+
+    The id goes into the path quoted, so a slug tried as an id cannot reach another path; a 400
+    (a server that finds the id malformed) means "no such object" too."""
     try:
-        return client.get("%s%s/" % (collection, uuid))
-    except NotFoundError:
-        return None
+        return client.get("%s%s/" % (collection, quote(object_id, safe="")))
+    except ApiError as exc:
+        if exc.status in (400, 404):
+            return None
+        raise
 
 
 def list_applications(client, slug=None, uuid=None, organisation=None, name=None):
-    """Applications visible to the token, narrowed by any of the given (exact-match) fields."""
+    """Applications visible to the token, narrowed by any of the given (exact-match) fields;
+    ``uuid`` and ``organisation`` are ids."""
     slug = require_text("slug", slug)
     name = require_text("name", name)
-    uuid = require_uuid("uuid", uuid)
-    organisation = require_uuid("organisation", organisation)
+    uuid = require_id("uuid", uuid)
+    organisation = require_id("organisation", organisation)
     if uuid:
-        found = _get_by_uuid(client, APPLICATIONS, uuid)
-        items = [found] if found else []
+        found = get_by_id(client, APPLICATIONS, uuid)
+        items = [found] if found is not None else []
     else:
         items = client.paginate(APPLICATIONS, {"slug": slug, "organisation": organisation})
     return list(_checked(items, APPLICATIONS, uuid=uuid, slug=slug, organisation=organisation, name=name))
 
 
 def get_application(client, application):
-    """The application named by slug or UUID (told apart by shape), or ``NotFoundError``."""
+    """The application named by slug or id, or ``NotFoundError`` saying both were tried.
+
+    Asked as a slug first (one request); only when no application has that slug, read by id."""
     application = require_text("application", application, allow_none=False)
-    if is_uuid(application):
-        found = list_applications(client, uuid=require_uuid("application", application))
-    else:
-        found = list_applications(client, slug=application)
+    found = list_applications(client, slug=application) or list_applications(client, uuid=application)
     if not found:
-        raise NotFoundError("application %r not found: no application with this %s is visible to the token."
-                            % (application, "UUID" if is_uuid(application) else "slug"))
+        raise NotFoundError("application %r not found: no application with this slug (%s?slug=) or this id (%s<id>/) "
+                            "is visible to the token." % (application, APPLICATIONS, APPLICATIONS))
     return found[0]
 
 
 def list_environments(client, application, slug=None, uuid=None):
-    """Environments of one application (an application object), narrowed by slug and/or UUID."""
+    """Environments of one application (an application object), narrowed by slug and/or id."""
     slug = require_text("slug", slug)
-    uuid = require_uuid("uuid", uuid)
+    uuid = require_id("uuid", uuid)
     items = client.paginate(ENVIRONMENTS, {"application": application["uuid"], "slug": slug})
     return [dict(env, application_slug=application.get("slug"))
             for env in _checked(items, ENVIRONMENTS, application=application["uuid"], slug=slug, uuid=uuid)]
@@ -113,17 +115,6 @@ def get_environment(client, application, slug):
     known = sorted(str(env.get("slug")) for env in environments)
     raise NotFoundError("environment %r not found in application %r; it has: %s."
                         % (slug, app.get("slug"), ", ".join(known) or "no environments"))
-
-
-def attempt(function):
-    """``function`` made to return ``(result, None)`` or ``(None, DivioError)``, so that one item's failure
-    in a concurrent fan-out does not stop the others."""
-    def attempted(arg):
-        try:
-            return function(arg), None
-        except DivioError as exc:
-            return None, exc
-    return attempted
 
 
 def fleet(client, applications=None, organisation=None, environments=None):
@@ -149,9 +140,9 @@ def fleet(client, applications=None, organisation=None, environments=None):
     environments per application, run concurrently under the client's one request limit.
     """
     if applications is not None and not isinstance(applications, (list, tuple)):
-        raise InputError("applications %r is not valid: expected a list of application slugs or UUIDs." % (applications,))
+        raise InputError("applications %r is not valid: expected a list of application slugs or ids." % (applications,))
     refs = None if applications is None else [require_text("applications item", ref, allow_none=False) for ref in applications]
-    organisation = require_uuid("organisation", organisation)
+    organisation = require_id("organisation", organisation)
     if environments is not None:
         if not isinstance(environments, (list, tuple)) or not environments:
             raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
@@ -165,13 +156,13 @@ def fleet(client, applications=None, organisation=None, environments=None):
         entries = [entry(app.get("slug"), app) for app in apps]
     else:
         entries = []
-        for ref, (app, error) in zip(refs, client.map(attempt(lambda ref: get_application(client, ref)), refs)):
+        for ref, (app, error) in zip(refs, client.map(lambda ref: get_application(client, ref), refs, return_errors=True)):
             if error is None and organisation is not None and app.get("organisation") != organisation:
                 error = NotFoundError("application %r is not in organisation %s" % (app.get("slug"), organisation))
             entries.append(entry(ref, app, error))
 
     readable = [item for item in entries if item["error"] is None]
-    listed = client.map(attempt(lambda item: list_environments(client, item["application"])), readable)
+    listed = client.map(lambda item: list_environments(client, item["application"]), readable, return_errors=True)
     for item, (envs, error) in zip(readable, listed):
         if error is not None:
             item["error"] = error
@@ -184,6 +175,6 @@ def fleet(client, applications=None, organisation=None, environments=None):
 
 
 def list_service_instances(client, environment_uuid):
-    """Service instances of one environment, by UUID (documented ``?environment=`` filter)."""
+    """Service instances of one environment (by its id), by id (documented ``?environment=`` filter)."""
     items = client.paginate(SERVICE_INSTANCES, {"environment": environment_uuid})
     return dict((item["uuid"], item) for item in _checked(items, SERVICE_INSTANCES, environment=environment_uuid))

@@ -12,7 +12,7 @@ module: application_info
 short_description: List Divio applications
 version_added: 0.1.0
 description:
-  - Lists the Divio applications the API token can see, optionally narrowed by slug, UUID,
+  - Lists the Divio applications the API token can see, optionally narrowed by slug, id,
     organisation or exact name.
 author:
   - divio.cloud contributors (@divio)
@@ -21,10 +21,10 @@ options:
     description: Only the application with this slug.
     type: str
   uuid:
-    description: Only the application with this UUID.
+    description: Only the application with this id (ids are opaque strings, compared exactly as the API writes them).
     type: str
   organisation:
-    description: Only applications of the organisation with this UUID.
+    description: Only applications of the organisation with this id, for example V(bagztldeadfdhlilnmpzx3twly).
     type: str
   name:
     description: Only applications whose name is exactly this.
@@ -50,7 +50,7 @@ EXAMPLES = r"""
 
 - name: Applications of one organisation
   divio.cloud.application_info:
-    organisation: 8a3c1bb0-3f0c-4d6a-9a43-1f6e2a4c5b7d
+    organisation: bagztldeadfdhlilnmpzx3twly
   delegate_to: localhost
   register: org_apps
 """
@@ -64,7 +64,7 @@ applications:
   elements: dict
   contains:
     uuid:
-      description: Application UUID.
+      description: Application id (an opaque string).
       type: str
       returned: always
       sample: 0b5e3d6c-6a4e-4c39-9f0e-8a1d2c3b4a59
@@ -79,7 +79,7 @@ applications:
       returned: always
       sample: Shop
     organisation:
-      description: UUID of the owning organisation.
+      description: Id of the owning organisation.
       type: str
       returned: always
 """

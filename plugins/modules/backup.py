@@ -17,12 +17,12 @@ description:
   - With O(only_if_older_than), a backup is created only when the latest qualifying backup is older than that,
     so repeated runs are idempotent.
   - A backup that ends with C(FAILURE) or C(PARTIAL) fails the task with the errors of its service-instance
-    backups; a wait that times out fails with the backup's UUID, so it can be followed up.
+    backups; a wait that times out fails with the backup's id, so it can be followed up.
 author:
   - divio.cloud contributors (@divio)
 options:
   application:
-    description: The application, by slug or UUID.
+    description: The application, by slug or id (looked up as a slug first).
     type: str
     required: true
   environment:
@@ -106,7 +106,7 @@ backup:
   type: dict
   contains:
     uuid:
-      description: Backup UUID.
+      description: Backup id.
       type: str
     state:
       description: Backup state; V(COMPLETED) once done.

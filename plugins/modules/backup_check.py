@@ -25,13 +25,13 @@ author:
 options:
   applications:
     description:
-      - Applications to check, by slug or UUID. Omitted, every application the token can see
+      - Applications to check, by slug or id (each looked up as a slug first). Omitted, every application the token can see
         (narrowed by O(organisation)).
       - An application that cannot be found or read is reported with status V(error); the others are still checked.
     type: list
     elements: str
   organisation:
-    description: Only applications of the organisation with this UUID.
+    description: Only applications of the organisation with this id, for example V(bagztldeadfdhlilnmpzx3twly).
     type: str
   environments:
     description:
@@ -91,13 +91,13 @@ checks:
   elements: dict
   contains:
     application:
-      description: Application UUID; V(null) if the application could not be found.
+      description: Application id; V(null) if the application could not be found.
       type: str
     application_slug:
       description: Application slug (or the reference given, if it could not be found).
       type: str
     environment:
-      description: Environment UUID; V(null) if it does not exist or could not be read.
+      description: Environment id; V(null) if it does not exist or could not be read.
       type: str
     environment_slug:
       description: Environment slug; V(null) when the application's environments could not be read.
@@ -115,7 +115,7 @@ checks:
       description: The error message when RV(checks[].status=error), else V(null).
       type: str
     uuid:
-      description: UUID of the stalest service's newest backup; V(null) when missing or error.
+      description: Id of the stalest service's newest backup; V(null) when missing or error.
       type: str
     taken_at:
       description: Snapshot time of that backup.
@@ -143,7 +143,7 @@ checks:
           description: V(fresh), V(stale) or V(missing).
           type: str
         uuid:
-          description: UUID of the newest backup holding a good part of this type.
+          description: Id of the newest backup holding a good part of this type.
           type: str
         taken_at:
           description: Snapshot time of that part.

@@ -16,12 +16,12 @@ description:
     for one environment or every environment of a Divio application.
   - The server's undocumented C(backups/?environment=) filter is used when it works and every backup is
     checked again either way, so the answer is the same whether the server honours it or ignores it.
-  - Only the backups that can still be the newest have their service-instance backups fetched (by UUID).
+  - Only the backups that can still be the newest have their service-instance backups fetched (by id).
 author:
   - divio.cloud contributors (@divio)
 options:
   application:
-    description: The application, by slug or by UUID (told apart by the UUID shape).
+    description: The application, by slug or by id. It is looked up as a slug first and read by id only when no application has that slug.
     type: str
     required: true
   environment:
@@ -113,7 +113,7 @@ backups:
   elements: dict
   contains:
     application:
-      description: Application UUID.
+      description: Application id.
       type: str
       returned: always
     application_slug:
@@ -122,7 +122,7 @@ backups:
       returned: always
       sample: shop
     environment:
-      description: Environment UUID.
+      description: Environment id.
       type: str
       returned: always
     environment_slug:
@@ -131,7 +131,7 @@ backups:
       returned: always
       sample: live
     uuid:
-      description: Backup UUID; V(null) when the environment has no qualifying backup.
+      description: Backup id; V(null) when the environment has no qualifying backup.
       type: str
       returned: always
     state:
@@ -199,10 +199,10 @@ backups:
       returned: always
       contains:
         uuid:
-          description: Service-instance backup UUID.
+          description: Service-instance backup id.
           type: str
         service_instance:
-          description: Service instance UUID.
+          description: Service instance id.
           type: str
         service_type:
           description: V(DATABASE) or V(STORAGE).

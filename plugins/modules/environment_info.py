@@ -18,7 +18,7 @@ author:
 options:
   application:
     description:
-      - The application, by slug or by UUID (told apart by the UUID shape).
+      - The application, by slug or by id. It is looked up as a slug first and read by id only when no application has that slug.
       - An application that does not exist fails the task with C(application 'X' not found).
     type: str
     required: true
@@ -26,7 +26,7 @@ options:
     description: Only the environment with this slug, for example V(live). No match returns an empty list.
     type: str
   uuid:
-    description: Only the environment with this UUID.
+    description: Only the environment with this id.
     type: str
 extends_documentation_fragment:
   - divio.cloud.connection
@@ -63,7 +63,7 @@ environments:
   elements: dict
   contains:
     uuid:
-      description: Environment UUID.
+      description: Environment id (an opaque string).
       type: str
       returned: always
     slug:
@@ -72,7 +72,7 @@ environments:
       returned: always
       sample: live
     application:
-      description: UUID of the application.
+      description: Id of the application.
       type: str
       returned: always
     application_slug:

@@ -82,7 +82,8 @@ def test_one_pass_over_backups_for_the_whole_fleet(client, sim, dataset):
     ({"services": ["MEDIA"]}, "'MEDIA' is not a known service type"),
     ({"environments": "live"}, "environments 'live' is not valid: expected a non-empty list"),
     ({"applications": "shop"}, "applications 'shop' is not valid: expected a list"),
-    ({"organisation": "acme"}, "organisation 'acme' is not valid: expected a UUID"),
+    ({"organisation": " "}, "organisation ' ' is not valid: expected a non-empty string"),
+    ({"applications": ["shop", ""]}, "applications item '' is not valid: expected a non-empty string"),
 ])
 def test_bad_input(client, sim, kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -114,13 +115,29 @@ def test_named_application_outside_the_organisation_is_an_error_not_skipped(clie
     assert summary["ok"] is False
 
 
-def test_uuids_are_compared_in_canonical_form(client, dataset):
+def test_ids_are_opaque_and_a_slug_costs_one_request(client, sim, dataset):
+    """Ids are taken as the API wrote them, whatever their shape; a reference is asked as a slug first
+    (one request) and read by id only when no application has that slug."""
+    from ansible_collections.divio.cloud.plugins.module_utils.errors import NotFoundError
     from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, list_applications
     app = dataset.applications[0]
-    squashed = app["organisation"].replace("-", "").upper()
-    assert {a["uuid"] for a in list_applications(client, organisation=squashed)} == \
+    assert {a["uuid"] for a in list_applications(client, organisation=app["organisation"])} == \
         {a["uuid"] for a in dataset.applications if a["organisation"] == app["organisation"]}
-    assert get_application(client, app["uuid"].replace("-", "").upper())["slug"] == app["slug"]
+    sim.reset_stats()
+    assert get_application(client, app["slug"])["uuid"] == app["uuid"]
+    assert sim.stats()["requests"] == 1
+    sim.reset_stats()
+    assert get_application(client, app["uuid"])["slug"] == app["slug"]
+    by_slug, by_id = [path for _unused, path, _unused in sim.requests]
+    assert by_slug.startswith("/apps/v3/applications/?") and "slug=%s" % app["uuid"] in by_slug
+    assert by_id == "/apps/v3/applications/%s/" % app["uuid"]
+    with pytest.raises(NotFoundError) as info:
+        get_application(client, "bagztldeadfdhlilnmpzx3twly")
+    assert str(info.value) == ("application 'bagztldeadfdhlilnmpzx3twly' not found: no application with this slug "
+                               "(/apps/v3/applications/?slug=) or this id (/apps/v3/applications/<id>/) is visible to the token.")
+    # The id of the organisation, as handed out, selects the fleet; nothing re-formats it.
+    records, _unused = check_backups(client, organisation=app["organisation"], max_age="100d")
+    assert {r["application"] for r in records} == {a["uuid"] for a in dataset.applications if a["organisation"] == app["organisation"]}
 
 
 def test_fleet_isolates_each_application_and_names_missing_environments(client, dataset):
