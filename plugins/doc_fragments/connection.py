@@ -2,13 +2,13 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
-    # Connection options shared by every module and the lookup plugin.
+class ModuleDocFragment:
+    # Connection options shared by every module and plugin. The source of truth is the option table
+    # CONNECTION_OPTIONS in plugins/module_utils/connection.py; tests/unit/test_options.py proves that
+    # these names, types, defaults and environment variables agree with it (ansible-test needs a static
+    # string here). Defaults are applied by resolve_connection, after the environment variable, so they
+    # are stated in the descriptions rather than as default: keys.
     DOCUMENTATION = r"""
 options:
   api_token:
@@ -34,14 +34,17 @@ options:
   validate_certs:
     description:
       - Verify the API's TLS certificate. Set to V(false) only for test servers with self-signed certificates.
+      - If not set, the E(DIVIO_VALIDATE_CERTS) environment variable is used, then V(true).
     type: bool
-    default: true
   timeout:
     description:
       - Seconds to wait for each HTTP answer before the request is retried (and eventually fails).
-      - Defaults to V(30) when not set.
+      - If not set, the E(DIVIO_TIMEOUT) environment variable is used, then V(30).
     type: float
 notes:
+  - Each connection option is taken from the task's option, else its environment variable (E(DIVIO_API_URL),
+    E(DIVIO_TIMEOUT), ... - the same for modules and plugins), else its default; a bad value fails the task
+    before any request, naming the option and where the value came from.
   - Requests that fail with a connection error, a timeout, HTTP 429, 502, 503 or 504 are retried with
     exponential backoff and jitter, honouring C(Retry-After), for at most six tries and two minutes.
   - Lists are read completely or not at all - a page that fails, a looping or foreign C(next) link or a
@@ -50,7 +53,7 @@ requirements:
   - requests >= 2.25
 """
 
-    # Extra sources for plugins (lookup): environment, ansible.cfg and variables.
+    # Extra sources for plugins (lookup, inventory): environment, ansible.cfg and variables.
     PLUGINS = r"""
 options:
   api_token:

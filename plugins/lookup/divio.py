@@ -2,10 +2,6 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 name: divio
 short_description: Divio applications, environments and latest backups in templates and conditions
@@ -182,10 +178,10 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
-from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES, resolve_connection
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
+from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, list_applications, list_environments
+from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
 from ansible_collections.divio.cloud.plugins.plugin_utils.lookup_cache import LookupCache, run_cache_dir
 
 
@@ -241,16 +237,7 @@ def _check_options(term, kwargs):
         raise InputError("term %r needs the option %s, e.g. %s='shop'." % (term, missing[0], missing[0]))
 
 
-def _token_source(origin):
-    """Where ``get_option`` found the token, for the 401 message (never the token itself)."""
-    if origin.startswith("var: "):
-        return "the %s variable" % origin[len("var: "):]
-    if origin not in ("Direct", "default") and not origin.startswith(("env: ", "keyword: ", "cli: ")):
-        return "the api_token setting of the [divio] section in %s" % origin
-    return None
-
-
-class LookupModule(LookupBase):
+class LookupModule(DivioPlugin, LookupBase):
 
     def _connection_variables(self, variables):
         """The variables our options read (``divio_api_token``, ...), templated.
@@ -266,23 +253,12 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         term = _term(terms)
         self.set_options(var_options=self._connection_variables(variables), direct=kwargs)
-        try:
+        # The one place where collection errors become lookup errors; the message is the modules' own.
+        with self.divio_errors(AnsibleLookupError):
             _check_options(term, kwargs)
-            options = dict((name, self.get_option(name)) for name in CONNECTION_OPTION_NAMES)
-            token_origin = self.get_option_and_origin("api_token")[1]
-            if token_origin.startswith("env: "):
-                # resolve_connection reads DIVIO_API_TOKEN itself, and then names it in a 401 message.
-                options["api_token"] = None
-            settings = resolve_connection(options)
-            if settings.token_source == "the api_token option":
-                settings.token_source = _token_source(token_origin) or settings.token_source
             ttl = self.get_option("cache_ttl")
             if ttl is not None and ttl < 0:
                 raise InputError("cache_ttl %r is not valid: expected 0 (no cache) or a number of seconds." % (ttl,))
             cache = LookupCache(run_cache_dir(), ttl=ttl or 0)
-            function = TERMS[term][0]
-            with DivioClient(settings, cache=cache) as client:
-                return function(client, dict((name, self.get_option(name)) for name in TERM_OPTIONS))
-        except DivioError as exc:
-            # The one place where collection errors become lookup errors; the message is the modules' own.
-            raise AnsibleLookupError("%s" % exc) from None
+            with self.divio_client(cache=cache) as client:
+                return TERMS[term][0](client, dict((name, self.get_option(name)) for name in TERM_OPTIONS))

@@ -2,45 +2,125 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Connection options: the one place that names them, validates them and finds the token.
+"""Connection options: the one table that names them, and the one place that reads and validates them.
 
-Modules build their argument spec from ``CONNECTION_ARGUMENT_SPEC``; the lookup reads the same
-option names through ``get_option``. Both then call ``resolve_connection`` with a plain dict, so
-precedence (option > environment > netrc) and validation are identical everywhere.
+``CONNECTION_OPTIONS`` is the source of the module argument spec (``CONNECTION_ARGUMENT_SPEC``), of the
+plugin options' sources (environment variable, ``ansible.cfg`` key, variable) and of the ``connection``
+doc fragment (``tests/unit/test_options.py`` proves the fragment agrees). ``resolve_connection`` is the
+only code of the collection that reads the environment; modules hand it their parameters, plugins the
+values Ansible found with their origins, so precedence and validation are identical everywhere:
+option > environment variable > default; the token: option > DIVIO_API_TOKEN > netrc.
 No Ansible imports here.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
+import ipaddress
+import math
 import netrc
 import os
 import re
+import stat
+from urllib.parse import urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import ConfigurationError
 
-from urllib.parse import urlsplit
-
 DEFAULT_ZONE = "divio.com"
-DEFAULT_TIMEOUT = 30
+DEFAULT_TIMEOUT = 30.0
 
 TOKEN_ENV = "DIVIO_API_TOKEN"
 API_URL_ENV = "DIVIO_API_URL"
 ZONE_ENV = "DIVIO_ZONE"
 NETRC_ENV = "NETRC_PATH"
 
-# Defaults are applied in resolve_connection, not in the spec, so that an unset option can still
-# fall back to its environment variable.
-CONNECTION_ARGUMENT_SPEC = dict(
-    api_token=dict(type="str", no_log=True),
-    api_url=dict(type="str"),
-    zone=dict(type="str"),
-    validate_certs=dict(type="bool", default=True),
-    timeout=dict(type="float"),
-)
+#: ``settings.sources`` value of an option that nobody set.
+DEFAULT_SOURCE = "default"
 
-CONNECTION_OPTION_NAMES = tuple(CONNECTION_ARGUMENT_SPEC)
+
+class ConnectionOption:
+    """One row of the option table. The environment variable, ``ansible.cfg`` key (section ``[divio]``)
+    and variable of an option follow from its name: ``timeout`` -> ``DIVIO_TIMEOUT``, ``timeout``,
+    ``divio_timeout``."""
+
+    INI_SECTION = "divio"
+
+    def __init__(self, name, type, default, parse, no_log=False):
+        self.name = name
+        self.type = type
+        self.default = default
+        self.parse = parse  # parse(value, name, where) -> value, or raises ConfigurationError
+        self.no_log = no_log
+        self.env = "DIVIO_" + name.upper()
+        self.variable = "divio_" + name
+        self.ini_key = name
+
+    def is_unset(self, value):
+        # An empty string means "not set" for text options (as for environment variables): a blank
+        # api_url in module_defaults falls back like an absent one. Numbers and booleans only when None.
+        return value is None or (self.type == "str" and isinstance(value, str) and not value.strip())
+
+    def argument_spec(self):
+        # No default here: an unset option must still be able to fall back to its environment variable.
+        spec = dict(type=self.type)
+        if self.no_log:
+            spec["no_log"] = True
+        return spec
+
+    def __repr__(self):
+        return "ConnectionOption(%r)" % self.name
+
+
+def _shown(value):
+    """A value as messages quote it; text that looks like a URL loses its credentials first."""
+    return repr(hide_url_credentials(value) if isinstance(value, str) else value)
+
+
+def _invalid(name, value, where, expected):
+    """``timeout 'soon' from the DIVIO_TIMEOUT environment variable is not valid: expected ...``"""
+    return ConfigurationError("%s %s%s is not valid: expected %s." % (name, _shown(value), where, expected))
+
+
+def _text(value, name, where):
+    if not isinstance(value, str):
+        raise _invalid(name, value, where, "a string")
+    return value
+
+
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("0", "false", "no", "off", "n", "f")
+
+
+def _boolean(value, name, where):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _invalid(name, value, where, "true or false")
+
+
+def _seconds(value, name, where):
+    """A positive, finite number of seconds (int, float or numeric string)."""
+    expected = "a number of seconds greater than 0"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _invalid(name, value, where, expected)
+    try:
+        number = float(value)
+    except ValueError:
+        raise _invalid(name, value, where, expected) from None
+    if not math.isfinite(number) or number <= 0:
+        raise _invalid(name, value, where, expected)
+    return number
+
+
+# The option table. Its order is the order of the docs and of the lookup's option list.
+CONNECTION_OPTIONS = (
+    ConnectionOption("api_token", "str", None, _text, no_log=True),
+    ConnectionOption("api_url", "str", None, _text),
+    ConnectionOption("zone", "str", DEFAULT_ZONE, _text),
+    ConnectionOption("validate_certs", "bool", True, _boolean),
+    ConnectionOption("timeout", "float", DEFAULT_TIMEOUT, _seconds),
+)
+OPTIONS_BY_NAME = dict((option.name, option) for option in CONNECTION_OPTIONS)
+CONNECTION_OPTION_NAMES = tuple(option.name for option in CONNECTION_OPTIONS)
+CONNECTION_ARGUMENT_SPEC = dict((option.name, option.argument_spec()) for option in CONNECTION_OPTIONS)
 
 _ZONE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 # A token is sent verbatim in a header: anything but visible ASCII would break or split it.
@@ -48,17 +128,31 @@ _TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
 
 
 class ConnectionSettings:
-    """Everything a client needs to talk to one API. ``repr`` never shows the token."""
+    """Everything a client needs to talk to one API, validated. ``repr`` never shows the token.
 
-    def __init__(self, base_url, token, token_source, validate_certs=True, timeout=DEFAULT_TIMEOUT):
+    ``sources`` maps each option name to where its value came from (``"the timeout option"``,
+    ``"the DIVIO_TIMEOUT environment variable"``, ``"netrc /home/me/.netrc (machine api.divio.com)"``,
+    ``"default"``); ``token_source`` is ``sources["api_token"]``, the words a 401 message uses.
+    """
+
+    def __init__(self, base_url, token, token_source, validate_certs=True, timeout=DEFAULT_TIMEOUT, sources=None):
         self.base_url = base_url
         self.token = token
-        self.token_source = token_source
         self.validate_certs = validate_certs
         self.timeout = timeout
+        self.sources = dict(sources or {})
+        self.sources["api_token"] = token_source
+
+    @property
+    def token_source(self):
+        return self.sources["api_token"]
+
+    @token_source.setter
+    def token_source(self, value):
+        self.sources["api_token"] = value
 
     def __repr__(self):
-        return "ConnectionSettings(base_url=%r, token=<%s>, validate_certs=%r, timeout=%r)" % (
+        return "ConnectionSettings(base_url=%r, token=<from %s>, validate_certs=%r, timeout=%r)" % (
             self.base_url, self.token_source, self.validate_certs, self.timeout)
 
 
@@ -66,7 +160,38 @@ def _blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def normalize_api_url(api_url, option="api_url"):
+def _credentials_span(text):
+    """(start, end) of what may be URL credentials in ``text``, or None.
+
+    Everything between the scheme's ``//`` (or the start) and the LAST ``@``: a password may hold
+    ``@ / # ? %`` (encoded or not), which ends the user-info early for a URL parser, not for a reader.
+    """
+    at = text.rfind("@")
+    if at < 0:
+        return None
+    scheme_end = text.find("//")
+    return (scheme_end + 2 if 0 <= scheme_end < at else 0), at
+
+
+def hide_url_credentials(text):
+    """``text`` with anything that may be URL credentials replaced by ``***``."""
+    span = _credentials_span(text)
+    return text if span is None else text[:span[0]] + "***" + text[span[1]:]
+
+
+def url_credentials(text):
+    """The part of ``text`` that ``hide_url_credentials`` hides (to register it as a secret), or None.
+
+    Shorter than 4 characters it is not returned: masking such a string everywhere in a task's output
+    would garble the output and protect nothing (our own messages hide it whatever its length)."""
+    if not isinstance(text, str):
+        return None
+    span = _credentials_span(text.strip())
+    secret = text.strip()[span[0]:span[1]] if span else ""
+    return secret if len(secret) >= 4 else None
+
+
+def normalize_api_url(api_url, option="api_url", where=""):
     """Return ``scheme://host[:port]`` or raise: the API paths are fixed, so a path is a mistake."""
     url = api_url.strip()
     problem = None
@@ -80,31 +205,30 @@ def normalize_api_url(api_url, option="api_url"):
             problem = "it needs an http:// or https:// scheme"
         elif not parts.hostname:
             problem = "it has no host name"
-        elif parts.username or parts.password:
+        elif parts.username or parts.password or "@" in parts.netloc:
             problem = "credentials in the URL are not supported; use api_token"
         elif parts.path not in ("", "/") or parts.query or parts.fragment:
             problem = "it must not have a path, query or fragment (the client adds /apps/v3/...)"
     if problem:
         # Whatever else is wrong, credentials in the URL are never repeated.
-        shown = re.sub(r"//[^/@]*@", "//***@", api_url)
         raise ConfigurationError(
-            "%s %r is not valid: %s. Expected a base URL such as https://api.divio.com "
-            "or http://127.0.0.1:8000." % (option, shown, problem))
+            "%s %r%s is not valid: %s. Expected a base URL such as https://api.divio.com "
+            "or http://127.0.0.1:8000." % (option, hide_url_credentials(api_url), where, problem))
     netloc = parts.hostname if port is None else "%s:%d" % (parts.hostname, port)
     if ":" in parts.hostname:  # IPv6 literal
         netloc = "[%s]" % parts.hostname if port is None else "[%s]:%d" % (parts.hostname, port)
     return "%s://%s" % (parts.scheme, netloc)
 
 
-def _base_url_from_zone(zone):
+def _base_url_from_zone(zone, where=""):
     zone = zone.strip()
     # divio-cli accepts a full URL as the zone (e.g. a local server); so do we.
     if zone.startswith(("http://", "https://")):
-        return normalize_api_url(zone, option="zone")
+        return normalize_api_url(zone, option="zone", where=where)
     if not _ZONE_RE.match(zone):
         raise ConfigurationError(
-            "zone %r is not valid: expected a domain name such as divio.com (the API is then "
-            "https://api.<zone>)." % zone)
+            "zone %r%s is not valid: expected a domain name such as divio.com (the API is then "
+            "https://api.<zone>)." % (hide_url_credentials(zone), where))
     return "https://api.%s" % zone.lower()
 
 
@@ -148,47 +272,71 @@ def _check_token(token, source):
             "Copy the token again without spaces or line breaks." % source)
 
 
-def resolve_connection(options, environ=None):
-    """Turn connection options (a dict, unset = None) into ``ConnectionSettings``.
+def option_source(name):
+    """How messages name an option set directly (module parameter, lookup keyword argument)."""
+    return "the %s option" % name
 
+
+def env_source(variable):
+    return "the %s environment variable" % variable
+
+
+def _pick(option, options, origins, environ):
+    """(raw value, source) of one option: the option, else its environment variable, else (None, default)."""
+    value = options.get(option.name)
+    if not option.is_unset(value):
+        return value, origins.get(option.name) or option_source(option.name)
+    value = environ.get(option.env)
+    if not _blank(value):
+        return value, env_source(option.env)
+    return None, DEFAULT_SOURCE
+
+
+def _where(name, source):
+    """"" or " from the DIVIO_TIMEOUT environment variable": where a bad value came from, unless obvious."""
+    return "" if source in (option_source(name), DEFAULT_SOURCE) else " from %s" % source
+
+
+def resolve_connection(options, environ=None, origins=None):
+    """Turn connection options into validated ``ConnectionSettings``; nothing is sent before this passed.
+
+    ``options``: option name -> value (unset: None; text options also blank). ``environ``: the
+    environment to fall back to (default ``os.environ``). ``origins``: option name -> how to name where a
+    given value came from, for plugins whose values Ansible found (``"the divio_timeout variable"``);
+    an option without an origin is named ``"the <name> option"``.
     Precedence for each setting: the option, then its environment variable, then the default.
     The token: ``api_token``, then ``DIVIO_API_TOKEN``, then netrc (``$NETRC_PATH`` or ~/.netrc).
     """
     environ = os.environ if environ is None else environ
-    api_url = options.get("api_url")
-    if _blank(api_url):
-        api_url = environ.get(API_URL_ENV)
-    zone = options.get("zone")
-    if _blank(zone):
-        zone = environ.get(ZONE_ENV)
-    if not _blank(api_url):
-        base_url = normalize_api_url(api_url)
+    origins = origins or {}
+    values, sources = {}, {}
+    for option in CONNECTION_OPTIONS:
+        value, source = _pick(option, options, origins, environ)
+        sources[option.name] = source
+        if value is None:
+            values[option.name] = option.default
+        elif option.name == "api_token":
+            values[option.name] = value  # checked below, in words that never quote it
+        else:
+            values[option.name] = option.parse(value, option.name, _where(option.name, source))
+
+    if values["api_url"] is not None:
+        base_url = normalize_api_url(values["api_url"], where=_where("api_url", sources["api_url"]))
     else:
-        base_url = _base_url_from_zone(zone if not _blank(zone) else DEFAULT_ZONE)
+        base_url = _base_url_from_zone(values["zone"], where=_where("zone", sources["zone"]))
 
-    timeout = options.get("timeout")
-    if timeout is None:
-        timeout = DEFAULT_TIMEOUT
-    try:
-        timeout = float(timeout)
-    except (TypeError, ValueError):
-        raise ConfigurationError("timeout %r is not valid: expected a number of seconds greater than 0." % (timeout,))
-    if not timeout > 0:
-        raise ConfigurationError("timeout %r is not valid: expected a number of seconds greater than 0." % (timeout,))
-
-    validate_certs = options.get("validate_certs")
-    validate_certs = True if validate_certs is None else bool(validate_certs)
-
-    token, source = options.get("api_token"), "the api_token option"
-    if _blank(token):
-        token, source = environ.get(TOKEN_ENV), "the %s environment variable" % TOKEN_ENV
-    if _blank(token):
-        token, source = _token_from_netrc(base_url, environ)
+    token, token_source = values["api_token"], sources["api_token"]
+    if token is None:
+        token, token_source = _token_from_netrc(base_url, environ)
     if _blank(token):
         raise ConfigurationError(
             "no Divio API token found for %s. Set it in one of three ways: the api_token option "
             "(e.g. through module_defaults), the %s environment variable, or a netrc entry for "
             "machine %s (what `divio login` writes; file: $%s or ~/.netrc)."
             % (base_url, TOKEN_ENV, " or ".join(netrc_machines(base_url)), NETRC_ENV))
-    _check_token(token, source)
-    return ConnectionSettings(base_url, token, source, validate_certs=validate_certs, timeout=timeout)
+    if not isinstance(token, str):
+        raise ConfigurationError("the API token from %s is not valid: expected a string." % token_source)
+    _check_token(token, token_source)
+    sources["api_token"] = token_source
+    return ConnectionSettings(base_url, token, token_source, validate_certs=values["validate_certs"],
+                              timeout=values["timeout"], sources=sources)

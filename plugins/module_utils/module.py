@@ -4,14 +4,15 @@
 
 """The Ansible side of every divio.cloud module: argument spec, client, errors -> fail_json."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.divio.cloud.plugins.module_utils.connection import (
+    CONNECTION_ARGUMENT_SPEC,
+    CONNECTION_OPTION_NAMES,
+    resolve_connection,
+    url_credentials,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
 
 
@@ -31,6 +32,12 @@ class DivioModule:
         spec.update(self.argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
         self.params = self.module.params
+        # Credentials written into api_url / zone are refused, and must not come back in the task's
+        # result either (Ansible echoes the module's arguments at -v and in failures).
+        for name in ("api_url", "zone"):
+            secret = url_credentials(self.params.get(name))
+            if secret:
+                self.module.no_log_values.add(secret)
 
     def run(self, client):
         raise NotImplementedError
@@ -39,7 +46,8 @@ class DivioModule:
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         try:
-            with DivioClient.from_options(self.params) as client:
+            settings = resolve_connection(dict((name, self.params.get(name)) for name in CONNECTION_OPTION_NAMES))
+            with DivioClient(settings) as client:
                 result = self.run(client)
         except DivioError as exc:
             self.module.fail_json(msg=str(exc), error=type(exc).__name__, **_public_details(exc))

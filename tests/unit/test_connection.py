@@ -267,3 +267,72 @@ def test_credentials_are_hidden_even_when_the_url_does_not_parse():
     with pytest.raises(ConfigurationError) as info:
         resolve(api_url="https://me:SUPERSECRET@api.divio.com:abc", api_token=OPTION_TOKEN)
     assert "SUPERSECRET" not in str(info.value) and "https://***@api.divio.com:abc" in str(info.value)
+
+
+# -- one set of environment variables for modules and plugins; sources ---------------------------
+
+@pytest.mark.parametrize("variable, value, attribute, expected", [
+    ("DIVIO_TIMEOUT", "2.5", "timeout", 2.5),
+    ("DIVIO_VALIDATE_CERTS", "false", "validate_certs", False),
+    ("DIVIO_VALIDATE_CERTS", "No", "validate_certs", False),
+    ("DIVIO_VALIDATE_CERTS", "yes", "validate_certs", True),
+    ("DIVIO_API_URL", "http://127.0.0.1:9000", "base_url", "http://127.0.0.1:9000"),
+    ("DIVIO_ZONE", "example.org", "base_url", "https://api.example.org"),
+])
+def test_every_option_falls_back_to_its_environment_variable(variable, value, attribute, expected):
+    settings = resolve({variable: value}, api_token=OPTION_TOKEN)
+    assert getattr(settings, attribute) == expected
+    option = variable[len("DIVIO_"):].lower()
+    assert settings.sources[option] == "the %s environment variable" % variable
+
+
+@pytest.mark.parametrize("option, value, variable, env_value, attribute, expected", [
+    ("timeout", 7, "DIVIO_TIMEOUT", "2.5", "timeout", 7.0),
+    ("validate_certs", True, "DIVIO_VALIDATE_CERTS", "false", "validate_certs", True),
+    ("validate_certs", False, "DIVIO_VALIDATE_CERTS", "true", "validate_certs", False),
+])
+def test_the_option_beats_its_environment_variable(option, value, variable, env_value, attribute, expected):
+    settings = resolve({variable: env_value}, api_token=OPTION_TOKEN, **{option: value})
+    assert getattr(settings, attribute) == expected
+    assert settings.sources[option] == "the %s option" % option
+
+
+def test_sources_say_where_every_value_came_from(full_netrc):
+    settings = resolve({"DIVIO_TIMEOUT": "9", "NETRC_PATH": str(full_netrc)}, validate_certs=False)
+    assert settings.sources == {
+        "api_token": "netrc %s (machine api.divio.com)" % full_netrc,
+        "api_url": "default",
+        "zone": "default",
+        "validate_certs": "the validate_certs option",
+        "timeout": "the DIVIO_TIMEOUT environment variable",
+    }
+    assert settings.token_source == settings.sources["api_token"]
+
+
+def test_origins_handed_in_by_a_plugin_name_the_source():
+    settings = resolve_connection({"api_token": OPTION_TOKEN, "timeout": 3.0},
+                                  environ={}, origins={"api_token": "the divio_api_token variable",
+                                                       "timeout": "the DIVIO_TIMEOUT environment variable"})
+    assert settings.token_source == "the divio_api_token variable"
+    assert settings.sources["timeout"] == "the DIVIO_TIMEOUT environment variable"
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("DIVIO_TIMEOUT", "soon", "timeout 'soon' from the DIVIO_TIMEOUT environment variable is not valid: "
+                              "expected a number of seconds greater than 0"),
+    ("DIVIO_TIMEOUT", "-1", "timeout '-1' from the DIVIO_TIMEOUT environment variable is not valid"),
+    ("DIVIO_VALIDATE_CERTS", "maybe", "validate_certs 'maybe' from the DIVIO_VALIDATE_CERTS environment variable "
+                                      "is not valid: expected true or false"),
+])
+def test_a_bad_environment_value_names_the_variable(variable, value, expected):
+    with pytest.raises(ConfigurationError) as info:
+        resolve({variable: value}, api_token=OPTION_TOKEN)
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_environment_variable_counts_as_unset(blank):
+    settings = resolve({"DIVIO_TIMEOUT": blank, "DIVIO_VALIDATE_CERTS": blank, "DIVIO_API_URL": blank},
+                       api_token=OPTION_TOKEN)
+    assert (settings.timeout, settings.validate_certs, settings.base_url) == (DEFAULT_TIMEOUT, True, DEFAULT_BASE)
+    assert settings.sources["timeout"] == "default"

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What every controller-side plugin of divio.cloud (lookup, inventory) shares: options -> connection
+settings -> client, and collection errors -> the plugin type's Ansible error.
+
+Ansible itself reads a plugin option's ``env:``, ``ini:`` and ``vars:`` sources (the ``connection.plugins``
+doc fragment declares them, from the option table); ``divio_settings`` hands the values it found to
+``resolve_connection`` together with their origin, so messages say where a bad value or a rejected token
+came from, and precedence and validation are those of the modules.
+"""
+
+import contextlib
+
+from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.connection import (
+    CONNECTION_OPTIONS,
+    env_source,
+    option_source,
+    resolve_connection,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+
+
+def describe_origin(option, origin):
+    """Ansible's origin of a plugin option value, in the words our messages use (None: not set).
+
+    Origins are ``Direct`` (keyword argument / set_options), ``var: <name>``, ``env: <NAME>``,
+    ``keyword: <name>``, ``cli: <name>``, ``default``, or the path of the ansible.cfg that held it.
+    """
+    if origin in (None, "", "default"):
+        return None
+    if origin == "Direct":
+        return option_source(option.name)
+    for prefix, words in (("var: ", "the %s variable"), ("keyword: ", "the %s keyword"),
+                          ("cli: ", "the %s command line option")):
+        if origin.startswith(prefix):
+            return words % origin[len(prefix):]
+    if origin.startswith("env: "):
+        return env_source(origin[len("env: "):])
+    return "the %s setting of the [%s] section in %s" % (option.ini_key, option.INI_SECTION, origin)
+
+
+class DivioPlugin:
+    """Mixin for ``LookupBase`` and ``BaseInventoryPlugin`` subclasses whose documentation extends
+    ``divio.cloud.connection`` and ``divio.cloud.connection.plugins``. Options must be set (``set_options``
+    or ``_read_config_data``) before these are called."""
+
+    def divio_settings(self):
+        """``ConnectionSettings`` from this plugin's connection options (raises ``ConfigurationError``)."""
+        options, origins = {}, {}
+        for option in CONNECTION_OPTIONS:
+            value, origin = self.get_option_and_origin(option.name)
+            options[option.name] = value
+            described = describe_origin(option, origin)
+            if described:
+                origins[option.name] = described
+        return resolve_connection(options, origins=origins)
+
+    def divio_client(self, **kwargs):
+        """A ``DivioClient`` for this plugin's settings; ``kwargs`` go to ``DivioClient`` (cache=...)."""
+        return DivioClient(self.divio_settings(), **kwargs)
+
+    @contextlib.contextmanager
+    def divio_errors(self, error_class):
+        """Turn a ``DivioError`` (whose message is the modules' own) into ``error_class``, without the
+        collection's traceback: the message says everything the user can act on."""
+        try:
+            yield
+        except DivioError as exc:
+            raise error_class(str(exc)) from None
