@@ -6,8 +6,14 @@
 
 Every HTTP call of the collection goes through ``DivioClient._send``: ``_attempt`` makes one try
 and says how it ended (a result, a problem worth retrying, or a raised error), ``_send`` decides
-whether to try again. Retries, error mapping and token hygiene live in exactly one place; the
-paginator (``pagination.py``) reads lists through it.
+whether to try again. Retries, redirects, limits, error mapping and token hygiene live in exactly
+one place; the paginator (``pagination.py``) reads lists through it, ``transport.py`` bounds the
+time and size of each request.
+
+Bounds (README "Limits and guarantees"): one try takes at most ``timeout`` (connect, headers and
+the whole body); one request at most ``timeout`` x ``retries`` + ``RetryPolicy.max_total`` of
+waiting between tries; everything a client does at most ``deadline``. Bodies are read up to
+``max_response_bytes``. A redirect is followed only within our origin, only for a GET.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,27 +31,30 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     ApiError,
     AuthenticationError,
+    DeadlineExceededError,
     DivioError,
     InvalidResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
+    ResponseTooLargeError,
     TransportError,
     describe_request,
+    excerpt,
 )
-from ansible_collections.divio.cloud.plugins.module_utils import pagination
+from ansible_collections.divio.cloud.plugins.module_utils import pagination, transport
 
 try:
     import requests
-    from requests.adapters import HTTPAdapter
     from requests.auth import AuthBase
-    from urllib3.exceptions import NewConnectionError
+    from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
@@ -55,7 +64,6 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 USER_AGENT = "ansible-collection-divio.cloud"
-DEFAULT_MAX_CONCURRENCY = 8
 APPS = "/apps/v3/"
 IAM = "/iam/v3/"
 # Ask for big pages; the server caps page_size and we follow whatever it hands out.
@@ -63,16 +71,24 @@ DEFAULT_PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
 # A request that changes something is repeated only when the server said it did not process it.
 RETRY_STATUSES_NOT_IDEMPOTENT = frozenset((429, 503))
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Until every ConnectionSettings carries them (see connection.py): INTERFACES.md section 1 defaults.
+_SETTING_DEFAULTS = dict(retries=6, deadline=None, max_response_bytes=32 * 1024 * 1024, max_pages=10000,
+                         max_items=1000000, max_concurrency=8)
 
 
 class RetryPolicy:
-    """When to try again: capped exponential backoff with jitter, bounded in tries and total time.
+    """When to try again: capped exponential backoff with jitter, bounded in tries and waiting time.
 
-    A server's ``Retry-After`` wins over the computed backoff (it knows its own limits), but never
-    beyond the total time budget: then we give up and say so.
+    ``max_attempts`` (None: the ``retries`` setting) counts every try, the first included.
+    ``max_total`` bounds the seconds spent waiting between tries, in sum. A server's ``Retry-After``
+    wins over the computed backoff (it knows its own limits), but never beyond that budget: then we
+    give up at once and say so.
     """
 
-    def __init__(self, max_attempts=6, backoff_base=0.5, backoff_max=20.0, max_total=120.0,
+    def __init__(self, max_attempts=None, backoff_base=0.5, backoff_max=20.0, max_total=120.0,
                  sleep=time.sleep, clock=time.monotonic, rng=None):
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
@@ -160,32 +176,59 @@ class TokenAuth(AuthBase):
 
 
 def _detail(response):
-    """A short server explanation from an error body, if it has one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+    """A short server explanation from an error body: its ``detail``, else an excerpt (masked, then cut)."""
+    body = _decode(response)
+    if body is None:
+        text = (response.content or b"").decode("utf-8", "replace").strip()
+    elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         text = body["detail"]
     else:
         text = json.dumps(body, sort_keys=True)
-    return text if len(text) <= 300 else text[:297] + "..."
+    return excerpt(text, 300)
+
+
+def _no_redirect_target(response):
+    return None
+
+
+def _origin(parts):
+    """``(scheme, host, port)`` of a split URL: where a token may go. Raises ValueError on a bad port."""
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+
+
+def _show_origin(origin):
+    scheme, host, port = origin
+    return excerpt("%s://%s:%s" % (scheme, "[%s]" % host if ":" in host else host, port), 120)
 
 
 class DivioClient:
-    """One authenticated session against one Divio API base URL."""
+    """One authenticated session against one Divio API base URL.
+
+    Stats: ``request_count`` (HTTP exchanges sent, redirects included), ``retry_count`` (tries
+    repeated after a problem that may pass).
+    """
 
     def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None, cache=None,
-                 max_concurrency=DEFAULT_MAX_CONCURRENCY):
+                 max_concurrency=None):
         if not HAS_REQUESTS:
             raise DivioError("the Python library 'requests' is required on the host that runs this task: pip install requests")
+        DivioError.register_secret(settings.token)
         self.settings = settings
         self.base_url = settings.base_url
+        self._base = urlsplit(self.base_url)
+        self._origin = _origin(self._base)
         self.retry = retry or RetryPolicy()
+        self.max_attempts = self.retry.max_attempts or self._setting("retries")
+        self.max_response_bytes = self._setting("max_response_bytes")
+        self.max_pages = self._setting("max_pages")
+        self.max_items = self._setting("max_items")
+        deadline = self._setting("deadline")
+        self.deadline = transport.Deadline(deadline, self.retry.clock) if deadline else None
         self.page_size = page_size
         self._counter_lock = threading.Lock()
         self.request_count = 0
-        self.max_concurrency = max(1, int(max_concurrency))
+        self.retry_count = 0
+        self.max_concurrency = max(1, int(max_concurrency or self._setting("max_concurrency")))
         self.concurrency = ConcurrencyLimit(self.max_concurrency)
         self._pool = None  # the fan-out's workers, started on first use
         self._closed = False
@@ -193,8 +236,6 @@ class DivioClient:
         # per-run cache; keys hold a hash of the token, never the token.
         self.cache = cache
         self._token_hash = hashlib.sha256(settings.token.encode("utf-8")).hexdigest()
-        DivioError.register_secret(settings.token)
-        self._base = urlsplit(self.base_url)
         self.session = session or requests.Session()
         self._verify = settings.validate_certs
         if session is None:
@@ -205,11 +246,17 @@ class DivioClient:
             if settings.validate_certs:
                 self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             # One keep-alive connection per concurrent request; block rather than open extra ones.
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_concurrency, pool_block=True)
+            adapter = transport.DeadlineAdapter(pool_connections=1, pool_maxsize=self.max_concurrency, pool_block=True)
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
         self.session.auth = TokenAuth(settings.token)
+        # Redirects are ours to judge (``_redirect_target``): requests must not even prepare the next
+        # request, which would read a redirect's whole body past our size and time limits.
+        self.session.get_redirect_target = _no_redirect_target
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+
+    def _setting(self, name):
+        return getattr(self.settings, name, _SETTING_DEFAULTS[name])
 
     @classmethod
     def from_options(cls, options, environ=None, **kwargs):
@@ -232,7 +279,6 @@ class DivioClient:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.session.close()
-
 
     # -- URLs -------------------------------------------------------------------------------
 
@@ -280,31 +326,53 @@ class DivioClient:
         policy = self.retry
         what = describe_request(method, url)
         started = policy.clock()
-        attempt = 0
+        attempt, waited = 0, 0.0
         while True:
             attempt += 1
             outcome = self._attempt(method, url, body, idempotent, what)
             if not isinstance(outcome, _Retryable):
                 return outcome
-            elapsed = policy.clock() - started
             wait = policy.backoff(attempt) if outcome.wait is None else outcome.wait
-            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total or self._closed:
-                reason = "gave up after %d tries in %.1f s" % (attempt, elapsed)
-                if outcome.wait is not None and elapsed + wait > policy.max_total:
-                    reason += " (the server asked to wait %.0f s more, beyond the retry budget of %g s)" % (
-                        outcome.wait, policy.max_total)
-                raise outcome.error("%s: %s; %s." % (what, outcome.problem, reason))
+            if self.deadline is not None and wait >= self.deadline.remaining():
+                raise self._deadline_error(what, outcome.problem)
+            if attempt >= self.max_attempts or waited + wait > policy.max_total or self._closed:
+                raise outcome.error("%s: %s; %s." % (what, outcome.problem, self._gave_up(attempt, started, waited, outcome)))
             policy.sleep(wait)
+            waited += wait
+            with self._counter_lock:
+                self.retry_count += 1
+
+    def _gave_up(self, attempt, started, waited, outcome):
+        reason = "gave up after %d tries in %.1f s" % (attempt, self.retry.clock() - started)
+        if outcome.wait is not None and waited + outcome.wait > self.retry.max_total:
+            reason += " (the server asked to wait %.0f s more, beyond the retry budget of %g s)" % (
+                outcome.wait, self.retry.max_total)
+        timeout = self.settings.timeout
+        bound = timeout * self.max_attempts + self.retry.max_total
+        return reason + "; a request takes at most timeout x tries + waiting = %g s x %d + %g s = %g s" % (
+            timeout, self.max_attempts, self.retry.max_total, bound)
+
+    def _deadline_error(self, what, problem=None):
+        return DeadlineExceededError(
+            "%s: the deadline of %g s for this task's API requests passed (%d requests sent, %d of them retries)%s. "
+            "Raise the deadline option, or look into why the API is slow." % (
+                what, self.deadline.seconds, self.request_count, self.retry_count,
+                "; last problem: %s" % problem if problem else ""))
 
     def _attempt(self, method, url, body, idempotent, what):
         """One try: returns the decoded body or a ``_Retryable``; raises errors that retrying cannot fix."""
-        with self._counter_lock:
-            self.request_count += 1
+        budget = self.settings.timeout
+        if self.deadline is not None:
+            if self.deadline.passed():
+                raise self._deadline_error(what)
+            budget = min(budget, self.deadline.remaining())
+        deadline = transport.Deadline(budget, self.retry.clock)
         try:
-            with self.concurrency:
-                response = self.session.request(method, url, json=body, timeout=self.settings.timeout,
-                                                verify=self._verify)
-        except requests.exceptions.RequestException as exc:
+            with self.concurrency, transport.bounded_by(deadline):
+                response = self._exchange(method, url, body, deadline, what)
+        except (requests.exceptions.RequestException, transport.BodyTimeout) as exc:
+            if self.deadline is not None and self.deadline.passed():
+                raise self._deadline_error(what, self._transport_problem(exc, what)[0])
             problem, may_have_arrived = self._transport_problem(exc, what)
             if may_have_arrived and not idempotent:
                 raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
@@ -329,16 +397,74 @@ class DivioClient:
             raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
         return _Retryable(problem, InvalidResponseError, status, urlsplit(url).path)
 
+    def _exchange(self, method, url, body, deadline, what):
+        """Send, follow same-origin redirects of a GET, read the whole body; returns the final response."""
+        seen = [url]
+        while True:
+            with self._counter_lock:
+                self.request_count += 1
+            left = max(deadline.remaining(), 0.001)
+            response = self.session.request(method, url, json=body, timeout=(left, left), verify=self._verify,
+                                            allow_redirects=False, stream=True)
+            if not 300 <= response.status_code < 400:
+                try:
+                    return transport.read_body(response, deadline, self.max_response_bytes)
+                except transport.BodyTooLarge as exc:
+                    raise ResponseTooLargeError(
+                        "%s: the answer is larger than the max_response_bytes limit of %d bytes (%s %d bytes); it "
+                        "was not read further. Raise max_response_bytes if such answers are expected."
+                        % (what, self.max_response_bytes, "announced" if exc.announced else "more than", exc.size),
+                        status=response.status_code, path=urlsplit(url).path)
+            response.close()
+            url = self._redirect_target(method, response, seen, what)
+            seen.append(url)
+
+    def _redirect_target(self, method, response, seen, what):
+        """The URL a redirect may be followed to, or a ``RedirectError``: a 3xx is never retried."""
+        status, location = response.status_code, response.headers.get("Location")
+        path = urlsplit(seen[0]).path
+        if status not in REDIRECT_STATUSES or not location:
+            raise RedirectError("%s: the server answered HTTP %d%s, not an API answer." % (
+                what, status, "" if location else " without a Location"), status=status, path=path)
+        try:
+            parts = urlsplit(urljoin(seen[-1], location.strip()))
+            origin = _origin(parts)
+        except ValueError:
+            raise RedirectError("%s: the server redirected (HTTP %d) to a malformed URL; not followed." % (what, status),
+                                status=status, path=path) from None
+        if origin != self._origin:
+            raise RedirectError(
+                "%s: the server redirected (HTTP %d) to another origin, %s; the token is only ever sent to %s, so "
+                "the redirect was not followed. Check api_url." % (what, status, _show_origin(origin), _show_origin(self._origin)),
+                status=status, path=path)
+        if method != "GET":
+            raise RedirectError(
+                "%s: the server redirected the %s (HTTP %d) to %s; it was not sent again, because it may already "
+                "have been carried out." % (what, method, status, describe_request(method, urlunsplit(parts))),
+                status=status, path=path)
+        target = urlunsplit((self._base.scheme, self._base.netloc, parts.path or "/", parts.query, ""))
+        if target in seen:
+            raise RedirectError("%s: the server's redirects loop (back to %s); not followed further." % (
+                what, describe_request(method, target)), status=status, path=path)
+        if len(seen) > MAX_REDIRECTS:
+            raise RedirectError("%s: more than %d redirects; not followed further." % (what, MAX_REDIRECTS),
+                                status=status, path=path)
+        return target
+
     def _transport_problem(self, exc, what):
         """``(problem, may have arrived)`` for a failed send; a TLS failure is raised (retrying cannot fix it)."""
+        timeout = self.settings.timeout
         if isinstance(exc, requests.exceptions.SSLError):
             raise TransportError(
                 "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
                 "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return "no connection within the timeout of %g s" % self.settings.timeout, False
+            return "no connection within the timeout of %g s" % timeout, False
         if isinstance(exc, requests.exceptions.Timeout):
-            return "no answer within the timeout of %g s" % self.settings.timeout, True
+            return "no answer within the timeout of %g s" % timeout, True
+        if isinstance(exc, transport.BodyTimeout) or _timed_out(exc):
+            return ("the answer did not arrive completely within the timeout of %g s (it bounds connecting, the "
+                    "headers and the whole body)" % timeout), True
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             if isinstance(reason, NewConnectionError):
@@ -439,8 +565,13 @@ def _returning_errors(function):
 
 
 def _decode(response):
-    """The JSON body, or None when it is not JSON (a proxy's HTML page, a cut-off body)."""
+    """The JSON body, or None when it is not JSON (a proxy's HTML page, a cut-off body, absurd nesting)."""
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(response.content or b"")
+    except (ValueError, RecursionError):
         return None
+
+
+def _timed_out(exc):
+    """A read timeout that requests reports as a connection error (it happened in the body)."""
+    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InvalidResponseError,
+    ListTooLongError,
     PaginationError,
     describe_request,
 )
@@ -30,7 +31,8 @@ def paginate(client, path, params=None, max_items=None):
 
     Raises ``PaginationError`` rather than ever ending early: a looping or foreign ``next``, an
     empty page that claims a next one, a ``count`` that disagrees with what arrived, or more
-    than ``max_items`` items (when given).
+    than ``max_items`` items (when given). ``ListTooLongError`` (a ``PaginationError``) when the
+    list passes the client's ``max_pages`` / ``max_items`` limits, however the server paginates.
 
     When the server numbers its pages (``next`` of page 1 is ``...page=2``) and ``count`` says how
     many follow, the rest are fetched concurrently, a window at a time, and checked the same way.
@@ -52,15 +54,16 @@ def paginate(client, path, params=None, max_items=None):
 
 
 def _read_listing(client, first_url, path, max_items):
-    listing = _Listing(first_url, path, max_items)
+    listing = _Listing(first_url, path, max_items, client.max_items, client.max_pages)
     results, next_url = listing.read(client.get_page(first_url), first_url)
     yield from listing.take(results)
     next_url = same_origin_url(client.base_url, next_url, listing.what, path) if next_url else None
-    numbered = _numbered_pages(next_url, listing.count, len(results), client.max_concurrency)
-    if numbered:
-        fetched = client.imap(lambda url: (url, client.get_page(url)), numbered)
+    last = _last_page_number(next_url, listing.count, len(results), client.max_concurrency)
+    if last:
+        listing.check_announced(last)
+        fetched = client.imap(lambda url: (url, client.get_page(url)), _numbered_urls(next_url, last))
         try:
-            yield from _numbered_items(listing, fetched, numbered)
+            yield from _numbered_items(listing, fetched, last)
         finally:
             fetched.close()  # here, not in whichever thread garbage-collects it
     else:
@@ -72,11 +75,11 @@ def _read_listing(client, first_url, path, max_items):
     listing.finish()
 
 
-def _numbered_items(listing, fetched, numbered):
-    """Items of pages 2..N fetched out of band; each page must link on to the next, the last to none."""
+def _numbered_items(listing, fetched, last):
+    """Items of pages 2..last fetched out of band; each page must link on to the next, the last to none."""
     for number, (url, page) in enumerate(fetched, start=2):
         results, next_url = listing.read(page, url)
-        expected = number + 1 if url != numbered[-1] else None
+        expected = number + 1 if number != last else None
         if _page_number(next_url) != expected:
             raise PaginationError(
                 "%s: its next link (%s) does not lead to page %s as the announced count of %d implies; the "
@@ -87,20 +90,22 @@ def _numbered_items(listing, fetched, numbered):
         yield from listing.take(results)
 
 
-def _numbered_pages(next_url, count, page_length, concurrency):
-    """URLs of pages 2..N when they can be computed (and it is worth it), else None."""
+def _last_page_number(next_url, count, page_length, concurrency):
+    """The number of the last page when pages 2..N can be computed (and it is worth it), else None."""
     if not next_url or count is None or not page_length or concurrency < 2:
         return None
-    parts = urlsplit(next_url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if dict(query).get("page") != "2":
+    if dict(parse_qsl(urlsplit(next_url).query, keep_blank_values=True)).get("page") != "2":
         return None
     pages = -(-count // page_length)
-    if pages <= 2:
-        return None
-    others = [(k, v) for k, v in query if k != "page"]
-    return [urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(others + [("page", str(n))]), ""))
-            for n in range(2, pages + 1)]
+    return pages if pages > 2 else None
+
+
+def _numbered_urls(next_url, last):
+    """URLs of pages 2..last, made one at a time: ``last`` comes from the server and is never a list."""
+    parts = urlsplit(next_url)
+    others = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    for number in range(2, last + 1):
+        yield urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(others + [("page", str(number))]), ""))
 
 
 def same_origin_url(base_url, url, came_from, path):
@@ -132,11 +137,13 @@ def same_origin_url(base_url, url, came_from, path):
 class _Listing:
     """The checks one paginated read must pass, whichever way its pages are fetched."""
 
-    def __init__(self, first_url, path, max_items):
+    def __init__(self, first_url, path, max_items, item_cap, page_cap):
         self.first_url = first_url
         self.what = describe_request("GET", first_url)
         self.path = path
-        self.max_items = max_items
+        self.max_items = max_items  # the caller's
+        self.item_cap = item_cap    # the max_items option's, for every list
+        self.page_cap = page_cap    # the max_pages option's
         self.count = None
         self.received = 0
         self._seen = set([_page_key(first_url)])
@@ -147,6 +154,17 @@ class _Listing:
             raise PaginationError("%s: the server's next links loop back to a page already read; the list "
                                   "could not be read completely." % describe_request("GET", url), path=self.path)
         self._seen.add(key)
+        if len(self._seen) > self.page_cap:
+            # Also ends a server that hands out fresh next links forever without a count.
+            raise ListTooLongError("%s: more than %d pages (the max_pages limit); refusing to read on. Raise "
+                                   "max_pages to read longer lists." % (self.what, self.page_cap), path=self.path)
+
+    def check_announced(self, last_page):
+        """Refuse at once a list the server announces beyond the caps, before fetching its pages."""
+        if last_page > self.page_cap:
+            raise ListTooLongError("%s: the server announces %d items in %d pages, more than the max_pages limit of "
+                                   "%d; refusing to read them. Raise max_pages to read longer lists."
+                                   % (self.what, self.count, last_page, self.page_cap), path=self.path)
 
     def read(self, page, url):
         """Validate one page; returns ``(results, next)``."""
@@ -155,6 +173,10 @@ class _Listing:
         if self.count is not None and page_count is not None and page_count != self.count:
             raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
                                   % (what, self.count, page_count), path=self.path)
+        if page_count is not None and self.count is None and page_count > self.item_cap:
+            raise ListTooLongError("%s: the server announces %d items, more than the max_items limit of %d; refusing "
+                                   "to read them. Raise max_items to read longer lists."
+                                   % (what, page_count, self.item_cap), path=self.path)
         if page_count is not None:
             self.count = page_count
         if not results and next_url:
@@ -172,6 +194,9 @@ class _Listing:
             if self.max_items is not None and self.received > self.max_items:
                 raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
                                       "them all)." % (self.what, self.max_items), path=self.path)
+            if self.received > self.item_cap:
+                raise ListTooLongError("%s: more than %d items (the max_items limit); refusing to read on. Raise "
+                                       "max_items to read longer lists." % (self.what, self.item_cap), path=self.path)
             yield item
 
     def finish(self):

@@ -19,16 +19,23 @@ from ansible_collections.divio.cloud.plugins.module_utils.client import (
     TokenAuth,
     parse_retry_after,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     ApiError,
     AuthenticationError,
+    DeadlineExceededError,
     DivioError,
     InvalidResponseError,
+    ListTooLongError,
     NotFoundError,
     PaginationError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
+    ResponseTooLargeError,
     TransportError,
+    excerpt,
+    scrub,
 )
 
 TOKEN = "tok-sekrit-5f2c9a71e0d84b36"
@@ -50,13 +57,16 @@ class EdgeRng:
 
 @pytest.fixture
 def make_client(make_policy):
-    """``make_client(options=None, environ=None, max_concurrency=1, **RetryPolicy kwargs)``; the token is an
-    option by default. Sequential unless asked: the order of requests is then part of what tests check."""
+    """``make_client(options=None, environ=None, max_concurrency=1, limits=None, **RetryPolicy kwargs)``; the
+    token is an option by default; ``limits`` overrides settings (``max_pages``, ``deadline``, ...) after they
+    were resolved. Sequential unless asked: the order of requests is then part of what tests check."""
 
-    def make(options=None, environ=None, max_concurrency=1, **policy):
+    def make(options=None, environ=None, max_concurrency=1, limits=None, **policy):
         options = dict({"api_url": BASE, "api_token": TOKEN}, **(options or {}))
-        return DivioClient.from_options(options, environ=environ or {}, retry=make_policy(**policy),
-                                        max_concurrency=max_concurrency)
+        settings = resolve_connection(options, environ or {})
+        for name, value in (limits or {}).items():
+            setattr(settings, name, value)
+        return DivioClient(settings, retry=make_policy(**policy), max_concurrency=max_concurrency)
 
     return make
 
@@ -106,7 +116,8 @@ def test_settings_reach_the_transport(api, make_client):
     client.get(ME)
     kwargs = api.calls[0].request.req_kwargs
     assert kwargs["verify"] is False
-    assert kwargs["timeout"] == 7.5
+    assert kwargs["timeout"] == (7.5, 7.5)  # connect, and each read within what is left of the 7.5 s
+    assert kwargs["stream"] is True  # the body is read by the client, under the deadline and the size cap
 
 
 def test_one_session_is_reused(api, client, monkeypatch):
@@ -659,3 +670,249 @@ def test_a_post_that_may_have_arrived_is_never_sent_twice(api, client, exc):
     with pytest.raises(TransportError, match="not retried because it may have been carried out"):
         client.post(BACKUPS, {"environment": "e"})
     assert len(api.calls) == 1
+
+
+# -- redirects: followed only within our origin, only for a GET; never retried -------------------
+
+def test_same_origin_redirect_of_a_get_is_followed_with_the_token(api, client):
+    api.add(responses.GET, BASE + ME, status=301, headers={"Location": "/iam/v3/me/?moved=1"},
+            match=[matchers.query_param_matcher({})])
+    add_json(api, ME, {"uuid": "u"}, query={"moved": "1"})
+    assert client.get(ME) == {"uuid": "u"}
+    assert client.request_count == 2 and client.retry_count == 0
+    assert all(call.request.headers["Authorization"] == "Token " + TOKEN for call in api.calls)
+
+
+@pytest.mark.parametrize("location, shown", [
+    ("https://evil.example/iam/v3/me/", "https://evil.example:443"),
+    ("http://api.divio.com/iam/v3/me/", "http://api.divio.com:80"),            # a downgrade is another origin
+    ("https://api.divio.com:8443/iam/v3/me/", "https://api.divio.com:8443"),
+    ("//evil.example/iam/v3/me/", "https://evil.example:443"),
+    ("https://api.divio.com.evil.example/", "https://api.divio.com.evil.example:443"),
+    ("https://api.divio.com@evil.example/", "https://evil.example:443"),
+])
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_cross_origin_redirect_is_an_error_naming_both_origins(api, client, fake_time, location, shown, status):
+    api.add(responses.GET, BASE + ME, status=status, headers={"Location": location})
+    for host in ("https://evil.example", "http://api.divio.com", "https://api.divio.com:8443",
+                 "https://api.divio.com.evil.example"):
+        api.add(responses.GET, host + "/iam/v3/me/", json={"stolen": True})
+    with pytest.raises(RedirectError) as info:
+        client.get(ME)
+    message = str(info.value)
+    assert shown in message and "https://api.divio.com:443" in message and "not followed" in message
+    assert call_hosts(api) == ["api.divio.com"] and fake_time.sleeps == []
+    assert info.value.status == status
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirected_post_is_never_sent_again(api, client, status):
+    api.add(responses.POST, BASE + BACKUPS, status=status, headers={"Location": BASE + "/apps/v3/backups-v2/"})
+    api.add(responses.POST, BASE + "/apps/v3/backups-v2/", json={"uuid": "b"}, status=201)
+    api.add(responses.GET, BASE + "/apps/v3/backups-v2/", json={"uuid": "b"})
+    with pytest.raises(RedirectError, match="it was not sent again"):
+        client.post(BACKUPS, {"environment": "e"})
+    assert len(api.calls) == 1
+
+
+@pytest.mark.parametrize("hops", [["/iam/v3/me/"], ["/a/", "/iam/v3/me/"], ["/a/", "/b/", "/a/"]])
+def test_a_redirect_loop_ends_at_once_without_retries(api, client, fake_time, hops):
+    chain = ["/iam/v3/me/"] + hops
+    for here, there in zip(chain, chain[1:]):
+        api.add(responses.GET, BASE + here, status=302, headers={"Location": there})
+    with pytest.raises(RedirectError, match="loop"):
+        client.get(ME)
+    assert len(api.calls) == len(chain) - 1 and fake_time.sleeps == [] and client.retry_count == 0
+
+
+def test_too_many_redirects_end_without_retries(api, client, fake_time):
+    for number in range(10):
+        api.add(responses.GET, BASE + "/r%d/" % number, status=307, headers={"Location": "/r%d/" % (number + 1)})
+    with pytest.raises(RedirectError, match="more than 5 redirects"):
+        client.get("/r0/")
+    assert len(api.calls) == 6 and fake_time.sleeps == []
+
+
+@pytest.mark.parametrize("status, headers", [(300, {"Location": "/x/"}), (304, {}), (302, {}), (399, {"Location": "/x/"})])
+def test_other_3xx_are_errors_not_retried(api, client, fake_time, status, headers):
+    api.add(responses.GET, BASE + ME, status=status, headers=headers)
+    with pytest.raises(RedirectError, match="HTTP %d" % status):
+        client.get(ME)
+    assert len(api.calls) == 1 and fake_time.sleeps == []
+
+
+def test_malformed_location_is_an_error(api, client):
+    api.add(responses.GET, BASE + ME, status=302, headers={"Location": "https://api.divio.com:99999/"})
+    with pytest.raises(RedirectError, match="malformed"):
+        client.get(ME)
+
+
+# -- bounded size ---------------------------------------------------------------------------------
+
+def test_a_body_announced_beyond_the_cap_is_not_read(api, make_client):
+    client = make_client(limits={"max_response_bytes": 1000})
+    api.add(responses.GET, BASE + ME, body=b"[" + b"1," * 1500 + b"1]", content_type="application/json")
+    with pytest.raises(ResponseTooLargeError, match="max_response_bytes limit of 1000 bytes") as info:
+        client.get(ME)
+    assert len(api.calls) == 1 and info.value.path == ME
+
+
+def test_a_body_within_the_cap_is_read(api, make_client):
+    client = make_client(limits={"max_response_bytes": 1000})
+    add_json(api, ME, {"uuid": "u" * 900})
+    assert client.get(ME) == {"uuid": "u" * 900}
+
+
+def test_absurdly_nested_json_is_invalid_not_a_crash(api, client):
+    api.add(responses.GET, BASE + ME, body="[" * 100000 + "]" * 100000, content_type="application/json")
+    with pytest.raises(InvalidResponseError, match="not valid JSON"):
+        client.get(ME)
+
+
+# -- bounded pages and items ----------------------------------------------------------------------
+
+def endless_pages(api, count=None):
+    def serve(request):
+        number = int(parse_qs(urlsplit(request.url).query).get("page", ["1"])[0])
+        return 200, {}, json.dumps(page(["item-%d" % number], "page=%d" % (number + 1), count=count))
+
+    api.add_callback(responses.GET, BASE + BACKUPS, callback=serve)
+
+
+def test_endless_next_links_without_count_end_at_max_pages(api, make_client):
+    endless_pages(api)
+    client = make_client(limits={"max_pages": 5})
+    with pytest.raises(ListTooLongError, match="more than 5 pages .the max_pages limit"):
+        list(client.paginate(BACKUPS))
+    assert len(api.calls) == 5
+
+
+@pytest.mark.parametrize("max_concurrency", [1, 4])
+def test_an_absurd_count_is_refused_before_any_further_page(api, make_client, max_concurrency):
+    endless_pages(api, count=10 ** 12)
+    client = make_client(max_concurrency=max_concurrency)
+    with pytest.raises(ListTooLongError, match="announces 1000000000000 items"):
+        list(client.paginate(BACKUPS))
+    assert len(api.calls) == 1
+
+
+def test_announced_pages_beyond_max_pages_are_refused_at_once(api, make_client):
+    numbered_pages(api, list(range(60)), per_page=2)
+    client = make_client(max_concurrency=4, limits={"max_pages": 10})
+    with pytest.raises(ListTooLongError, match="30 pages, more than the max_pages limit of 10"):
+        list(client.paginate(BACKUPS))
+    assert len(api.calls) == 1
+
+
+def test_items_beyond_max_items_are_refused(api, make_client):
+    three_pages(api)
+    with pytest.raises(ListTooLongError, match="announces 5 items, more than the max_items limit of 4"):
+        list(make_client(limits={"max_items": 4}).paginate(BACKUPS))
+    add_json(api, "/apps/v3/regions/", page(["a"], "page=2", path="/apps/v3/regions/"), query={"page_size": PAGE_SIZE})
+    add_json(api, "/apps/v3/regions/", page(["b", "c"], path="/apps/v3/regions/"), query={"page": "2"})
+    with pytest.raises(ListTooLongError, match="more than 2 items .the max_items limit"):
+        list(make_client(limits={"max_items": 2}).paginate("/apps/v3/regions/"))
+
+
+def test_defaults_read_a_thousand_applications_in_pages_of_ten(api, make_client):
+    numbered_pages(api, list(range(1000)), per_page=10)
+    client = make_client(max_concurrency=4)
+    assert list(client.paginate(BACKUPS)) == list(range(1000))
+    assert client.request_count == 100
+
+
+# -- bounded time ---------------------------------------------------------------------------------
+
+def test_retry_count_counts_repeated_tries(api, client):
+    add_json(api, ME, status=503)
+    add_json(api, ME, status=502)
+    add_json(api, ME, {"uuid": "u"})
+    assert client.get(ME) == {"uuid": "u"}
+    assert client.request_count == 3 and client.retry_count == 2
+
+
+def test_giving_up_prints_the_bound_of_one_request(api, make_client):
+    client = make_client({"timeout": 30}, max_attempts=4)
+    add_json(api, ME, status=503)
+    with pytest.raises(ApiError) as info:
+        client.get(ME)
+    assert "a request takes at most timeout x tries + waiting = 30 s x 4 + 120 s = 240 s" in str(info.value)
+
+
+def test_retries_default_to_the_retries_setting(api, make_client):
+    client = make_client(limits={"retries": 2})
+    add_json(api, ME, status=503)
+    with pytest.raises(ApiError, match="gave up after 2 tries"):
+        client.get(ME)
+    assert len(api.calls) == 2
+
+
+def test_the_deadline_ends_retries_and_says_so(api, make_client, fake_time):
+    client = make_client(max_attempts=100, backoff_base=1, backoff_max=1, rng=EdgeRng(high=True),
+                         limits={"deadline": 3.5})
+    add_json(api, ME, status=503)
+    with pytest.raises(DeadlineExceededError, match="the deadline of 3.5 s .*last problem: HTTP 503"):
+        client.get(ME)
+    assert fake_time.sleeps == [1, 1, 1]  # a fourth wait would end after the deadline
+    assert len(api.calls) == 4
+
+
+def test_the_deadline_shortens_the_timeout_and_refuses_once_passed(api, make_client, fake_time):
+    client = make_client({"timeout": 30}, limits={"deadline": 10})
+    add_json(api, ME, {"uuid": "u"})
+    fake_time.now += 8
+    client.get(ME)
+    assert api.calls[0].request.req_kwargs["timeout"] == (2, 2)
+    fake_time.now += 2
+    with pytest.raises(DeadlineExceededError, match="1 requests sent"):
+        client.get(ME)
+    assert len(api.calls) == 1
+
+
+# -- secrets never shown --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("echo", [
+    TOKEN, "Token " + TOKEN, TOKEN.upper(), TOKEN[:6], TOKEN[:10] + "...", TOKEN[-8:], "x" * 292 + TOKEN,
+    "Token%20" + TOKEN.replace("-", "%2D"),
+])
+@pytest.mark.parametrize("status", [400, 401, 500, 503])
+def test_a_token_echoed_by_the_server_never_shows(api, client, echo, status):
+    add_json(api, ME, {"detail": "you sent %s, \x1b[31mdenied" % echo}, status=status,
+             headers={"Retry-After": "0"})
+    with pytest.raises(ApiError) as info:
+        client.get(ME)
+    shown = "%s %r %r" % (info.value, info.value.args, info.value.details)
+    for piece in (TOKEN, TOKEN[:6], TOKEN[-6:], TOKEN[:5] if echo.startswith("x") else TOKEN):
+        assert piece.lower() not in shown.lower()
+    assert "\x1b" not in shown
+    assert "********" in shown or len(echo) > 250  # a long detail is cut before the mask
+
+
+@pytest.mark.parametrize("location", [
+    "https://evil.example/?t=" + TOKEN,
+    "https://%s.evil.example/" % TOKEN[:12],
+    "/iam/v3/me/%s/" % TOKEN,
+])
+def test_a_token_echoed_in_a_redirect_never_shows(api, client, location):
+    api.add(responses.GET, BASE + ME, status=302, headers={"Location": location})
+    api.add(responses.GET, BASE + "/iam/v3/me/%s/" % TOKEN, status=302, headers={"Location": ME})
+    with pytest.raises(RedirectError) as info:
+        client.get(ME)
+    assert TOKEN[:6] not in "%s %r" % (info.value, info.value.args)
+
+
+def test_scrub_masks_whole_pieces_cases_and_encodings(monkeypatch):
+    monkeypatch.setattr(DivioError, "_secrets", {"AbC/def+ghi=jkl"})
+    assert scrub("Token AbC/def+ghi=jkl.") == "Token ********."
+    assert scrub("abc/def") == "********"                      # a prefix, another case
+    assert scrub("see AbC%2Fdef%2Bghi%3Djkl") == "see ********"  # percent-encoded
+    assert scrub("ghi=jk and AbC/d") == "******** and AbC/d"   # five characters are not a piece
+    assert scrub("nothing here") == "nothing here"
+
+
+def test_excerpt_masks_before_it_cuts(monkeypatch):
+    monkeypatch.setattr(DivioError, "_secrets", {"0123456789abcdef"})
+    text = "x" * 292 + "0123456789abcdef"
+    assert excerpt(text, 300) == "x" * 292 + "********"
+    assert excerpt(text, 296) == "x" * 292 + "*..."  # cut only after masking: "0123" never shows
+    assert excerpt("a\nb\x1b[2J\u202ec", 300) == "a b [2J c"

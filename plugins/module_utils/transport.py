@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""HTTP below the client: every read of a request ends by its deadline, every body by a size cap.
+
+requests applies its ``timeout`` to each socket read, so a server that sends one byte a second
+could hold a request open for ever. Here the client sets a deadline per request (``bounded_by``)
+and the connections of ``DeadlineAdapter`` give each read of the headers and the body only the
+time that is left. ``read_body`` reads the body in chunks under the same deadline and a byte cap.
+No Ansible imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import io
+import socket
+import threading
+import time
+
+try:
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+except ImportError:  # the client reports the missing library
+    HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
+
+CHUNK_BYTES = 64 * 1024
+_current = threading.local()
+
+
+class Deadline:
+    """A point in time on ``clock``."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.clock = clock
+        self.seconds = seconds
+        self.at = clock() + seconds
+
+    def remaining(self):
+        return self.at - self.clock()
+
+    def passed(self):
+        return self.remaining() <= 0
+
+
+class BodyTooLarge(Exception):
+    """The body passed ``max_bytes``; ``size`` is what was known when reading stopped."""
+
+    def __init__(self, size, announced):
+        super(BodyTooLarge, self).__init__(size)
+        self.size = size
+        self.announced = announced
+
+
+class BodyTimeout(Exception):
+    """The deadline passed before the whole body arrived."""
+
+
+@contextlib.contextmanager
+def bounded_by(deadline):
+    """Reads on this thread's connections end by ``deadline`` while the block runs."""
+    previous = getattr(_current, "deadline", None)
+    _current.deadline = deadline
+    try:
+        yield deadline
+    finally:
+        _current.deadline = previous
+
+
+def read_body(response, deadline, max_bytes):
+    """Read a streamed requests response's whole body into it (``response.content``), or raise
+    ``BodyTooLarge`` / ``BodyTimeout``; requests' own exceptions pass through."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > max_bytes:
+        response.close()
+        raise BodyTooLarge(int(announced), True)
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyTooLarge(size, False)
+            if deadline.passed():
+                raise BodyTimeout()
+            chunks.append(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response._content = b"".join(chunks)  # what requests' own .content/.json() would have read
+    return response
+
+
+class _DeadlineIO(socket.SocketIO):
+    """The raw reader under ``sock.makefile("rb")``: each read waits only for what is left of the deadline."""
+
+    def readinto(self, buffer):
+        deadline = getattr(_current, "deadline", None)
+        if deadline is not None:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise socket.timeout("the request's time is up")
+            self._sock.settimeout(remaining)
+        return super(_DeadlineIO, self).readinto(buffer)
+
+
+class _DeadlineSocket:
+    """A connected socket whose response reader is a ``_DeadlineIO``; everything else is the socket's."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def makefile(self, mode="r", buffering=None, **kwargs):
+        if mode != "rb":
+            return self._sock.makefile(mode, buffering, **kwargs)
+        # As socket.makefile does: the socket stays open until this reader is closed too.
+        self._sock._io_refs += 1
+        return io.BufferedReader(_DeadlineIO(self._sock, "rb"))
+
+
+class _DeadlineConnection:
+    def connect(self):
+        # Connecting (and the TLS handshake, which Python bounds as a whole by the socket timeout)
+        # gets the connect timeout the client passes: what is left of the request's time.
+        super(_DeadlineConnection, self).connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _HTTPConnection(_DeadlineConnection, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter with connections whose reads end by the current request's deadline."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super(DeadlineAdapter, self).init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super(DeadlineAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS managers bring their own connections
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
