@@ -36,7 +36,9 @@ from urllib.parse import quote
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
+    SERVICE_INSTANCES,
     get_application,
+    get_by_id,
     get_environment,
     list_environments,
     list_service_instances,
@@ -48,7 +50,17 @@ SERVICE_INSTANCE_BACKUPS = APPS + "service-instance-backups/"
 SERVICE_TYPES = ("DATABASE", "STORAGE")
 COMPLETED = "COMPLETED"
 SUCCESS = "SUCCESS"
+NOT_PROVISIONED = "NEW"  # service_status of an instance that holds nothing yet
 CLOCK_SLACK = datetime.timedelta(hours=1)
+# How far in the future an event timestamp may be (clocks disagree a little); beyond it the backup is unusable.
+CLOCK_SKEW_ALLOWANCE = datetime.timedelta(minutes=5)
+BACKUP_EVENT_FIELDS = ("created_at", "queued_at", "started_at", "ended_at")
+PART_EVENT_FIELDS = ("queued_at", "started_at", "ended_at", "taken_at")
+# Where a part's snapshot time comes from, first found wins: never later than the data was captured.
+PART_DATING_FIELDS = ("taken_at", "started_at", "ended_at")
+BACKUP_DATING_FIELDS = ("started_at", "ended_at")
+DEFAULT_MIN_RETENTION = "24h"
+MAX_DURATION = 100 * 365 * 86400  # longer is a typo, and would overflow date arithmetic
 # Finished candidates kept per environment while scanning (on top of what a caller asks for).
 DEFAULT_KEEP = 32
 
@@ -61,8 +73,10 @@ _UTC = datetime.timezone.utc
 
 # -- input parsing -----------------------------------------------------------------------------
 
-def parse_duration(value, name="max_age"):
-    """Seconds from an int or a string such as ``3600``, ``90m``, ``36h``, ``2d``, ``1w`` or ``1d12h``."""
+def parse_duration(value, name="max_age", allow_zero=False):
+    """Seconds from an int or a string such as ``3600``, ``90m``, ``36h``, ``2d``, ``1w`` or ``1d12h``.
+
+    ``allow_zero``: 0 is accepted (for options where 0 turns a rule off)."""
     expected = ("expected a number of seconds (e.g. 86400) or numbers with units s, m, h, d, w "
                 "(e.g. 90m, 36h, 2d, 1w, 1d12h)")
     if isinstance(value, bool) or value is None:
@@ -81,8 +95,11 @@ def parse_duration(value, name="max_age"):
             rest = rest[match.end():]
     else:
         raise InputError("%s %r is not valid: %s." % (name, value, expected))
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise InputError("%s %r is not valid: it must be longer than 0 seconds; %s." % (name, value, expected))
+    if seconds > MAX_DURATION:
+        raise InputError("%s %r is not valid: it must be at most 100 years (%d seconds); %s."
+                         % (name, value, MAX_DURATION, expected))
     return seconds
 
 
@@ -100,23 +117,35 @@ def format_duration(seconds):
 
 
 def parse_services(services):
-    """Upper-cased service types, or None for "no rule"; unknown types are an error."""
+    """Upper-cased ``TYPE`` or ``TYPE:PREFIX`` entries, or None for "no rule"; unknown types are an error.
+
+    ``DATABASE`` means every provisioned database instance; ``DATABASE:DEFAULT`` the one with that prefix."""
     if services is None:
         return None
     if isinstance(services, str):
         services = services.split(",")
     if not isinstance(services, (list, tuple)) or not services:
-        raise InputError("services %r is not valid: expected a non-empty list of service types from %s."
-                         % (services, ", ".join(SERVICE_TYPES)))
+        raise InputError("services %r is not valid: expected a non-empty list of service types from %s "
+                         "(or TYPE:PREFIX such as DATABASE:DEFAULT)." % (services, ", ".join(SERVICE_TYPES)))
     result = []
     for item in services:
-        kind = item.strip().upper() if isinstance(item, str) else item
+        text = item.strip().upper() if isinstance(item, str) else item
+        kind, _sep, prefix = text.partition(":") if isinstance(text, str) else (text, "", "")
         if kind not in SERVICE_TYPES:
-            raise InputError("services: %r is not a known service type; known types are %s."
-                             % (item, ", ".join(SERVICE_TYPES)))
-        if kind not in result:
-            result.append(kind)
+            raise InputError("services: %r is not a known service type; known types are %s (or TYPE:PREFIX such as "
+                             "DATABASE:DEFAULT)." % (item, ", ".join(SERVICE_TYPES)))
+        if _sep and not prefix.strip():
+            raise InputError("services: %r names no prefix; expected TYPE:PREFIX such as DATABASE:DEFAULT." % (item,))
+        entry = kind + (":" + prefix.strip() if _sep else "")
+        if entry not in result:
+            result.append(entry)
     return tuple(result)
+
+
+def split_service(entry):
+    """``("DATABASE", None)`` for ``DATABASE``, ``("DATABASE", "DEFAULT")`` for ``DATABASE:DEFAULT``."""
+    kind, sep, prefix = entry.partition(":")
+    return kind, (prefix if sep else None)
 
 
 def parse_timestamp(value, what="timestamp"):
@@ -135,22 +164,94 @@ def parse_timestamp(value, what="timestamp"):
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
             tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-        return datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-    except ValueError:
+        moment = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
+        moment.astimezone(_UTC)  # a date at the edge of the calendar may not exist in UTC
+        return moment
+    except (ValueError, OverflowError):
         raise InvalidResponseError("the API sent %s %r, which is not a valid date." % (what, value))
 
 
 # -- the rule: does a backup qualify, and when was it taken? ----------------------------------
 
-class BackupRule:
-    """What "a qualifying backup" means for one question."""
+class ServiceInstances:
+    """One environment's service instances (``service-instances/?environment=``), read once when first needed.
 
-    def __init__(self, successful_only=True, services=None):
+    A part without ``service_type`` (Divio's own example has none) takes the type of the instance it
+    names - the documented cross-reference; an instance missing from the list (deleted since) is read
+    by id. ``preloaded``: the instances by id when the caller has them already."""
+
+    def __init__(self, client, environment_uuid, preloaded=None):
+        self.client = client
+        self.environment_uuid = environment_uuid
+        self._all = preloaded
+        self._extra = {}
+
+    def all(self):
+        if self._all is None:
+            self._all = list_service_instances(self.client, self.environment_uuid) if self.client else {}
+        return self._all
+
+    def get(self, instance_uuid):
+        if not isinstance(instance_uuid, str):
+            return None
+        if instance_uuid in self.all():
+            return self.all()[instance_uuid]
+        if instance_uuid not in self._extra:
+            self._extra[instance_uuid] = get_by_id(self.client, SERVICE_INSTANCES, instance_uuid) if self.client else None
+        return self._extra[instance_uuid]
+
+    def type_of(self, part):
+        kind = part.get("service_type")
+        return kind if isinstance(kind, str) and kind else (self.get(part.get("service_instance")) or {}).get("type")
+
+    def prefix_of(self, part):
+        return (self.get(part.get("service_instance")) or {}).get("prefix")
+
+    def provisioned(self, kind):
+        """Ids of the instances of ``kind`` that hold data (any status but ``NEW``)."""
+        return [uuid for uuid, inst in self.all().items()
+                if inst.get("type") == kind and inst.get("service_status") != NOT_PROVISIONED]
+
+    def named(self, kind, prefix):
+        """Ids of the instances of ``kind`` with ``prefix`` (prefixes compared case-insensitively)."""
+        return [uuid for uuid, inst in self.all().items()
+                if inst.get("type") == kind and str(inst.get("prefix") or "").upper() == prefix.upper()]
+
+    def describe(self):
+        return ", ".join(sorted("%s:%s" % (i.get("type"), i.get("prefix")) for i in self.all().values())) or "none"
+
+
+def as_instances(instances):
+    """A ``ServiceInstances`` from one, or from a plain ``{id: instance}`` dict."""
+    if isinstance(instances, ServiceInstances):
+        return instances
+    return ServiceInstances(None, None, preloaded=dict(instances or {}))
+
+
+class BackupRule:
+    """What "a qualifying backup" means for one question.
+
+    - ``successful_only``: the backup is ``COMPLETED`` and, without ``services``, ``SUCCESS`` with every
+      part usable; with ``services``, each entry needs usable parts (so a PARTIAL backup can qualify).
+      A part is usable when it reports no errors and has ended (``ended_at``, or its backup ended
+      ``SUCCESS``).
+    - ``services``: ``TYPE`` needs a usable part for every provisioned instance of that type (``NEW``
+      ones hold nothing yet) and at least one usable part of the type; ``TYPE:PREFIX`` needs a usable
+      part of that one instance.
+    - ``min_retention`` (seconds, 0/None: off): a backup due for deletion before ``now`` + this does
+      not count - the temporary backups ``divio app pull`` makes are no restore point.
+    - Never usable: a backup with an event timestamp more than ``CLOCK_SKEW_ALLOWANCE`` after ``now``
+      or one that is no date at all (skipped with a warning; the next older backup is judged).
+    """
+
+    def __init__(self, successful_only=True, services=None, min_retention=None, now=None):
         self.successful_only = bool(successful_only)
         self.services = parse_services(services)
+        self.min_retention = datetime.timedelta(seconds=min_retention or 0)
+        self.now = now or datetime.datetime.now(_UTC)
 
     def may_qualify(self, backup):
-        """Cheap test on the backup object alone, before any part is fetched."""
+        """Cheap test of the backup's state alone, before any part is fetched."""
         if not self.successful_only:
             return True
         if backup.get("state") != COMPLETED:
@@ -158,24 +259,112 @@ class BackupRule:
         # With a services rule a PARTIAL backup can still hold a good part of each listed type.
         return self.services is not None or backup.get("success") == SUCCESS
 
-    def counted_parts(self, parts):
+    def screen(self, backup):
+        """``(may qualify, warning or None)`` from the backup object alone: state, deletion date, times."""
+        if not self.may_qualify(backup):
+            return False, None
+        problem = _time_problem(backup, BACKUP_EVENT_FIELDS, "backup %s" % backup["uuid"], self.now)
+        if problem:
+            return False, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], problem)
+        if self.min_retention:
+            what = "scheduled_for_deletion_at of backup %s" % backup["uuid"]
+            try:
+                deletion = parse_timestamp(backup.get("scheduled_for_deletion_at"), what)
+            except InvalidResponseError as exc:
+                return False, "skipped backup %s: %s" % (backup["uuid"], exc)
+            if deletion is not None and deletion < self.now + self.min_retention:
+                return False, None  # temporary: it is going away
+        return True, None
+
+    def counted_parts(self, parts, backup=None, instances=None):
         """The parts that make the backup qualify, or None when it does not."""
+        instances = as_instances(instances)
+        ended_well = backup is not None and backup.get("state") == COMPLETED and backup.get("success") == SUCCESS
+
+        def counts(part):
+            return not self.successful_only or _usable(part, ended_well)
+
         if self.services is None:
             counted = list(parts)
-            if self.successful_only and (not counted or not all(_usable(p) for p in counted)):
+            if self.successful_only and (not counted or not all(counts(p) for p in counted)):
                 return None
             return counted
         counted = []
-        for kind in self.services:
-            of_kind = [p for p in parts if p.get("service_type") == kind and (_usable(p) or not self.successful_only)]
-            if not of_kind:
-                return None
-            counted.extend(of_kind)
+        for entry in self.services:
+            kind, prefix = split_service(entry)
+            if prefix is None:
+                of_kind = [p for p in parts if instances.type_of(p) == kind and counts(p)]
+                covered = set(p.get("service_instance") for p in of_kind)
+                if not of_kind or any(uuid not in covered for uuid in instances.provisioned(kind)):
+                    return None
+            else:
+                named = instances.named(kind, prefix)
+                of_kind = [p for p in parts if p.get("service_instance") in named and counts(p)]
+                if not of_kind:
+                    return None
+            counted.extend(p for p in of_kind if not any(p is c for c in counted))
         return counted
 
+    def missing_instances(self, instances):
+        """A warning when a ``TYPE:PREFIX`` entry names no instance of the environment, else None."""
+        instances = as_instances(instances)
+        unknown = [entry for entry in self.services or () if split_service(entry)[1] is not None
+                   and not instances.named(*split_service(entry))]
+        if not unknown:
+            return None
+        return "no %s service instance, so no backup can hold it; the environment has: %s." % (
+            " or ".join(unknown), instances.describe())
 
-def _usable(part):
-    return bool(part.get("ended_at")) and not part.get("errors") and bool(part.get("taken_at"))
+    def judge(self, backup, parts, instances=None):
+        """``(Pick or None, warning or None)`` for a backup that passed ``screen``, with its parts."""
+        for part in parts:
+            problem = _time_problem(part, PART_EVENT_FIELDS, "service-instance backup %s" % part.get("uuid"), self.now)
+            if problem:
+                return None, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], problem)
+        counted = self.counted_parts(parts, backup, instances)
+        if counted is None:
+            return None, None
+        ended_well = backup.get("state") == COMPLETED and backup.get("success") == SUCCESS
+        dated = [(_date_part(part, backup), part) for part in counted if _usable(part, ended_well)]
+        undated = [part for (moment, _field), part in dated if moment is None]
+        if undated and self.successful_only:
+            return None, ("skipped backup %s: it cannot be dated - service-instance backup %s has no taken_at, started_at "
+                          "or ended_at and the backup no started_at or ended_at; the next older backup was judged."
+                          % (backup["uuid"], undated[0].get("uuid")))
+        dated = [(moment, field) for (moment, field), _part in dated if moment is not None]
+        taken_at, dated_by = min(dated, key=lambda item: item[0]) if dated else (None, None)
+        return Pick(backup, parts, counted, taken_at, dated_by), None
+
+
+def _usable(part, backup_ended_well=False):
+    """No errors, and ended: its own ``ended_at``, or a backup that ended ``SUCCESS`` (so every part did)."""
+    return not part.get("errors") and (bool(part.get("ended_at")) or backup_ended_well)
+
+
+def _date_part(part, backup):
+    """``(moment, dated_by)``: when the part's data was captured, by the earliest trustworthy field -
+    the part's ``taken_at``, else its ``started_at``, else its ``ended_at``, else the backup's
+    ``started_at``, else its ``ended_at``; ``(None, None)`` when none is set."""
+    for field in PART_DATING_FIELDS:
+        if part.get(field):
+            return parse_timestamp(part[field], "%s of service-instance backup %s" % (field, part.get("uuid"))), field
+    for field in BACKUP_DATING_FIELDS:
+        if backup.get(field):
+            return parse_timestamp(backup[field], "%s of backup %s" % (field, backup["uuid"])), "backup." + field
+    return None, None
+
+
+def _time_problem(item, fields, what, now):
+    """Why ``item``'s event timestamps make it unusable (unparsable, or in the future), or None."""
+    for field in fields:
+        try:
+            moment = parse_timestamp(item.get(field), "%s of %s" % (field, what))
+        except InvalidResponseError as exc:
+            return str(exc)
+        if moment is not None and moment > now + CLOCK_SKEW_ALLOWANCE:
+            return "%s %r of %s is in the future (more than the %d min clock-skew allowance)" % (
+                field, item.get(field), what, CLOCK_SKEW_ALLOWANCE.seconds // 60)
+    return None
 
 
 # -- scanning and picking ----------------------------------------------------------------------
@@ -192,6 +381,7 @@ class Candidates:
         self.keep = keep
         self.seen = 0  # every backup of the environment read, qualifying or not: its size, for cost estimates
         self.dropped_bound = None
+        self.warnings = []  # backups skipped as unusable, said once each (see ``note``)
         self._running = []
         self._heap = []
         self._order = itertools.count()  # tie-breaker: backups themselves do not compare
@@ -207,6 +397,10 @@ class Candidates:
             return
         dropped = heapq.heappushpop(self._heap, item)[0]
         self.dropped_bound = dropped if self.dropped_bound is None else max(self.dropped_bound, dropped)
+
+    def note(self, warning):
+        if warning and warning not in self.warnings:
+            self.warnings.append(warning)
 
     def __iter__(self):
         return iter(self._running + [item[2] for item in self._heap])
@@ -227,7 +421,9 @@ def _scan_pass(client, env_uuid, wanted, rule, keep):
         unfiltered = unfiltered or owner != env_uuid
         if owner in found:
             found[owner].seen += 1
-            if rule.may_qualify(backup):
+            usable, warning = rule.screen(backup)
+            found[owner].note(warning)
+            if usable:
                 found[owner].add(backup)
     return found, unfiltered
 
@@ -325,13 +521,16 @@ def fetch_parts(client, backup, memo=None):
 
 
 class Pick:
-    """One qualifying backup with its parts. ``taken_at``: the oldest snapshot among the parts that count."""
+    """One qualifying backup with its parts. ``taken_at``: the oldest snapshot among the parts that count;
+    ``dated_by``: the field it came from (``taken_at``, ``started_at``, ``ended_at`` of that part, or
+    ``backup.started_at`` / ``backup.ended_at``)."""
 
-    def __init__(self, backup, parts, counted, taken_at):
+    def __init__(self, backup, parts, counted, taken_at, dated_by=None):
         self.backup = backup
         self.parts = parts
         self.counted = counted
         self.taken_at = taken_at
+        self.dated_by = dated_by if taken_at is not None else None
         # Not taken yet (only when unsuccessful backups are wanted): order it by creation.
         created = parse_timestamp(backup.get("created_at"), "created_at of backup %s" % backup["uuid"])
         self.order = taken_at or created or _EPOCH
@@ -340,12 +539,13 @@ class Pick:
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
-def pick_newest(client, candidates, rule, count, memo=None):
+def pick_newest(client, candidates, rule, count, memo=None, instances=None):
     """The ``count`` newest qualifying backups by snapshot time, newest first (a list of ``Pick``),
     and whether that is proven from ``candidates`` alone (see ``Candidates.dropped_bound``).
 
     Candidates are tried from the latest possible snapshot down; parts are fetched only while a
-    candidate could still make the top ``count``."""
+    candidate could still make the top ``count``. Backups found unusable are noted in
+    ``candidates.warnings``. ``instances``: the environment's ``ServiceInstances``."""
     unbounded = datetime.datetime.max.replace(tzinfo=_UTC)
     ordered = sorted(candidates, key=lambda b: _latest_possible_snapshot(b) or unbounded, reverse=True)
     chosen = []
@@ -354,24 +554,30 @@ def pick_newest(client, candidates, rule, count, memo=None):
         if len(chosen) >= count and bound is not None and bound < chosen[count - 1].order:
             return chosen[:count], True  # dropped candidates had even earlier bounds
         parts = fetch_parts(client, backup, memo)
-        counted = rule.counted_parts(parts)
-        if counted is None:
+        pick, warning = rule.judge(backup, parts, instances)
+        candidates.note(warning)
+        if pick is None:
             continue
-        taken = [parse_timestamp(p["taken_at"], "taken_at of %s" % p.get("uuid")) for p in counted if p.get("taken_at")]
-        chosen.append(Pick(backup, parts, counted, min(taken) if taken else None))
+        chosen.append(pick)
         chosen.sort(key=lambda pick: pick.order, reverse=True)
     dropped = getattr(candidates, "dropped_bound", None)
     proven = dropped is None or (len(chosen) >= count and dropped < chosen[count - 1].order)
     return chosen[:count], proven
 
 
-def newest_backups(client, env_uuid, candidates, rule, count, memo=None):
+def newest_backups(client, env_uuid, candidates, rule, count, memo=None, instances=None):
     """``pick_newest``, re-reading the environment's backups in full in the rare case the kept
-    candidates cannot prove the answer (all of them failed the rule)."""
-    picks, proven = pick_newest(client, candidates, rule, count, memo)
+    candidates cannot prove the answer (all of them failed the rule). Warnings end up in
+    ``candidates.warnings`` either way; ``instances``: the environment's ``ServiceInstances``."""
+    instances = instances or ServiceInstances(client, env_uuid)
+    warning = rule.missing_instances(instances) if rule.services else None
+    candidates.note(warning)
+    picks, proven = pick_newest(client, candidates, rule, count, memo, instances)
     if not proven:
-        candidates = scan_candidates(client, [env_uuid], rule, keep=None)[env_uuid]
-        picks = pick_newest(client, candidates, rule, count, memo)[0]
+        everything = scan_candidates(client, [env_uuid], rule, keep=None)[env_uuid]
+        picks = pick_newest(client, everything, rule, count, memo, instances)[0]
+        for warning in everything.warnings:
+            candidates.note(warning)
     return picks
 
 
@@ -388,7 +594,15 @@ def format_timestamp(moment):
         ".%06dZ" % moment.microsecond if moment.microsecond else "Z")
 
 
-def backup_entry(application, environment, pick, instances, now, max_age):
+def age_seconds(moment, now):
+    """Whole seconds from ``moment`` to ``now``; never negative (a snapshot within the clock-skew allowance
+    ahead of our clock is simply new)."""
+    return max(0, int((now - moment).total_seconds()))
+
+
+def backup_entry(application, environment, pick, instances, now, max_age, warnings=()):
+    """One ``backup_info`` entry: a pick (or None: no qualifying backup) of one environment."""
+    instances = as_instances(instances)
     entry = {
         "application": application["uuid"],
         "application_slug": application.get("slug"),
@@ -396,10 +610,12 @@ def backup_entry(application, environment, pick, instances, now, max_age):
         "environment_slug": environment.get("slug"),
         "uuid": None,
         "taken_at": None,
+        "dated_by": None,
         "age_seconds": None,
         "size": None,
         "services": [],
         "service_instance_backups": [],
+        "warnings": list(warnings),
     }
     for field in _BACKUP_FIELDS:
         entry[field] = None
@@ -411,35 +627,42 @@ def backup_entry(application, environment, pick, instances, now, max_age):
         parts = []
         for part in pick.parts:
             item = dict((field, part.get(field)) for field in _PART_FIELDS)
-            instance = part.get("service_instance")
-            item["prefix"] = (instances.get(instance) or {}).get("prefix") if isinstance(instance, str) else None
+            item["service_type"] = instances.type_of(part)
+            item["prefix"] = instances.prefix_of(part)
             parts.append(item)
         entry["service_instance_backups"] = sorted(parts, key=lambda p: (str(p["service_type"] or ""), str(p["prefix"] or "")))
-        entry["services"] = sorted(set(p.get("service_type") for p in pick.counted if p.get("service_type")))
-        sizes = [p.get("size") for p in pick.parts if isinstance(p.get("size"), int)]
-        entry["size"] = sum(sizes) if sizes else None
+        entry["services"] = sorted(set(kind for kind in map(instances.type_of, pick.counted) if kind))
+        sizes = [p.get("size") for p in pick.parts]
+        # A part that does not say its size makes the total unknown, not smaller.
+        if sizes and all(isinstance(size, int) and not isinstance(size, bool) for size in sizes):
+            entry["size"] = sum(sizes)
         if pick.taken_at is not None:
             entry["taken_at"] = format_timestamp(pick.taken_at)
-            entry["age_seconds"] = int((now - pick.taken_at).total_seconds())
+            entry["dated_by"] = pick.dated_by
+            entry["age_seconds"] = age_seconds(pick.taken_at, now)
     if max_age is not None or pick is None:
         entry["fresh"] = entry["age_seconds"] is not None and max_age is not None and entry["age_seconds"] <= max_age
     return entry
 
 
 def find_backups(client, application, environment=None, latest=True, successful_only=True, services=None,
-                 max_age=None, limit=100, now=None):
+                 max_age=None, limit=100, now=None, min_retention=DEFAULT_MIN_RETENTION):
     """Backups of one application's environments, as ``backup_info`` returns them.
 
     ``latest``: one entry per environment, its newest qualifying backup, or an entry with
     ``uuid: None`` when it has none (a gate must see "no backup", never "nothing to check").
     Otherwise every qualifying backup, newest first, at most ``limit`` per environment.
+    ``min_retention``: a duration (``24h``; 0 turns it off) - see ``BackupRule``.
+    Each entry's ``warnings`` lists the backups of its environment skipped as unusable
+    (``"<app>/<env>: skipped backup ..."``).
     """
-    rule = BackupRule(successful_only=successful_only, services=services)
+    now = now or datetime.datetime.now(_UTC)
+    retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
+    rule = BackupRule(successful_only=successful_only, services=services, min_retention=retention, now=now)
     max_age = parse_duration(max_age) if max_age is not None else None
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputError("limit %r is not valid: expected a whole number of at least 1." % (limit,))
     environment = require_text("environment", environment)
-    now = now or datetime.datetime.now(_UTC)
 
     app = get_application(client, application)
     environments = list_environments(client, app) if environment is None else [get_environment(client, app, environment)]
@@ -448,11 +671,13 @@ def find_backups(client, application, environment=None, latest=True, successful_
     candidates = scan_candidates(client, [env["uuid"] for env in environments], rule, keep=count + DEFAULT_KEEP)
 
     def resolve(env):
-        picks = newest_backups(client, env["uuid"], candidates[env["uuid"]], rule, count)
-        instances = list_service_instances(client, env["uuid"]) if picks else {}
+        instances = ServiceInstances(client, env["uuid"])
+        found = candidates[env["uuid"]]
+        picks = newest_backups(client, env["uuid"], found, rule, count, instances=instances)
+        warnings = ["%s/%s: %s" % (app.get("slug"), env.get("slug"), warning) for warning in found.warnings]
         if latest:
-            return [backup_entry(app, env, picks[0] if picks else None, instances, now, max_age)]
-        return [backup_entry(app, env, pick, instances, now, max_age) for pick in picks]
+            return [backup_entry(app, env, picks[0] if picks else None, instances, now, max_age, warnings)]
+        return [backup_entry(app, env, pick, instances, now, max_age, warnings) for pick in picks]
 
     environments = sorted(environments, key=lambda e: str(e.get("slug") or ""))
     return [entry for entries in client.map(resolve, environments) for entry in entries]

@@ -18,15 +18,19 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
+    DEFAULT_MIN_RETENTION,
     BackupRule,
+    ServiceInstances,
+    age_seconds,
     format_duration,
     format_timestamp,
+    newest_backups,
     parse_duration,
     parse_services,
-    newest_backups,
     scan_candidates,
+    split_service,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
+from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
 
 FRESH, STALE, MISSING, ERROR = "fresh", "stale", "missing", "error"
 STATUSES = (ERROR, MISSING, STALE, FRESH)  # worst first
@@ -53,9 +57,11 @@ def _record(app_ref, app=None, env=None, env_slug=None, limit=None):
         "uuid": None,
         "taken_at": None,
         "age_seconds": None,
+        "dated_by": None,
         "max_age_seconds": limit.seconds,
         "max_age": limit.text,
         "services": [],
+        "warnings": [],
     }
 
 
@@ -76,19 +82,32 @@ def _error(record, exc):
     return _fail(record, ERROR, "error: %s" % exc)
 
 
-def _service_check(record, service, pick, limit, now):
+def _service_check(record, service, pick, limit, now, instances):
     """Judge one service of one environment and note a problem line on the record."""
-    check = {"service": service, "status": MISSING, "uuid": None, "taken_at": None, "age_seconds": None, "fresh": False}
+    check = {"service": service, "status": MISSING, "uuid": None, "taken_at": None, "dated_by": None, "age_seconds": None,
+             "fresh": False}
     if pick is not None and pick.taken_at is not None:
-        age = int((now - pick.taken_at).total_seconds())
-        check.update(uuid=pick.backup["uuid"], taken_at=format_timestamp(pick.taken_at), age_seconds=age,
-                     fresh=age <= limit.seconds, status=FRESH if age <= limit.seconds else STALE)
+        age = age_seconds(pick.taken_at, now)
+        check.update(uuid=pick.backup["uuid"], taken_at=format_timestamp(pick.taken_at), dated_by=pick.dated_by,
+                     age_seconds=age, fresh=age <= limit.seconds, status=FRESH if age <= limit.seconds else STALE)
     if check["status"] == MISSING:
-        record["problems"].append("%s: no successful %s backup" % (_name(record), service))
+        record["problems"].append("%s: %s" % (_name(record), _missing(service, instances)))
     elif check["status"] == STALE:
         record["problems"].append("%s: newest %s backup is %s old (limit %s)"
                                   % (_name(record), service, format_duration(check["age_seconds"]), limit.text))
     return check
+
+
+def _missing(service, instances):
+    """What a missing service check says: the rule's instances, when that explains more than the type."""
+    kind, prefix = split_service(service)
+    if prefix is not None and not instances.named(kind, prefix):
+        return "no %s service instance (it has: %s)" % (service, instances.describe())
+    provisioned = instances.provisioned(kind) if prefix is None else []
+    if len(provisioned) > 1:
+        prefixes = sorted(str(instances.all()[uuid].get("prefix")) for uuid in provisioned)
+        return "no successful backup holding every %s instance (%s)" % (service, ", ".join(prefixes))
+    return "no successful %s backup" % service
 
 
 def _judge(record, checks):
@@ -96,14 +115,20 @@ def _judge(record, checks):
     record["status"] = min((c["status"] for c in checks), key=STATUSES.index)
     if record["status"] != MISSING:
         stalest = max(checks, key=lambda c: c["age_seconds"])
-        record.update(uuid=stalest["uuid"], taken_at=stalest["taken_at"], age_seconds=stalest["age_seconds"])
+        record.update(uuid=stalest["uuid"], taken_at=stalest["taken_at"], dated_by=stalest["dated_by"],
+                      age_seconds=stalest["age_seconds"])
 
 
 def check_backups(client, applications=None, organisation=None, environments=None, services=DEFAULT_SERVICES,
-                  max_age=DEFAULT_MAX_AGE, now=None):
-    """Check the fleet; returns ``(records, summary)``, records sorted worst first."""
+                  max_age=DEFAULT_MAX_AGE, now=None, min_retention=DEFAULT_MIN_RETENTION):
+    """Check the fleet; returns ``(records, summary)``, records sorted worst first.
+
+    Each service entry (``TYPE`` or ``TYPE:PREFIX``) is judged on its own by the rule of ``BackupRule``;
+    ``min_retention`` (a duration, 0: off) leaves out backups due for deletion sooner. A record's
+    ``warnings`` name the backups of its environment skipped as unusable."""
     services = parse_services(services) or DEFAULT_SERVICES
     limit = _Limit(max_age)
+    retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
     now = now or datetime.datetime.now(datetime.timezone.utc)
 
     records = []
@@ -122,21 +147,29 @@ def check_backups(client, applications=None, organisation=None, environments=Non
 
     errors = {}
     # One scan for all services (a backup that may hold any of them); each service is then judged on
-    # its own, sharing the parts already fetched (memo).
-    candidates = scan_candidates(client, [uuid for record, uuid in targets], BackupRule(services=services), errors)
-    rules = [(service, BackupRule(services=[service])) for service in services]
+    # its own, sharing the parts already fetched (memo) and the environment's service instances.
+    candidates = scan_candidates(client, [uuid for record, uuid in targets],
+                                 BackupRule(services=services, min_retention=retention, now=now), errors)
+    instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
+    errors.update(instance_errors)
+    rules = [(service, BackupRule(services=[service], min_retention=retention, now=now)) for service in services]
     memo = {}
 
     def newest_per_service(env_uuid):
-        return [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo)) for service, rule in rules]
+        known = ServiceInstances(client, env_uuid, preloaded=instances[env_uuid])
+        return known, [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo, known))
+                       for service, rule in rules]
 
     judged = client.map(newest_per_service, [uuid for record, uuid in targets if uuid not in errors], return_errors=True)
     for record, env_uuid in targets:
-        picks, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
+        result, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
         if error is not None:
             _error(record, error)
-        else:
-            _judge(record, [_service_check(record, service, found[0] if found else None, limit, now) for service, found in picks])
+            continue
+        known, picks = result
+        record["warnings"] = ["%s: %s" % (_name(record), warning) for warning in candidates[env_uuid].warnings]
+        _judge(record, [_service_check(record, service, found[0] if found else None, limit, now, known)
+                        for service, found in picks])
 
     records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
     summary = dict((status, sum(r["status"] == status for r in records)) for status in STATUSES)

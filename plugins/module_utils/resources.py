@@ -21,7 +21,7 @@ __metaclass__ = type
 from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.errors import ApiError, InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import ApiError, DivioError, InputError, InvalidResponseError, NotFoundError
 
 APPLICATIONS = APPS + "applications/"
 ENVIRONMENTS = APPS + "environments/"
@@ -178,3 +178,42 @@ def list_service_instances(client, environment_uuid):
     """Service instances of one environment (by its id), by id (documented ``?environment=`` filter)."""
     items = client.paginate(SERVICE_INSTANCES, {"environment": environment_uuid})
     return dict((item["uuid"], item) for item in _checked(items, SERVICE_INSTANCES, environment=environment_uuid))
+
+
+def service_instances_of(client, environment_uuids):
+    """``({environment id: {instance id: instance}}, {environment id: DivioError})`` for many environments.
+
+    One listing of every service instance when its pages are fewer than the environments (estimated
+    from its first page, which also shows the page size the server really serves), else one filtered
+    listing per environment, concurrently; an environment whose listing fails gets an error, the
+    others are unaffected."""
+    wanted = list(dict.fromkeys(environment_uuids))
+    found, errors = {}, {}
+    if len(wanted) > 2 and _fewer_pages_than(client, SERVICE_INSTANCES, len(wanted)):
+        try:
+            found = dict((uuid, {}) for uuid in wanted)
+            for item in _checked(client.paginate(SERVICE_INSTANCES), SERVICE_INSTANCES):
+                if item.get("environment") in found:
+                    found[item["environment"]][item["uuid"]] = item
+            return found, errors
+        except DivioError:
+            found = {}  # each environment is asked on its own below, and reports its own error
+    for uuid, (instances, error) in zip(wanted, client.map(lambda uuid: list_service_instances(client, uuid), wanted,
+                                                           return_errors=True)):
+        if error is None:
+            found[uuid] = instances
+        else:
+            errors[uuid] = error
+    return found, errors
+
+
+def _fewer_pages_than(client, collection, listings):
+    """Does the whole of ``collection`` take fewer pages than ``listings`` separate (one-page) listings?"""
+    try:
+        page = client.get(collection, {"page_size": client.page_size})
+    except DivioError:
+        return False
+    if not isinstance(page, dict) or not isinstance(page.get("count"), int) or isinstance(page.get("count"), bool):
+        return False
+    length = len(page.get("results") or [])
+    return bool(length) and -(-page["count"] // length) < listings
