@@ -271,7 +271,7 @@ class BackupRule:
             try:
                 deletion = parse_timestamp(backup.get("scheduled_for_deletion_at"), what)
             except InvalidResponseError as exc:
-                return False, "skipped backup %s: %s" % (backup["uuid"], exc)
+                return False, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], str(exc).rstrip("."))
             if deletion is not None and deletion < self.now + self.min_retention:
                 return False, None  # temporary: it is going away
         return True, None
@@ -360,7 +360,7 @@ def _time_problem(item, fields, what, now):
         try:
             moment = parse_timestamp(item.get(field), "%s of %s" % (field, what))
         except InvalidResponseError as exc:
-            return str(exc)
+            return str(exc).rstrip(".")
         if moment is not None and moment > now + CLOCK_SKEW_ALLOWANCE:
             return "%s %r of %s is in the future (more than the %d min clock-skew allowance)" % (
                 field, item.get(field), what, CLOCK_SKEW_ALLOWANCE.seconds // 60)

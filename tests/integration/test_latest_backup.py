@@ -1,13 +1,21 @@
 """The latest-backup resolution (plugins/module_utils/backups.py) over real HTTP against the simulator,
 compared with the brute-force ground truth for every environment of a multi-application data set."""
 
+import base64
+import contextlib
+import datetime
+import random
+import uuid
+
 import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import BackupRule, find_backups, newest_backups, scan_candidates
+from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, NotFoundError
 
 import ground_truth
+from divio_simulator import Dataset, run_simulator
 from testlib import TOKEN
 
 RULES = [None, ["DATABASE"], ["STORAGE"], ["DATABASE", "STORAGE"]]
@@ -112,10 +120,220 @@ def test_bad_input_fails_before_any_request(client, sim, dataset, kwargs, messag
 def test_tiny_candidate_budget_still_gives_the_right_answer(client, dataset, services):
     """Keeping a single candidate per environment forces a full re-read whenever it fails the rule; the
     answer must not change, only cost more."""
-    rule = BackupRule(services=services)
+    rule = BackupRule(services=services, min_retention=ground_truth.DAY)
     env_uuids = [uuid for _unused, _unused, uuid in ground_truth.environments(dataset)]
     candidates = scan_candidates(client, env_uuids, rule, keep=1)
     assert all(len(candidates[uuid]) <= 1 + 1 for uuid in env_uuids)  # one finished + at most one running
     for uuid in env_uuids:
         picks = newest_backups(client, uuid, candidates[uuid], rule, 1)
         assert (picks[0].backup["uuid"] if picks else None) == ground_truth.latest(dataset, uuid, services)[0]
+
+
+# -- small hand-made accounts: one rule at a time, over real HTTP ---------------------------------
+
+def id_styles():
+    """Both id shapes the simulator can hand out: Divio's opaque base32 ids and RFC 4122 UUIDs."""
+    return ["divio", "uuid"] if "id_style" in Dataset.__dataclass_fields__ else ["uuid"]
+
+
+class Account:
+    """An account with one application ``app`` and its environment ``live``, built record by record.
+
+    ``instance()`` adds a service instance, ``backup()`` a backup of some of them with one part each,
+    shaped like the simulator's records; ``serve()`` runs a simulator over it."""
+
+    def __init__(self, id_style):
+        self.id_style = id_style
+        self.rng = random.Random(13)
+        self.now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        self.org = {"uuid": self.new_id(), "name": "Acme", "created_at": "2020-01-01T00:00:00Z"}
+        self.app = {"uuid": self.new_id(), "slug": "app", "name": "App", "organisation": self.org["uuid"], "repository": None}
+        self.env = {"uuid": self.new_id(), "slug": "live", "application": self.app["uuid"], "branch": "main",
+                    "last_finished_deployment": None, "ssh_endpoint": None}
+        self.instances, self.backups, self.parts = [], [], []
+
+    def new_id(self):
+        bits = self.rng.getrandbits(128)
+        if self.id_style == "uuid":
+            return str(uuid.UUID(int=bits, version=4))
+        return base64.b32encode(bits.to_bytes(16, "big")).decode().lower()[:26]
+
+    def at(self, hours_ago, minutes=0):
+        moment = self.now - datetime.timedelta(hours=hours_ago) + datetime.timedelta(minutes=minutes)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def instance(self, kind, prefix="DEFAULT", status="READY"):
+        item = {"uuid": self.new_id(), "environment": self.env["uuid"], "prefix": prefix, "type": kind,
+                "service_status": status, "region": None, "service": kind.lower()}
+        self.instances.append(item)
+        return item
+
+    def backup(self, hours_ago, instances, success="SUCCESS", drop=(), part_fields=None, **fields):
+        """A finished backup ``hours_ago`` hours old; ``drop``: part fields left out (as older objects may)."""
+        uuid_ = self.new_id()
+        item = {"uuid": uuid_, "environment": self.env["uuid"], "state": "COMPLETED", "success": success,
+                "trigger": "SCHEDULED", "notes": "", "service_instance_backups": [], "scheduled_for_deletion_at": None,
+                "created_at": self.at(hours_ago), "started_at": self.at(hours_ago, 1), "ended_at": self.at(hours_ago, 9)}
+        item.update(fields)
+        for instance in instances:
+            part = {"uuid": self.new_id(), "backup": uuid_, "service_instance": instance["uuid"],
+                    "service_type": instance["type"], "queued_at": self.at(hours_ago), "started_at": self.at(hours_ago, 2),
+                    "ended_at": self.at(hours_ago, 4), "taken_at": self.at(hours_ago, 3), "size": 1000, "errors": []}
+            part.update(part_fields or {})
+            for field in drop:
+                del part[field]
+            item["service_instance_backups"].append(part["uuid"])
+            self.parts.append(part)
+        self.backups.append(item)
+        return item
+
+    @contextlib.contextmanager
+    def serve(self):
+        dataset = Dataset(now=self.now, user={"uuid": self.new_id(), "email": "ada@example.com"},
+                          organisations=[self.org], regions=[], applications=[self.app], environments=[self.env],
+                          deployments=[], service_instances=self.instances, backups=self.backups,
+                          service_instance_backups=self.parts)
+        dataset.id_style = self.id_style  # ids it makes itself, and how it reads ids in filters
+        with run_simulator(dataset=dataset, token=TOKEN) as server:
+            with DivioClient.from_options({"api_url": server.url, "api_token": TOKEN}, environ={}) as client:
+                yield client
+
+
+@pytest.fixture(params=id_styles())
+def account(request):
+    return Account(request.param)
+
+
+def latest_uuid(client, **kwargs):
+    [entry] = find_backups(client, "app", environment="live", **kwargs)
+    return entry["uuid"]
+
+
+def test_two_databases_where_only_one_is_in_the_newest_backup(account):
+    default, reporting = account.instance("DATABASE"), account.instance("DATABASE", "REPORTING")
+    account.instance("DATABASE", "SPARE", status="NEW")  # not provisioned: nothing to back up, not required
+    media = account.instance("STORAGE")
+    both = account.backup(31, [default, reporting, media])
+    newest = account.backup(2, [default, media])
+    with account.serve() as client:
+        assert latest_uuid(client, services=["DATABASE"]) == both["uuid"]
+        assert latest_uuid(client, services=["DATABASE:DEFAULT"]) == newest["uuid"]
+        assert latest_uuid(client, services=["database:reporting"]) == both["uuid"]
+        assert latest_uuid(client) == newest["uuid"]  # no services rule: every part of it is good
+        [record], _unused = check_backups(client, services=["DATABASE", "DATABASE:DEFAULT"], max_age="24h")
+        assert [(c["service"], c["status"], c["uuid"]) for c in record["services"]] == [
+            ("DATABASE", "stale", both["uuid"]), ("DATABASE:DEFAULT", "fresh", newest["uuid"])]
+        assert record["problems"] == ["app/live: newest DATABASE backup is 30h old (limit 24h)"]
+        [entry] = find_backups(client, "app", environment="live", services=["DATABASE:ANALYTICS"])
+        assert entry["uuid"] is None
+        assert entry["warnings"] == ["app/live: no DATABASE:ANALYTICS service instance, so no backup can hold it; the "
+                                     "environment has: DATABASE:DEFAULT, DATABASE:REPORTING, DATABASE:SPARE, STORAGE:DEFAULT."]
+
+
+def test_no_backup_holds_every_database(account):
+    default, reporting = account.instance("DATABASE"), account.instance("DATABASE", "REPORTING")
+    account.backup(2, [default])
+    account.backup(5, [reporting])
+    with account.serve() as client:
+        [record], _unused = check_backups(client, max_age="24h")
+        assert record["status"] == "missing"
+        assert record["problems"] == ["app/live: no successful backup holding every DATABASE instance (DEFAULT, REPORTING)"]
+        [record], _unused = check_backups(client, services=["DATABASE:ANALYTICS"])
+        assert record["problems"] == ["app/live: no DATABASE:ANALYTICS service instance (it has: DATABASE:DEFAULT, "
+                                      "DATABASE:REPORTING)"]
+
+
+def test_parts_shaped_like_the_api_page_example(account):
+    """No service_type on the parts (the one object Divio's API page shows): the type comes from the
+    service instance each part names; then no taken_at or size either, as divio-cli never reads them."""
+    database = account.instance("DATABASE")
+    documented = account.backup(3, [database], drop=("service_type",))
+    with account.serve() as client:
+        [entry] = find_backups(client, "app", environment="live", services=["DATABASE"])
+        assert (entry["uuid"], entry["dated_by"], entry["taken_at"]) == (documented["uuid"], "taken_at", account.at(3, 3))
+        assert entry["service_instance_backups"][0]["service_type"] == "DATABASE"
+        assert entry["services"] == ["DATABASE"] and entry["size"] == 1000
+
+    bare = account.backup(1, [database], drop=("service_type", "taken_at", "size"))
+    with account.serve() as client:
+        [entry] = find_backups(client, "app", environment="live", services=["DATABASE"])
+        assert (entry["uuid"], entry["dated_by"], entry["taken_at"]) == (bare["uuid"], "started_at", account.at(1, 2))
+        assert entry["size"] is None and entry["warnings"] == []
+
+
+def test_parts_without_any_time_are_dated_by_the_backup(account):
+    database = account.instance("DATABASE")
+    account.backup(30, [database])
+    timeless = account.backup(2, [database], part_fields={"taken_at": None, "started_at": None, "ended_at": None})
+    undatable = account.backup(1, [database], part_fields={"taken_at": None, "started_at": None, "ended_at": None},
+                               started_at=None, ended_at=None)
+    with account.serve() as client:
+        [entry] = find_backups(client, "app", environment="live", services=["DATABASE"], max_age="24h")
+        assert (entry["uuid"], entry["dated_by"], entry["taken_at"]) == (timeless["uuid"], "backup.started_at", account.at(2, 1))
+        assert entry["fresh"] is True
+        [warning] = entry["warnings"]
+        assert warning.startswith("app/live: skipped backup %s: it cannot be dated" % undatable["uuid"])
+
+
+def test_temporary_backups_are_no_restore_point(account):
+    database, media = account.instance("DATABASE"), account.instance("STORAGE")
+    scheduled = account.backup(20, [database, media])
+    pull = account.backup(0.2, [database], trigger="MANUAL", notes="Divio CLI pull",
+                          scheduled_for_deletion_at=account.at(-0.8))  # gone in 48 minutes
+    with account.serve() as client:
+        assert latest_uuid(client, services=["DATABASE"]) == scheduled["uuid"]
+        assert latest_uuid(client, services=["DATABASE"], min_retention="30m") == pull["uuid"]
+        [entry] = find_backups(client, "app", environment="live", services=["DATABASE"], min_retention=0)
+        assert (entry["uuid"], entry["scheduled_for_deletion_at"]) == (pull["uuid"], account.at(-0.8))
+        [record], _unused = check_backups(client, max_age="1h")
+        assert (record["status"], record["uuid"]) == ("stale", scheduled["uuid"])
+        [record], _unused = check_backups(client, max_age="1h", min_retention="0")
+        assert (record["status"], record["uuid"]) == ("fresh", pull["uuid"])
+
+
+def test_backups_dated_in_the_future_are_skipped_never_fresh_with_a_negative_age(account):
+    database = account.instance("DATABASE")
+    good = account.backup(30, [database])
+    future = account.backup(-24 * 365 * 70, [database])  # 2090-something
+    skewed_part = account.backup(1, [database], part_fields={"taken_at": account.at(-0.5)})  # its snapshot: in 30 min
+    within_skew = account.backup(0, [database], created_at=account.at(0, 2), started_at=account.at(0, 2),
+                                 ended_at=account.at(0, 3), part_fields={"taken_at": account.at(0, 3),
+                                                                         "started_at": account.at(0, 2),
+                                                                         "queued_at": account.at(0, 2),
+                                                                         "ended_at": account.at(0, 3)})
+    with account.serve() as client:
+        [entry] = find_backups(client, "app", environment="live", max_age="24h")
+        assert entry["uuid"] == within_skew["uuid"] and entry["age_seconds"] == 0 and entry["fresh"] is True
+        assert sorted(entry["warnings"]) == sorted([
+            "app/live: skipped backup %s: created_at %r of backup %s is in the future (more than the 5 min clock-skew "
+            "allowance); the next older backup was judged." % (future["uuid"], future["created_at"], future["uuid"]),
+            "app/live: skipped backup %s: taken_at %r of service-instance backup %s is in the future (more than the 5 min "
+            "clock-skew allowance); the next older backup was judged." % (skewed_part["uuid"], account.at(-0.5),
+                                                                            skewed_part["service_instance_backups"][0])])
+        history = find_backups(client, "app", environment="live", latest=False)
+        assert [e["uuid"] for e in history] == [within_skew["uuid"], good["uuid"]]
+        [record], _unused = check_backups(client, max_age="24h")
+        assert record["status"] == "fresh" and record["age_seconds"] == 0 and len(record["warnings"]) == 2
+
+
+def test_a_date_that_is_no_date_skips_the_backup_naming_object_and_field(account):
+    database = account.instance("DATABASE")
+    good = account.backup(30, [database])
+    broken = account.backup(2, [database], started_at="2021-02-30T00:00:00Z")
+    with account.serve() as client:
+        [entry] = find_backups(client, "app", environment="live")
+        assert entry["uuid"] == good["uuid"]
+        assert entry["warnings"] == ["app/live: skipped backup %s: the API sent started_at of backup %s "
+                                     "'2021-02-30T00:00:00Z', which is not a valid date; the next older backup was judged."
+                                     % (broken["uuid"], broken["uuid"])]
+
+
+def test_an_application_by_its_opaque_id(account):
+    database = account.instance("DATABASE")
+    newest = account.backup(1, [database])
+    with account.serve() as client:
+        [entry] = find_backups(client, account.app["uuid"], environment="live")
+        assert entry["uuid"] == newest["uuid"] and entry["application"] == account.app["uuid"]
+        records, _unused = check_backups(client, organisation=account.org["uuid"])
+        assert [(r["application"], r["environment"], r["uuid"]) for r in records] == [
+            (account.app["uuid"], account.env["uuid"], newest["uuid"])]
