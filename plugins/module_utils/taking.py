@@ -38,6 +38,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     list_service_instances,
     require_text,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, poll_until
 
 NEW = "NEW"
 
@@ -111,15 +112,21 @@ def take_backup(client, application, environment, services=None, notes="", wait=
 
 
 def _wait(client, uuid, timeout, interval, sleep, clock):
-    deadline = clock() + timeout
-    while True:
-        backup = client.get("%s%s/" % (BACKUPS, uuid))
+    path = "%s%s/" % (BACKUPS, uuid)
+
+    def fetch():
+        backup = client.get(path)
         if not isinstance(backup, dict):
-            raise InvalidResponseError("GET %s%s/ did not answer with a backup object." % (BACKUPS, uuid), path=BACKUPS)
-        # COMPLETED is the documented end; a set outcome is one too, whatever the state is called.
-        if backup.get("state") == COMPLETED or backup.get("success") is not None:
-            return backup
-        if clock() + interval > deadline:
-            raise BackupTimeout("backup %s did not finish within %g s (state %s); it may still complete - check it "
-                                "with divio.cloud.backup_info or `divio app backup` later." % (uuid, timeout, backup.get("state")))
-        sleep(interval)
+            raise InvalidResponseError("GET %s did not answer with a backup object." % path, path=BACKUPS)
+        return backup
+
+    # COMPLETED is the documented end; a set outcome is one too, whatever the state is called.
+    def ended(backup):
+        return backup.get("state") == COMPLETED or backup.get("success") is not None
+
+    try:
+        return poll_until(fetch, ended, timeout, interval, "backup %s" % uuid, sleep=sleep, clock=clock,
+                          describe=lambda backup: "state %s" % backup.get("state"))
+    except WaitTimeout as exc:
+        raise BackupTimeout("%s; it may still complete - check it with divio.cloud.backup_info or `divio app backup` "
+                            "later." % exc, uuid=uuid) from None

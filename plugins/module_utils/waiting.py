@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Waiting for something the API does in the background (a backup, a deployment): one polling loop.
+
+No Ansible imports. ``sleep`` and ``clock`` are parameters so tests can drive the loop without waiting.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+import time
+
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, WaitTimeout
+
+
+def check_seconds(name, value, maximum=None):
+    """``value`` as float seconds, or ``InputError`` naming ``name``, the value and what is expected.
+
+    Rejects booleans, non-numbers, inf, nan, zero and negatives (a wait that can never end or never
+    start), and anything above ``maximum``; meant to run before the first request of a task.
+    """
+    bound = " and at most %g" % maximum if maximum is not None else ""
+    expected = "expected a finite number of seconds greater than 0%s" % bound
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError("%s %r is not valid: %s." % (name, value, expected))
+    if not math.isfinite(value) or value <= 0 or (maximum is not None and value > maximum):
+        raise InputError("%s %r is not valid: %s." % (name, value, expected))
+    return float(value)
+
+
+def poll_until(fetch, done, timeout, interval, what, sleep=time.sleep, clock=time.monotonic, describe=None):
+    """Call ``fetch()`` every ``interval`` seconds until ``done(obj)``; return that last object.
+
+    The last look happens at the deadline (a sleep is cut short rather than overshooting it), so a
+    wait of ``timeout`` seconds really sees what happened within them. On timeout raises
+    ``WaitTimeout``: "<what> did not finish within <timeout> s (<describe(obj)>)", with the object's
+    ``uuid`` and the object itself (``last``) in ``details``. Errors from ``fetch`` pass through unchanged.
+    """
+    timeout = check_seconds("timeout", timeout)
+    interval = check_seconds("interval", interval)
+    deadline = clock() + timeout
+    while True:
+        obj = fetch()
+        if done(obj):
+            return obj
+        remaining = deadline - clock()
+        if remaining <= 0:
+            state = describe(obj) if describe is not None else None
+            uuid = obj.get("uuid") if isinstance(obj, dict) else None
+            raise WaitTimeout("%s did not finish within %g s%s" % (what, timeout, " (%s)" % state if state else ""),
+                              uuid=uuid, what=what, timeout=timeout, last=obj)
+        sleep(min(interval, remaining))
