@@ -33,6 +33,11 @@ portal
 Beyond that, older history everywhere has occasional FAILED / PARTIAL / MANUAL (some database-only, like
 divio-cli's "Divio CLI pull") backups drawn from the seed; the newest backups stay as described above.
 
+Deployments: a few finished ones per environment (``percent`` 100, or where a failed one stopped), newest
+first in lists; the newest of shop/live is still running. Every deployment of the ``live`` environment of
+the last application (portal in ``demo``, intranet in ``tiny``) fails, its newest finished one included:
+``troubles["deployment_fails"]``, read by deployments.py.
+
 ``tiny`` holds only shop, blog and intranet (the six trouble environments). Every backup's parts have
 different ``taken_at`` values (the database snapshot is taken before the storage one). Every list is
 shuffled once with the seeded generator, so the API order is arbitrary but stable across requests.
@@ -397,6 +402,8 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
                     "status": "WORKING" if running else "COMPLETED",
                     "success": None if running else rng.random() < 0.9,
                 }
+                # divio-cli's progress bar reads percent; no draw from rng, so the data stay as they were.
+                dep["percent"] = 100 if dep["success"] else int(started) % 50 + 25
                 deployments.append(dep)
                 if not running:
                     finished.append(dep)
@@ -415,6 +422,16 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
                 if trouble == "failed_and_late_queue":
                     entry.update(gen.late_queue)
                 troubles[trouble].append(entry)
+
+    # One environment whose deployments fail (deployments.py); its newest finished one failed too.
+    failing = next((e for e in reversed(envs) if e["slug"] == "live"), envs[-1] if envs else None)
+    if failing is not None:
+        newest = failing["last_finished_deployment"]
+        for dep in deployments:
+            if newest and dep["uuid"] == newest["uuid"]:
+                dep.update(success=False, percent=int(dep["uuid"][:2], 16) % 50 + 25)
+        app_slug = next(a["slug"] for a in apps if a["uuid"] == failing["application"])
+        troubles["deployment_fails"] = [{"application": app_slug, "environment": failing["slug"], "uuid": failing["uuid"]}]
 
     lists = [orgs, regions, apps, envs, deployments, sis, gen.backups, gen.si_backups]
     for items in lists:

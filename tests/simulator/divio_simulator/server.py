@@ -35,6 +35,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from .data import SIZES, generate_dataset
 from .faults import LIST_KINDS, STATUS_KINDS, FaultPlan
 from .jobs import OUTCOMES, BackupJobs
+from .deployments import HANDLERS as DEPLOYMENT_HANDLERS
+from .deployments import DeploymentHandlers, DeploymentJobs, deployment_settings, split_subresource
 
 LOG = logging.getLogger("divio_simulator")
 
@@ -99,11 +101,11 @@ class SimulatorServer:
     """The simulator: ``start()`` serves in a background thread until ``stop()``."""
 
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
-                   "fail_applications", "faults", "backup_duration_seconds", "backup_outcome")
+                   "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
-                 backup_duration_seconds=2.0, backup_outcome="SUCCESS"):
+                 backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -118,10 +120,14 @@ class SimulatorServer:
         self.backup_duration_seconds = 2.0
         self.backup_outcome = "SUCCESS"
         self.jobs = BackupJobs(dataset)
+        # Deployments: their life cycle, logs and variables (deployments.py); ``deployments`` holds its settings.
+        self.deployment_jobs = DeploymentJobs(dataset)
+        self.deployments = deployment_settings(None, dataset)
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
                        fail_applications=list(fail_applications), faults=faults,
-                       backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome)
+                       backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome,
+                       deployments=deployments)
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -222,6 +228,8 @@ class SimulatorServer:
             elif key == "backup_outcome":
                 if value not in OUTCOMES:
                     raise ValueError(f"{key} must be one of {', '.join(OUTCOMES)}")
+            elif key == "deployments":
+                value = deployment_settings(value, self.dataset)
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an integer >= 1")
             checked[key] = value
@@ -300,7 +308,7 @@ class SimulatorServer:
         return None if parts[1] == self._token else "Invalid token."
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
     """One connection; ``simulator`` is set on a per-server subclass."""
 
     simulator = None  # type: SimulatorServer
@@ -320,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
         ("list", "GET"): "_get_list",
         ("detail", "GET"): "_get_detail",
     }
-    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup"}
+    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup", **DEPLOYMENT_HANDLERS}
     CONTROL_HANDLERS = {
         ("stats", "GET"): "_control_stats",
         ("reset", "POST"): "_control_reset",
@@ -427,6 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(500, SIMULATED_ERROR)
                 return
             sim.jobs.advance()
+            sim.deployment_jobs.advance(sim.deployments)
             getattr(self, allowed[method])(resource, key, body)
         except (ConnectionError, socket.timeout):
             raise
@@ -513,7 +522,7 @@ class _Handler(BaseHTTPRequestHandler):
         """True when the request is about an application in ``fail_applications`` (see the module docstring)."""
         sim = self.simulator
         failing = set(sim.fail_applications)
-        if kind == "detail":
+        if kind not in ("list", "root", "me"):  # a detail, or a deployment's logs or variables
             return sim._application_of(resource.name, key) in failing
         if kind != "list":
             return False
@@ -547,6 +556,10 @@ class _Handler(BaseHTTPRequestHandler):
         resource = RESOURCES_BY_PATH.get(path)
         if resource:
             return "list", resource, None
+        # A deployment's "<uuid>/logs" and "<uuid>/environment-variables" (deployments.py).
+        subresource = split_subresource(path)
+        if subresource:
+            return subresource[1], RESOURCES_BY_PATH["/apps/v3/deployments/"], subresource[0]
         # Detail: "<list path><uuid>/"; anything else, including a missing trailing slash, is a 404.
         if not path.endswith("/") or path.count("/") < 2:
             return None

@@ -1,0 +1,320 @@
+"""Deployments: started through the API (POST /apps/v3/deployments/), progressing with time, with logs and the
+environment variables they ran with - what ``divio app deploy`` / ``deploy-log`` / ``deployments`` read.
+
+Life cycle of a new deployment lasting ``duration_seconds``: queued (status ``NEW``, ``started_at`` null,
+``percent`` 0) for the first tenth, then running (``WORKING``, ``percent`` rising) and finally ended
+(``COMPLETED``, ``ended_at`` set, ``success`` true, ``percent`` 100). In a failing environment it ends
+at three quarters with ``success`` false and ``percent`` where it stopped; its log ends in a failed release
+command whose output quotes the environment's database DSN and secret key (realistic, and what a client
+must scrub). Deployments of the data set that are still running (the newest of shop/live) are adopted
+when the simulator starts and end ``duration_seconds`` later, so attaching to them ends too.
+
+Like backups (jobs.py), the records are the data set's own dicts, brought up to date before every
+request, so list and detail views agree; lists are newest first, as the real API's are.
+
+Not seen in any source, so chosen here: the status names (the data set's), a 400 for a POST while a
+deployment of that environment is queued or running (the control panel allows one at a time), and the
+text of the logs.
+
+Settings (``SimulatorServer(deployments={...})`` or ``configure(deployments={...})``, each call starting
+from the defaults): ``duration_seconds`` (float >= 0, default 3), ``failing_environments`` (list of
+``"application/environment"`` slugs whose deployments fail; default: the data set's
+``troubles["deployment_fails"]``), ``log_extra`` (lines added to the logs of new deployments, for tests).
+"""
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qsl
+
+from .jobs import _iso
+
+PATH = "/apps/v3/deployments/"
+SUBRESOURCES = ("logs", "environment-variables")
+BUILD_MODES = ("AUTO", "ADOPT", "FORCE")
+DEFAULTS = {"duration_seconds": 3.0, "failing_environments": None, "log_extra": []}
+QUEUED_SHARE = 0.1
+FAILS_AT_SHARE = 0.75
+
+
+def split_subresource(path):
+    """``(deployment uuid, "logs" | "environment-variables")`` for ``/apps/v3/deployments/<uuid>/<name>``
+    (no trailing slash, the form divio-cli asks for), else None."""
+    if not path.startswith(PATH):
+        return None
+    key, _sep, name = path[len(PATH):].partition("/")
+    return (key, name) if key and name in SUBRESOURCES else None
+
+
+def _slug_pairs(dataset):
+    apps = {app["uuid"]: app["slug"] for app in dataset.applications}
+    return {f"{apps[env['application']]}/{env['slug']}": env["uuid"] for env in dataset.environments}
+
+
+def deployment_settings(value, dataset):
+    """Validated settings (see the module docstring) over the defaults; raises ValueError."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ValueError("deployments must be an object of settings")
+    unknown = sorted(set(value) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown deployments setting(s): {', '.join(unknown)}")
+    settings = dict(DEFAULTS, **value)
+    duration = settings["duration_seconds"]
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration <= 3600:
+        raise ValueError("deployments.duration_seconds must be a number from 0 to 3600")
+    failing = settings["failing_environments"]
+    if failing is None:
+        failing = [f"{t['application']}/{t['environment']}" for t in dataset.troubles.get("deployment_fails", [])]
+    known = _slug_pairs(dataset)
+    if not isinstance(failing, list) or not all(isinstance(item, str) and item in known for item in failing):
+        raise ValueError("deployments.failing_environments must be a list of application/environment slugs of the "
+                         "data set, e.g. [\"wiki/live\"]")
+    if not isinstance(settings["log_extra"], list) or not all(isinstance(line, str) for line in settings["log_extra"]):
+        raise ValueError("deployments.log_extra must be a list of strings")
+    return {"duration_seconds": duration, "failing_environments": list(failing), "log_extra": list(settings["log_extra"])}
+
+
+def _parse(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class _Job:
+    """One deployment progressing with the monotonic clock; ``start_percent`` > 0 for an adopted one."""
+
+    def __init__(self, record, wall, duration, success, build_mode, extra, queued=True, start_percent=0):
+        self.record = record
+        self.started = time.monotonic()
+        self.wall = wall
+        self.duration = duration
+        self.success = success
+        self.build_mode = build_mode
+        self.extra = extra
+        self.queued_for = duration * QUEUED_SHARE if queued else 0.0
+        self.ends_after = duration * (1 if success else FAILS_AT_SHARE)
+        self.start_percent = start_percent
+        self.progress = 0.0  # share of the work done, 0..1 (of the whole run, failure or not)
+
+    def step(self):
+        """Bring the record up to date; True once it has ended."""
+        record = self.record
+        if record["ended_at"] is not None:
+            return True  # ended by another simulator sharing this data set
+        elapsed = min(time.monotonic() - self.started, self.ends_after)  # a failed one stops where it failed
+        if elapsed >= self.queued_for and record["status"] == "NEW":
+            record.update(status="WORKING", started_at=_iso(self.wall + timedelta(seconds=self.queued_for)))
+        running_time = self.duration - self.queued_for
+        done = 1.0 if running_time <= 0 else max(0.0, min(1.0, (elapsed - self.queued_for) / running_time))
+        self.progress = max(self.progress, done)
+        if record["status"] == "WORKING":
+            percent = int(self.start_percent + (100 - self.start_percent) * min(self.progress, 0.99))
+            record["percent"] = max(record.get("percent") or 0, percent)
+        if time.monotonic() - self.started < self.ends_after:
+            return False
+        if record["started_at"] is None:
+            record["started_at"] = _iso(self.wall + timedelta(seconds=self.queued_for))
+        record.update(status="COMPLETED", success=self.success, ended_at=_iso(self.wall + timedelta(seconds=self.ends_after)))
+        if self.success:
+            record["percent"] = 100
+        return True
+
+
+class DeploymentJobs:
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self._jobs = {}  # uuid -> _Job, kept after the end for the logs
+        self._running = []
+        self._lock = threading.Lock()
+        self._sort_keys = {}
+        self._adopted = False
+
+    def _adopt(self, settings):
+        """Take over the data set's running deployments, from the first request on."""
+        failing = self._failing_uuids(settings)
+        now = datetime.now(timezone.utc)
+        for record in self.dataset.deployments:
+            if record["ended_at"] is None and record["uuid"] not in self._jobs:
+                self._add_job(_Job(record, now, settings["duration_seconds"], record["environment"] not in failing, None, [],
+                                   queued=False, start_percent=record.get("percent") or 0))
+        self._adopted = True
+
+    def _failing_uuids(self, settings):
+        known = _slug_pairs(self.dataset)
+        return {known[pair] for pair in settings["failing_environments"]}
+
+    def _add_job(self, job):
+        with self._lock:
+            self._jobs[job.record["uuid"]] = job
+            self._running.append(job)
+
+    def advance(self, settings):
+        """Bring every running deployment up to date with the clock (``settings``: the server's)."""
+        if not self._adopted:
+            self._adopt(settings)
+        if not self._running:
+            return
+        with self._lock:
+            self._running = [job for job in self._running if not job.step()]
+
+    def newest_first(self, items):
+        def key(item):
+            found = self._sort_keys.get(item["uuid"])
+            if found is None:
+                found = self._sort_keys[item["uuid"]] = _parse(item["started_at"]) if item["started_at"] else datetime.now(timezone.utc)
+            return found
+
+        return sorted(items, key=key, reverse=True)
+
+    # -- POST /apps/v3/deployments/ ------------------------------------------------------------------
+
+    def validate(self, body):
+        """The DRF-style 400 body for a bad request, or None."""
+        if not isinstance(body, dict):
+            return {"non_field_errors": ["Invalid data. Expected a dictionary."]}
+        env = self.dataset.by_uuid["environments"].get(str(body.get("environment")))
+        if env is None:
+            return {"environment": [f'Invalid pk "{body.get("environment")}" - object does not exist.']}
+        mode = body.get("build_mode", "AUTO")
+        if mode not in BUILD_MODES:
+            return {"build_mode": [f'"{mode}" is not a valid choice.']}
+        if any(d["ended_at"] is None for d in self.dataset.lookup("deployments", "environment", env["uuid"])):
+            return {"non_field_errors": ["A deployment of this environment is already in progress."]}
+        return None
+
+    def create(self, body, settings):
+        now = datetime.now(timezone.utc)
+        record = {"uuid": str(uuid.uuid4()), "environment": body["environment"], "started_at": None, "ended_at": None,
+                  "status": "NEW", "success": None, "percent": 0}
+        self._sort_keys[record["uuid"]] = now
+        self.dataset.add("deployments", record)
+        success = body["environment"] not in self._failing_uuids(settings)
+        self._add_job(_Job(record, now, settings["duration_seconds"], success, body.get("build_mode", "AUTO"),
+                           settings["log_extra"]))
+        return record
+
+    # -- logs and environment variables -------------------------------------------------------------
+
+    def _names(self, record):
+        env = self.dataset.by_uuid["environments"][record["environment"]]
+        app = self.dataset.by_uuid["applications"][env["application"]]
+        return app, env
+
+    def environment_variables(self, record):
+        """The variables of the deployment's environment; the same for every deployment of it."""
+        app, env = self._names(record)
+        digest = hashlib.sha256(("variables:" + env["uuid"]).encode()).hexdigest()
+        key = hashlib.sha256(("secret-key:" + env["uuid"]).encode()).hexdigest()
+        db = f"{app['slug']}_{env['slug']}".replace("-", "_")
+        return {
+            "STAGE": env["slug"],
+            "DEBUG": "False",
+            "DOMAIN": f"{app['slug']}-{env['slug']}.simulator.invalid",
+            "DEFAULT_DATABASE_DSN": f"postgres://{db}:{digest[:24]}@db.simulator.invalid:5432/{db}",
+            "DEFAULT_STORAGE_DSN": f"s3://{digest[24:44].upper()}:{digest[44:64]}@storage.simulator.invalid/{db}-media",
+            "SECRET_KEY": key[:50],
+        }
+
+    def logs(self, record):
+        """The log as far as the deployment got: every line of an ended one."""
+        job = self._jobs.get(record["uuid"])
+        if job is not None:
+            success, mode, extra, progress = job.success, job.build_mode or "AUTO", job.extra, job.progress
+            ended = record["ended_at"] is not None
+        else:
+            success, mode, extra, progress, ended = record["success"] is not False, "AUTO", [], 1.0, True
+        if record["status"] == "NEW":
+            return ""
+        app, env = self._names(record)
+        variables = self.environment_variables(record)
+        stages = [
+            (0.0, f"Deployment {record['uuid']} of {app['slug']}/{env['slug']} started (build mode {mode})"),
+            *[(0.0, line) for line in extra],
+            (0.05, f"Cloning repository, branch {env['branch']}"),
+            (0.1, "Building image"),
+            (0.15, "Step 1/8 : FROM divio/base:4.18-py3.11-slim-bookworm"),
+            (0.25, "Step 4/8 : RUN pip install -r requirements.txt"),
+            (0.4, "Successfully installed Django-4.2.16 gunicorn-23.0.0 psycopg-3.2.3"),
+            (0.5, "Step 7/8 : RUN DJANGO_MODE=build python manage.py collectstatic --noinput"),
+            (0.6, "Image built and pushed"),
+            (0.7, "Running release commands"),
+            (0.72, "$ python manage.py migrate --noinput"),
+        ]
+        if success:
+            stages += [
+                (0.8, "Operations to perform: Apply all migrations: admin, auth, contenttypes, sessions"),
+                (0.85, "No migrations to apply."),
+                (0.9, "Starting 2 web containers"),
+                (0.95, f"Health check of https://{variables['DOMAIN']}/ passed"),
+            ]
+        else:
+            stages += [
+                (0.74, "Traceback (most recent call last):"),
+                (0.74, '  File "/app/manage.py", line 22, in <module>'),
+                (0.74, "django.db.utils.OperationalError: connection to server at \"db.simulator.invalid\" failed: "
+                       "FATAL:  password authentication failed"),
+                (0.74, f"  DATABASE_URL={variables['DEFAULT_DATABASE_DSN']}"),
+                (0.74, f"  SECRET_KEY={variables['SECRET_KEY']!r}"),
+                (0.75, 'Release command "python manage.py migrate --noinput" failed with exit code 1'),
+            ]
+        lines = [line for share, line in stages if share <= progress or ended]
+        if ended:
+            lines.append("Deployment succeeded" if success else "Deployment failed")
+        return "\n".join(lines) + "\n"
+
+
+class DeploymentHandlers:
+    """Request handler methods for the deployment endpoints; mixed into the server's handler, whose
+    ``_send_json``, ``_filtered`` and ``_send_page`` they use."""
+
+    def _create_deployment(self, resource, key, body):
+        """POST /apps/v3/deployments/ as divio-cli sends it (JSON); a form-encoded body is read too, like DRF."""
+        if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            data = dict(parse_qsl((body or b"").decode("utf-8", "replace")))
+        else:
+            try:
+                data = json.loads(body or b"null")
+            except ValueError:
+                self._send_json(400, {"detail": "JSON parse error."})
+                return
+        sim = self.simulator
+        errors = sim.deployment_jobs.validate(data)
+        if errors:
+            self._send_json(400, errors)
+            return
+        self._send_json(201, sim.deployment_jobs.create(data, sim.deployments))
+
+    def _list_deployments(self, resource, key, body):
+        items, error = self._filtered(resource)
+        if error:
+            self._send_json(400, error)
+            return
+        self._send_page(self.simulator.deployment_jobs.newest_first(items))
+
+    def _deployment_or_404(self, key):
+        record = self.simulator.dataset.by_uuid["deployments"].get(key)
+        if record is None:
+            self._send_json(404, {"detail": "Not found."})
+        return record
+
+    def _get_deployment_logs(self, resource, key, body):
+        record = self._deployment_or_404(key)
+        if record is not None:
+            self._send_json(200, {"uuid": record["uuid"], "logs": self.simulator.deployment_jobs.logs(record)})
+
+    def _get_deployment_variables(self, resource, key, body):
+        record = self._deployment_or_404(key)
+        if record is not None:
+            self._send_json(200, {"environment": record["environment"],
+                                  "environment_variables": self.simulator.deployment_jobs.environment_variables(record)})
+
+
+HANDLERS = {
+    ("deployments", "list", "POST"): "_create_deployment",
+    ("deployments", "list", "GET"): "_list_deployments",
+    ("deployments", "logs", "GET"): "_get_deployment_logs",
+    ("deployments", "environment-variables", "GET"): "_get_deployment_variables",
+}
