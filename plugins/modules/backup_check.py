@@ -20,6 +20,8 @@ description:
     as the C(divio.cloud.backup_gate) role and the C(divio.cloud.check_backups) playbook do.
   - When the server ignores the C(backups/?environment=) filter, one pass over all backups serves every
     environment of every application.
+  - Backups are dated and skipped as in M(divio.cloud.backup_info) (see its notes); each skipped backup is named in
+    RV(checks[].warnings) and shown as a task warning.
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -41,8 +43,11 @@ options:
     elements: str
   services:
     description:
-      - Service types that must each have a recent successful backup. Each type is judged on its own -
-        the newest backup holding a service-instance backup of that type that ended without errors.
+      - What must each have a recent successful backup - service types, or V(TYPE:PREFIX) such as
+        V(DATABASE:DEFAULT) for one service instance. Each entry is judged on its own, by the rule of
+        M(divio.cloud.backup_info)'s O(divio.cloud.backup_info#module:services) - the newest backup holding
+        usable service-instance backups of every provisioned instance of the type (C(NEW) ones are not needed,
+        at least one is), or of the one instance named.
       - Known types are V(DATABASE) and V(STORAGE).
     type: list
     elements: str
@@ -51,6 +56,13 @@ options:
     description:
       - The oldest a backup may be and still count as fresh.
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(36h) or V(2d).
+    type: raw
+    default: 24h
+  min_retention:
+    description:
+      - A backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not count - the
+        temporary backups C(divio app pull db) makes, deleted an hour later, are no restore point.
+      - V(0) turns the rule off. Same forms as O(max_age).
     type: raw
     default: 24h
 extends_documentation_fragment:
@@ -117,12 +129,22 @@ checks:
     uuid:
       description: Id of the stalest service's newest backup; V(null) when missing or error.
       type: str
+    dated_by:
+      description: The field that backup's snapshot time came from (see RV(divio.cloud.backup_info#module:backups[].dated_by)).
+      type: str
+    warnings:
+      description: Backups of this environment skipped as unusable, and O(services) entries that name no instance.
+      type: list
+      elements: str
     taken_at:
       description: Snapshot time of that backup.
       type: str
     age_seconds:
       description: Age of that backup's snapshot in seconds.
       type: int
+    age:
+      description: RV(checks[].age_seconds) written short, as the problem lines show it (V(31h), V(4d19h)); V(null) without a backup.
+      type: str
     max_age_seconds:
       description: The limit in seconds.
       type: int
@@ -137,7 +159,7 @@ checks:
       elements: dict
       contains:
         service:
-          description: Service type.
+          description: The O(services) entry, for example V(DATABASE) or V(DATABASE:DEFAULT).
           type: str
         status:
           description: V(fresh), V(stale) or V(missing).
@@ -145,12 +167,18 @@ checks:
         uuid:
           description: Id of the newest backup holding a good part of this type.
           type: str
+        dated_by:
+          description: The field its snapshot time came from.
+          type: str
         taken_at:
           description: Snapshot time of that part.
           type: str
         age_seconds:
           description: Its age in seconds.
           type: int
+        age:
+          description: That age written short (V(31h)).
+          type: str
         fresh:
           description: Whether it is at most O(max_age) old.
           type: bool
@@ -163,11 +191,17 @@ summary:
   description: Counts by status, the total, and whether everything is fresh.
   returned: success
   type: dict
-  sample: {total: 12, fresh: 8, stale: 1, missing: 2, error: 1, ok: false}
+  sample: {total: 12, fresh: 8, stale: 1, missing: 2, error: 1, ok: false, result: failed}
   contains:
     ok:
       description: True only when there are records and every one is fresh.
       type: bool
+    result:
+      description:
+        - V(fresh) when RV(summary.ok); V(failed) when a record has status V(error) or there are no records;
+          else V(stale) (something is stale or missing).
+      type: str
+      sample: stale
     total:
       description: Number of records.
       type: int
@@ -188,9 +222,43 @@ problems:
   returned: success
   type: list
   elements: str
+rules:
+  description: The rules the records were judged by, as the module understood them.
+  returned: success
+  type: dict
+  sample: {services: [DATABASE], max_age: 24h, max_age_seconds: 86400}
+  contains:
+    services:
+      description: The service types checked.
+      type: list
+      elements: str
+    max_age:
+      description: The limit as given (a number of seconds is shown with units).
+      type: str
+    max_age_seconds:
+      description: The limit in seconds.
+      type: int
+stats:
+  description: What the check cost, for a line at the end of a long run.
+  returned: success
+  type: dict
+  sample: {requests: 53, retries: 0, seconds: 1.234}
+  contains:
+    requests:
+      description: HTTP requests sent to the API, retries included.
+      type: int
+    retries:
+      description: Requests that were repeated after a retryable failure.
+      type: int
+    seconds:
+      description: Wall-clock time of the check.
+      type: float
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.checks import DEFAULT_MAX_AGE, DEFAULT_SERVICES, check_backups
+import time
+
+from ansible_collections.divio.cloud.plugins.module_utils.backups import format_duration, parse_duration, parse_services
+from ansible_collections.divio.cloud.plugins.module_utils.checks import DEFAULT_MAX_AGE, DEFAULT_MIN_RETENTION, DEFAULT_SERVICES, check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 
 
@@ -201,13 +269,30 @@ class BackupCheck(DivioModule):
         environments=dict(type="list", elements="str"),
         services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
         max_age=dict(type="raw", default=DEFAULT_MAX_AGE),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
     )
 
     def run(self, client):
         p = self.params
+        started = time.monotonic()
         records, summary = check_backups(client, applications=p["applications"], organisation=p["organisation"],
-                                         environments=p["environments"], services=p["services"], max_age=p["max_age"])
-        return dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]])
+                                         environments=p["environments"], services=p["services"], max_age=p["max_age"],
+                                         min_retention=p["min_retention"])
+        for warning in dict.fromkeys(w for record in records for w in record["warnings"]):
+            self.module.warn(warning)
+        # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
+        for entry in records + [service for record in records for service in record["services"]]:
+            entry["age"] = None if entry["age_seconds"] is None else format_duration(entry["age_seconds"])
+        # One word for the outcome (the check_backups playbook's report contract): failed when some
+        # application or environment could not be checked, or nothing matched at all.
+        summary["result"] = "failed" if summary["error"] or not summary["total"] else "fresh" if summary["ok"] else "stale"
+        max_age_seconds = parse_duration(p["max_age"])
+        rules = dict(services=list(parse_services(p["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
+                     max_age=records[0]["max_age"] if records else format_duration(max_age_seconds))
+        stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),
+                     seconds=round(time.monotonic() - started, 3))
+        return dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]],
+                    rules=rules, stats=stats)
 
 
 def main():

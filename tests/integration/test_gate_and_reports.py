@@ -2,12 +2,23 @@
 against the simulator. Expected statuses and ages come from the brute-force ground truth."""
 
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ground_truth
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from testlib import TOKEN
+
+REJECTED = "rejected-Secr3t-2b8d4f"
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 DAY = 86400
@@ -118,7 +129,7 @@ def test_gate_fails_on_blog_with_one_line_per_problem(run_playbook, sim_env, dat
     # The role's own failure is printed with the same message.
     assert failed_msg(run.output) == msg
     result = run.result["result"]
-    assert result["summary"] == {"total": 2, "fresh": 0, "stale": 1, "missing": 1, "error": 0, "ok": False}
+    assert result["summary"] == {"total": 2, "fresh": 0, "stale": 1, "missing": 1, "error": 0, "ok": False, "result": "stale"}
     assert result["problems"] == msg.splitlines()[1:]
     test_record, live_record = result["checks"]
     assert (test_record["environment_slug"], test_record["status"]) == ("test", "missing")
@@ -167,11 +178,62 @@ def test_gate_rejects_bad_variables_before_any_request(run_playbook, sim_env, si
 # -- the check_backups playbook ---------------------------------------------------------------------
 
 
+REPORTS = ["backups.json", "backups.md", "backups.prom", "backups.xml"]
+
+
 def read_reports(directory):
+    """The four reports, and nothing else in the folder (no temporary files left behind)."""
+    assert sorted(p.name for p in directory.iterdir()) == REPORTS
     report = json.loads((directory / "backups.json").read_text())
     junit = ET.parse(str(directory / "backups.xml")).getroot()
     markdown = (directory / "backups.md").read_text()
-    return report, junit, markdown
+    metrics = parse_metrics((directory / "backups.prom").read_text())
+    return report, junit, markdown, metrics
+
+
+CHECK_FAMILIES = ["divio_backup_check_success", "divio_backup_check_timestamp_seconds", "divio_backup_check_errors"]
+RECORD_FAMILIES = ["divio_backup_fresh", "divio_backup_age_seconds", "divio_backup_status"]
+
+
+def parse_metrics(text):
+    """``{family name: [(labels, value)]}`` as prometheus_client's parser reads the file; every family is a gauge
+    with HELP and TYPE lines, no series is there twice, and no sample carries a timestamp (the textfile
+    collector refuses them)."""
+    assert text.endswith("\n") and "\n\n" not in text
+    families = {}
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge" and family.documentation, family
+        assert family.name not in families, family.name
+        samples = [(sample.labels, sample.value) for sample in family.samples]
+        assert all(sample.timestamp is None for sample in family.samples)
+        assert len({tuple(sorted(labels.items())) for labels, _unused in samples}) == len(samples), family.name
+        families[family.name] = samples
+    for name in families:
+        assert "# HELP %s " % name in text and "# TYPE %s gauge" % name in text
+    return families
+
+
+def check_metrics(metrics, report, before, after):
+    """The metrics say what backups.json says: one series per (application, environment) and family."""
+    assert [name for name in metrics if name in CHECK_FAMILIES] == CHECK_FAMILIES
+    assert metrics["divio_backup_check_success"] == [({}, 1.0 if report["records"] else 0.0)]
+    [(labels, timestamp)] = metrics["divio_backup_check_timestamp_seconds"]
+    assert int(before.timestamp()) <= timestamp <= after.timestamp()
+    assert metrics["divio_backup_check_errors"] == [({}, report["summary"]["error"])]
+    if not report["records"]:
+        assert sorted(metrics) == sorted(CHECK_FAMILIES)
+        return
+    assert sorted(metrics) == sorted(CHECK_FAMILIES + RECORD_FAMILIES)
+    records = {}
+    for record in report["records"]:  # the first (worst) record of an (application, environment) counts
+        records.setdefault((record["application_slug"], record["environment_slug"] or ""), record)
+    assert {(labels["application"], labels["environment"]): value for labels, value in metrics["divio_backup_fresh"]} \
+        == {key: float(r["status"] == "fresh") for key, r in records.items()}
+    assert {(labels["application"], labels["environment"]): value for labels, value in metrics["divio_backup_age_seconds"]} \
+        == {key: r["age_seconds"] for key, r in records.items() if r["age_seconds"] is not None}
+    assert {(labels["application"], labels["environment"], labels["status"]): value
+            for labels, value in metrics["divio_backup_status"]} \
+        == {key + (status,): float(r["status"] == status) for key, r in records.items() for status in SEVERITY}
 
 
 def markdown_rows(markdown):
@@ -216,38 +278,50 @@ def check_markdown(markdown, records):
     for row, record in zip(rows, records):
         assert row[0].split()[-1] == record["status"]
         assert row[1:3] == [record["application_slug"], record["environment_slug"] or "\u2014"]
+        assert row[3] == (duration(record["age_seconds"]) if record["age_seconds"] is not None else "\u2014")
         assert row[4] == record["max_age"]
         assert row[6] == "; ".join(record["problems"])
     ranks = [SEVERITY.index(row[0].split()[-1]) for row in rows]
     assert ranks == sorted(ranks)
 
 
-def test_check_backups_reports_match_ground_truth(run_playbook, sim_env, dataset, tmp_path):
-    """The FQCN playbook on the demo data: exit code 2, reports in ./reports, every record right."""
+def test_check_backups_reports_match_ground_truth(run_playbook, sim_env, sim, dataset, tmp_path):
+    """The FQCN playbook on the demo data: result stale and exit code 2, reports in ./reports, every record right,
+    a start line and an end line with what the run cost."""
     before = now()
     run = run_playbook(None, playbook_path="divio.cloud.check_backups", env=sim_env)
     after = now()
     assert run.rc == 2, run
-    report, junit, markdown = read_reports(tmp_path / "reports")
+    report, junit, markdown, metrics = read_reports(tmp_path / "reports")
     records = report["records"]
     expected = {(a, e): Expected(dataset, u, before, after) for a, e, u in ground_truth.environments(dataset)}
     assert sorted((r["application_slug"], r["environment_slug"]) for r in records) == sorted(expected)
     for record in records:
         assert record["max_age_seconds"] == DAY and record["error"] is None
         expected[record["application_slug"], record["environment_slug"]].check(record)
+        assert record["age"] == (duration(record["age_seconds"]) if record["age_seconds"] is not None else None)
     assert [SEVERITY.index(r["status"]) for r in records] == sorted(SEVERITY.index(r["status"]) for r in records)
     summary = report["summary"]
-    assert summary == dict({s: sum(r["status"] == s for r in records) for s in SEVERITY}, total=len(records), ok=False)
-    assert report["rules"] == {"max_age": "24h", "services": ["DATABASE"]}
+    assert summary == dict({s: sum(r["status"] == s for r in records) for s in SEVERITY}, total=len(records), ok=False,
+                           result="stale")
+    assert report["error"] is None
+    assert report["rules"] == {"max_age": "24h", "max_age_seconds": DAY, "services": ["DATABASE"]}
+    assert report["stats"]["requests"] == sim.stats()["requests"] and report["stats"]["retries"] == 0
+    assert before.replace(microsecond=0) <= ground_truth.ts(report["generated_at"]) <= after
     check_junit(junit, records)
     check_markdown(markdown, records)
+    check_metrics(metrics, report, before, after)
     assert "| \u274c missing | blog | test | \u2014 | 24h | \u2014 | blog/test: no successful DATABASE backup |" in markdown
-    # A short summary, then a failure naming every problem and where the reports are.
-    assert "Backups: %d checked - %d fresh, %d stale, %d missing, 0 error" % (
+    # A start line naming what will be checked; at the end the counts, what the run cost and where the reports are.
+    assert "Checking the backups of every application the token can see, environments all, services DATABASE, " \
+           "max_age 24h; reports to %s" % (tmp_path / "reports") in run.output
+    assert "Backups: %d checked - %d fresh, %d stale, %d missing, 0 error (limit 24h, DATABASE) - result stale" % (
         summary["total"], summary["fresh"], summary["stale"], summary["missing"]) in run.output
+    assert "API: %d requests, 0 retries, " % report["stats"]["requests"] in run.output
+    # The failure names every problem and where the reports are.
     msg = failed_msg(run.output).splitlines()
     assert msg[1:-1] == [line for r in records for line in r["problems"]]
-    assert msg[-1].startswith("Reports: %s" % (tmp_path / "reports"))
+    assert msg[-1].startswith("Reports: %s (summary.result stale)" % (tmp_path / "reports"))
 
 
 def test_check_backups_filters_and_rules(run_playbook, sim_env, dataset, tmp_path):
@@ -258,7 +332,7 @@ def test_check_backups_filters_and_rules(run_playbook, sim_env, dataset, tmp_pat
         "report_dir": str(tmp_path / "out")})
     after = now()
     assert run.rc == 2, run
-    report, junit, markdown = read_reports(tmp_path / "out")
+    report, junit, markdown, metrics = read_reports(tmp_path / "out")
     records = report["records"]
     assert [(r["application_slug"], r["environment_slug"], r["status"]) for r in records] == [
         ("blog", "stage", "missing"), ("wiki", "stage", "missing"), ("blog", "live", "fresh"), ("wiki", "live", "fresh")]
@@ -266,13 +340,19 @@ def test_check_backups_filters_and_rules(run_playbook, sim_env, dataset, tmp_pat
     for record in records[2:]:
         Expected(dataset, env_uuid(dataset, record["application_slug"], "live"), before, after, 6 * DAY).check(record)
         assert record["max_age"] == "6d"
+    assert report["summary"]["result"] == "stale"
+    assert report["rules"] == {"max_age": "6d", "max_age_seconds": 6 * DAY, "services": ["DATABASE"]}
     check_junit(junit, records)
     check_markdown(markdown, records)
+    check_metrics(metrics, report, before, after)
+    assert "Checking the backups of applications blog,wiki, environments live,stage, services DATABASE, max_age 6d" \
+        in run.output
     assert not (tmp_path / "reports").exists()
 
 
-def test_failing_application_is_an_error_and_report_only_exits_0(run_playbook, sim_env, sim, dataset, tmp_path):
-    """Every call about crm answers 500: crm is reported as error, the rest of the fleet as usual."""
+def test_failing_application_is_failed_even_with_report_only(run_playbook, sim_env, sim, dataset, tmp_path):
+    """Every call about crm answers 500: crm is reported as error, the rest of the fleet as usual, and the result is
+    failed - which report_only does not turn into exit code 0."""
     sim.configure(fail_applications=["crm"])
     try:
         before = now()
@@ -281,9 +361,9 @@ def test_failing_application_is_an_error_and_report_only_exits_0(run_playbook, s
         after = now()
     finally:
         sim.configure(fail_applications=[])
-    assert run.rc == 0, run
+    assert run.rc == 2, run
     assert any(status == 500 for _unused, _unused, status in sim.requests)
-    report, junit, markdown = read_reports(tmp_path / "reports")
+    report, junit, markdown, metrics = read_reports(tmp_path / "reports")
     records = report["records"]
     crm = [r for r in records if r["application_slug"] == "crm"]
     assert crm and all(r["status"] == "error" for r in crm)
@@ -295,7 +375,119 @@ def test_failing_application_is_an_error_and_report_only_exits_0(run_playbook, s
     for record in others:
         expected[record["application_slug"], record["environment_slug"]].check(record)
     assert report["summary"]["error"] == len(crm) and report["summary"]["ok"] is False
+    assert report["summary"]["result"] == "failed" and report["error"] is None
     check_junit(junit, records)
     check_markdown(markdown, records)
+    check_metrics(metrics, report, before, after)
+    assert metrics["divio_backup_check_success"] == [({}, 1.0)]
     assert "\u26d4 error | crm |" in markdown
-    assert "FAILED" not in run.output
+    msg = failed_msg(run.output)
+    assert "crm: error: " in msg and "(summary.result failed)" in msg and "report_only" not in msg
+
+
+def test_label_values_are_escaped_and_series_unique(run_playbook, sim_env, tmp_path):
+    """An application reference with a quote, a backslash and a line break (reported as not found) comes back
+    from the metrics unchanged; an application asked for twice is one series."""
+    weird = 'we"ird\\app\nname'
+    before = now()
+    run = run_playbook(None, playbook_path=PLAYBOOKS / "check_backups.yml", env=sim_env,
+                       extra_vars={"applications": ["wiki", weird, "wiki"], "environments": ["live"]})
+    after = now()
+    assert run.rc == 2, run
+    report, junit, markdown, metrics = read_reports(tmp_path / "reports")
+    assert [(r["application_slug"], r["status"]) for r in report["records"]] == [(weird, "error"), ("wiki", "fresh"),
+                                                                               ("wiki", "fresh")]
+    check_metrics(metrics, report, before, after)
+    assert ({"application": weird, "environment": ""}, 0.0) in metrics["divio_backup_fresh"]
+    assert len(metrics["divio_backup_fresh"]) == 2
+
+
+# -- runs that cannot check -------------------------------------------------------------------------
+
+
+def closed_port():
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def earlier_reports(directory):
+    """What an earlier, all-fresh run left behind."""
+    directory.mkdir()
+    (directory / "backups.json").write_text(json.dumps({"summary": {"result": "fresh", "ok": True}, "records": []}))
+    (directory / "backups.prom").write_text("divio_backup_check_success 1\n")
+    (directory / "backups.md").write_text("# Divio backups: all fresh\n")
+    (directory / "backups.xml").write_text("<testsuites/>")
+
+
+# (extra vars, environment: None drops the variable, expected part of the error, API requests made)
+CANNOT_CHECK = {
+    "bad variable": ({"max_age": "bogus"}, {}, "max_age 'bogus' is not valid", False),
+    "no token": ({}, {"DIVIO_API_TOKEN": None}, "DIVIO_API_TOKEN", False),
+    "rejected token": ({}, {"DIVIO_API_TOKEN": REJECTED}, "(401)", True),
+    "API down": ({}, {"DIVIO_API_URL": "http://127.0.0.1:%d" % closed_port(), "DIVIO_RETRIES": "2"},
+                 "could not connect to 127.0.0.1", False),
+    "nothing matched": ({"organisation": "9b2f6a52-7d0e-4c1e-9a44-6f0c3e1d2b7a"}, {},
+                        "nothing was checked: no application matched", True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CANNOT_CHECK))
+def test_a_check_that_cannot_run_writes_failed_reports(case, run_playbook, ansible_env, sim_env, sim, tmp_path):
+    """Every way a check can fail to run: exit code 2 even with report_only, result failed with the error in
+    backups.json, one erroring JUnit case, a Markdown note, only check metrics with success 0 - and nothing of the
+    earlier run's all-fresh reports left (nor the token)."""
+    extra_vars, env_changes, error, asks_api = CANNOT_CHECK[case]
+    reports = tmp_path / "reports"
+    earlier_reports(reports)
+    env = dict(ansible_env, **sim_env)
+    env.update(env_changes)
+    env = {key: value for key, value in env.items() if value is not None}
+    before = now()
+    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(PLAYBOOKS / "check_backups.yml"),
+                           "-e", json.dumps(dict(extra_vars, report_only=True))],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), check=False)
+    after = now()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    report, junit, markdown, metrics = read_reports(reports)
+    assert report["summary"] == {"result": "failed", "total": 0, "fresh": 0, "stale": 0, "missing": 0, "error": 0,
+                                 "ok": False}
+    assert error in report["error"] and report["records"] == []
+    assert before.replace(microsecond=0) <= ground_truth.ts(report["generated_at"]) <= after
+    check_metrics(metrics, report, before, after)
+    [case_] = junit.iter("testcase")
+    assert error in case_.find("error").get("message")
+    assert markdown.startswith("# Divio backups: check failed") and error in markdown
+    assert "The backup check failed (reports in %s, summary.result failed): " % reports in failed_msg(output)
+    assert error in failed_msg(output)
+    assert (sim.stats()["requests"] > 0) == asks_api
+    for text in [output] + [(reports / name).read_text() for name in REPORTS]:
+        assert TOKEN not in text and REJECTED not in text
+
+
+def test_a_killed_run_leaves_no_earlier_report(ansible_env, sim_env, sim, tmp_path):
+    """As soon as a run starts, backups.json says failed ("did not finish") and the earlier JUnit and Markdown
+    reports are gone, so a run killed mid-check leaves nothing that passes as its own; backups.prom keeps the last
+    finished run's metrics (with their timestamp) until a run finishes."""
+    reports = tmp_path / "reports"
+    earlier_reports(reports)
+    sim.configure(latency_ms=2000)  # the check takes several seconds: time to kill it mid-way
+    proc = subprocess.Popen(["ansible-playbook", "-i", "localhost,", "-c", "local", str(PLAYBOOKS / "check_backups.yml")],
+                            env=dict(ansible_env, **sim_env), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "did not finish" not in (reports / "backups.json").read_text() or (reports / "backups.md").exists() \
+                or (reports / "backups.xml").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert sorted(p.name for p in reports.iterdir()) == ["backups.json", "backups.prom"]
+    report = json.loads((reports / "backups.json").read_text())
+    assert report["summary"]["result"] == "failed" and report["records"] == []
+    assert re.fullmatch(r"the check started at \S+Z and did not finish", report["error"]), report["error"]
+    assert (reports / "backups.prom").read_text() == "divio_backup_check_success 1\n"
