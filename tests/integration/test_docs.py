@@ -1,5 +1,6 @@
 """Every plugin's documentation renders with ansible-doc, and the action group lists every module."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,3 +26,16 @@ def test_ansible_doc_renders(ansible_env, kind, name):
     assert "EXAMPLES" in proc.stdout and "[WARNING]" not in proc.stderr
     if kind == "module":
         assert "api_token" in proc.stdout and "RETURN VALUES" in proc.stdout
+
+
+def test_readme_monitoring_names_the_metrics_the_playbook_writes():
+    """README's metric table and alert rules use exactly the metric families backups.prom.j2 writes."""
+    written = set(re.findall(r"^# TYPE (\w+) gauge$", (REPO / "playbooks" / "templates" / "backups.prom.j2").read_text(), re.M))
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("\n## Monitoring\n"):]
+    section = section[:section.index("\n## ", 1)]
+    assert set(re.findall(r"^\| `(divio_\w+)` \|", section, re.M)) == written
+    [rules] = re.findall(r"```yaml\n# divio-backups.rules.yml\n(.*?)```", section, re.S)
+    exprs = [rule["expr"] for group in yaml.safe_load(rules)["groups"] for rule in group["rules"]]
+    used = {name for expr in exprs for name in re.findall(r"\bdivio_\w+", expr)}
+    assert used and used <= written
