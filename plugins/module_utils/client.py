@@ -326,15 +326,16 @@ class DivioClient:
         policy = self.retry
         what = describe_request(method, url)
         started = policy.clock()
-        attempt, waited = 0, 0.0
+        attempt, waited, problem = 0, 0.0, None
         while True:
             attempt += 1
             outcome = self._attempt(method, url, body, idempotent, what)
             if not isinstance(outcome, _Retryable):
                 return outcome
+            problem = problem if outcome.cut_short else outcome.problem
             wait = policy.backoff(attempt) if outcome.wait is None else outcome.wait
-            if self.deadline is not None and wait >= self.deadline.remaining():
-                raise self._deadline_error(what, outcome.problem)
+            if self.deadline is not None and (outcome.cut_short or wait >= self.deadline.remaining()):
+                raise self._deadline_error(what, problem or outcome.problem)
             if attempt >= self.max_attempts or waited + wait > policy.max_total or self._closed:
                 raise outcome.error("%s: %s; %s." % (what, outcome.problem, self._gave_up(attempt, started, waited, outcome)))
             policy.sleep(wait)
@@ -371,12 +372,12 @@ class DivioClient:
             with self.concurrency, transport.bounded_by(deadline):
                 response = self._exchange(method, url, body, deadline, what)
         except (requests.exceptions.RequestException, transport.BodyTimeout) as exc:
-            if self.deadline is not None and self.deadline.passed():
-                raise self._deadline_error(what, self._transport_problem(exc, what)[0])
-            problem, may_have_arrived = self._transport_problem(exc, what)
+            problem, may_have_arrived = self._transport_problem(exc, what, deadline)
+            cut_short = self.deadline is not None and self.deadline.passed()
             if may_have_arrived and not idempotent:
-                raise TransportError("%s: %s; not retried because it may have been carried out." % (what, problem))
-            return _Retryable(problem, TransportError)
+                raise (DeadlineExceededError if cut_short else TransportError)(
+                    "%s: %s; not retried because it may have been carried out." % (what, problem))
+            return _Retryable(problem, TransportError, cut_short=cut_short)
         status = response.status_code
         if status == 429:
             self.concurrency.throttled()
@@ -451,20 +452,22 @@ class DivioClient:
                                 status=status, path=path)
         return target
 
-    def _transport_problem(self, exc, what):
+    def _transport_problem(self, exc, what, deadline):
         """``(problem, may have arrived)`` for a failed send; a TLS failure is raised (retrying cannot fix it)."""
         timeout = self.settings.timeout
+        within = "the timeout of %g s" % timeout if deadline.seconds >= timeout else (
+            "the %.2g s left before the deadline" % deadline.seconds)
         if isinstance(exc, requests.exceptions.SSLError):
             raise TransportError(
                 "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
                 "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return "no connection within the timeout of %g s" % timeout, False
+            return "no connection within %s" % within, False
         if isinstance(exc, requests.exceptions.Timeout):
-            return "no answer within the timeout of %g s" % timeout, True
+            return "no answer within %s" % within, True
         if isinstance(exc, transport.BodyTimeout) or _timed_out(exc):
-            return ("the answer did not arrive completely within the timeout of %g s (it bounds connecting, the "
-                    "headers and the whole body)" % timeout), True
+            return ("the answer did not arrive completely within %s (it bounds connecting, the headers and the "
+                    "whole body)" % within), True
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             if isinstance(reason, NewConnectionError):
@@ -535,12 +538,13 @@ class DivioClient:
 class _Retryable:
     """How a try failed when trying again may help: what to say, which error to raise if it keeps failing."""
 
-    def __init__(self, problem, error_class, status=None, path=None, wait=None):
+    def __init__(self, problem, error_class, status=None, path=None, wait=None, cut_short=False):
         self.problem = problem
         self.error_class = error_class
         self.status = status
         self.path = path
         self.wait = wait  # seconds the server asked for (Retry-After), else None: our backoff
+        self.cut_short = cut_short  # the task's deadline ended this try
 
     def error(self, message):
         if self.error_class is TransportError:

@@ -1,0 +1,93 @@
+"""Fixtures of the hostile-server tests.
+
+- ``loopback_only`` (autouse): nothing in the test process may resolve or connect to anything but
+  loopback; an attempt fails where it happens and fails the test at its end unless the test took it
+  (``loopback_only.take()``). Yields the guard.
+- ``hostile``: ``hostile(behaviour)`` starts a ``HostileServer`` on 127.0.0.1, stopped after the test.
+- ``make_client``: ``make_client(url, **options)`` a real ``DivioClient`` (real HTTP) with short
+  backoffs; options are connection options (``timeout``, ``retries``, ``max_pages``, ...).
+- ``guarded_env``: environment for ansible-playbook runs that installs the same guard in every
+  Python process of the run; ``guarded_env.attempts()`` reads what they refused.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import loopback_guard  # noqa: E402
+from hostile_server import TOKEN, HostileServer  # noqa: E402
+
+
+class Guard:
+    def __init__(self):
+        self.attempts = []
+
+    def take(self):
+        taken, self.attempts[:] = list(self.attempts), []
+        return taken
+
+
+@pytest.fixture(autouse=True)
+def loopback_only():
+    guard = Guard()
+    undo = loopback_guard.install(guard.attempts.append)
+    try:
+        yield guard
+    finally:
+        undo()
+    assert not guard.attempts, "non-loopback network access was attempted: %s" % guard.attempts
+
+
+@pytest.fixture
+def hostile():
+    servers = []
+
+    def start(behaviour):
+        server = HostileServer(behaviour).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def make_client():
+    from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient, RetryPolicy
+
+    clients = []
+
+    def make(url, **options):
+        options = dict({"api_url": url, "api_token": TOKEN, "timeout": 2, "retries": 2}, **options)
+        client = DivioClient.from_options(options, environ={}, retry=RetryPolicy(backoff_base=0.01, backoff_max=0.05))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+class GuardedEnv(dict):
+    def __init__(self, log):
+        super().__init__(PYTHONPATH=str(HERE / "guard"), HOSTILE_GUARD_LOG=str(log))
+        self.log = log
+
+    def attempts(self):
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def guarded_env(tmp_path):
+    env = GuardedEnv(tmp_path / "guard.log")
+    yield env
+    assert not env.attempts(), "a playbook process attempted non-loopback network access: %s" % env.attempts()
+
+
+os.environ.pop("HOSTILE_GUARD_LOG", None)  # never inherited from an outer run
