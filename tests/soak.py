@@ -134,7 +134,8 @@ class settled:
 
 
 def fast_policy(sleep=None):
-    return RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05, max_total=5.0,
+    # The budget holds four tries with the 429-date waits (up to 2 s each: an HTTP-date has whole seconds).
+    return RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05, max_total=10.0,
                        sleep=sleep or CappedSleep())
 
 

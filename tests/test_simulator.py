@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,7 +43,7 @@ FIELDS = {
     "regions": {"uuid", "name"},
     "applications": {"uuid", "slug", "name", "organisation", "repository"},
     "environments": {"uuid", "slug", "application", "branch", "last_finished_deployment", "ssh_endpoint"},
-    "deployments": {"uuid", "environment", "started_at", "ended_at", "status", "success"},
+    "deployments": {"uuid", "environment", "started_at", "ended_at", "status", "success", "percent"},
     "service_instances": {"uuid", "environment", "prefix", "type", "service_status", "region", "service"},
     "backups": {"uuid", "environment", "state", "success", "trigger", "notes", "service_instance_backups",
                 "scheduled_for_deletion_at", "created_at", "started_at", "ended_at"},
@@ -155,7 +155,8 @@ def test_walking_all_pages_returns_each_item_once(server, api, dataset, name):
     uuids = [item["uuid"] for item in items]
     assert len(uuids) == len(set(uuids))
     assert sorted(uuids) == sorted(item["uuid"] for item in expected)
-    assert items == [dataset.by_uuid[name][u] for u in uuids]
+    if name != "deployments":  # a running deployment's percent rises between two looks (deployments.py)
+        assert items == [dataset.by_uuid[name][u] for u in uuids]
     assert pages == max(1, -(-len(expected) // 7))
     for item in items:
         assert set(item) == FIELDS[name]
@@ -1076,6 +1077,300 @@ def test_environment_fields(dataset):
     assert set(env["ssh_endpoint"]) == {"host", "port", "user"}
     deployment = dataset.by_uuid["deployments"][env["last_finished_deployment"]["uuid"]]
     assert deployment["environment"] == env["uuid"] and deployment["ended_at"]
+
+
+# -- churn, temporary backups, part shapes, ids -------------------------------------------------------
+
+
+def _list_all(api, url, path, **params):
+    query = "&".join(f"{k}={v}" for k, v in dict(params, page_size=100).items())
+    return walk(api, f"{url}{path}?{query}")[0]
+
+
+def _churned(seed, requests_made=12, changes=3):
+    """A fresh demo server with ``changes`` churn changes before each request; the backups list after
+    ``requests_made`` requests, the churn stats and the data set."""
+    ds = generate_dataset(seed=1, now=FIXED_NOW, **SIZES["demo"])
+    original = list(ds.backups)
+    with run_simulator(ds, token=TOKEN, churn_per_request=changes, churn_seed=seed) as server:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {TOKEN}"
+        for _unused in range(requests_made):
+            assert session.get(server.url + "/iam/v3/me/", timeout=10).status_code == 200
+        stats = server.stats()["churn"]
+        server.configure(churn_per_request=0)
+        listed = _list_all(session, server.url, "/apps/v3/backups/")
+    return original, listed, stats, ds
+
+
+def test_churn_per_request_is_deterministic_and_reports_what_it_touched():
+    original, listed, stats, ds = _churned(seed=5)
+    again = _churned(seed=5)
+    assert [b["uuid"] for b in listed] == [b["uuid"] for b in again[1]] and stats == again[2]
+    assert stats["created"] + stats["deleted"] == 36
+    assert stats["created"] > 0 and stats["deleted"] > 0
+    assert _churned(seed=6)[2] != stats
+    # What the stats say is what happened: every environment whose backups changed is named, no other.
+    before = {b["uuid"]: b for b in original}
+    after = {b["uuid"]: b for b in listed}
+    changed = {before[u]["environment"] for u in set(before) - set(after)} | {after[u]["environment"] for u in set(after) - set(before)}
+    assert set(stats["environments"]) == changed
+    assert len(after) == len(before) + stats["created"] - stats["deleted"]
+
+
+def test_churn_changes_random_positions_and_keeps_the_others_in_order():
+    original, listed, stats, ds = _churned(seed=2, requests_made=30)
+    kept = set(b["uuid"] for b in listed)
+    survivors = [b["uuid"] for b in original if b["uuid"] in kept]
+    assert [b["uuid"] for b in listed if b["uuid"] in set(survivors)] == survivors
+    new_positions = [i for i, b in enumerate(listed) if b["uuid"] not in {o["uuid"] for o in original}]
+    assert stats["created"] >= len(new_positions) > 5  # some of those created were deleted again
+    assert min(new_positions) < len(listed) // 2 < max(new_positions)  # not all at one end
+    # A filtered list is the full list filtered, new records included; deleted ones leave no part behind.
+    for env_uuid in stats["environments"]:
+        assert [b["uuid"] for b in ds.lookup("backups", "environment", env_uuid)] == \
+            [b["uuid"] for b in listed if b["environment"] == env_uuid]
+    parts = {p["uuid"] for p in ds.service_instance_backups}
+    assert parts == {u for b in listed for u in b["service_instance_backups"]}
+
+
+def test_churn_creates_pull_and_scheduled_backups():
+    ds = generate_dataset(seed=1, **SIZES["demo"])
+    with run_simulator(ds, token=TOKEN) as server:
+        server.configure(churn_per_request=1, churn_seed=3)
+        made = [server.churn.change() for _unused in range(200)]
+    # Those still there (churn deletes what it created too).
+    created = [backup for kind, backup in made if kind == "created" and backup["uuid"] in ds.by_uuid["backups"]]
+    pulls = [b for b in created if b["notes"] == "Divio CLI pull"]
+    assert pulls and len(pulls) < len(created)
+    now = ds.clock()
+    for backup in created:
+        parts = [ds.by_uuid["service_instance_backups"][u] for u in backup["service_instance_backups"]]
+        assert (backup["state"], backup["success"]) == ("COMPLETED", "SUCCESS")
+        assert parse(backup["ended_at"]) <= now and all(parse(p["taken_at"]) <= now for p in parts)
+        lifetime = parse(backup["scheduled_for_deletion_at"]) - parse(backup["created_at"])
+        if backup in pulls:
+            assert lifetime == timedelta(hours=1) and backup["trigger"] == "MANUAL"
+            [part] = parts
+            instance = ds.by_uuid["service_instances"][part["service_instance"]]
+            assert (instance["type"], instance["prefix"]) == ("DATABASE", "DEFAULT")
+        else:
+            assert lifetime > timedelta(days=7) and backup["trigger"] == "SCHEDULED"
+
+
+def test_churn_at_a_rate_runs_while_serving(dataset):
+    ds = generate_dataset(seed=1, **SIZES["tiny"])
+    server = SimulatorServer(ds, token=TOKEN, churn_rate=50, churn_seed=1)
+    assert server.churn.stats()["created"] == 0  # nothing before it serves
+    server.start()
+    try:
+        time.sleep(0.5)
+        stats = server.stats()["churn"]
+        assert 10 <= stats["created"] + stats["deleted"] <= 40
+        server.configure(churn_rate=0)
+        frozen = server.churn.stats()
+        time.sleep(0.2)
+        assert server.churn.stats() == frozen == server.stats()["churn"]
+        response = requests.post(server.url + "/_simulator/config", json={"churn_rate": 100, "churn_seed": 2}, timeout=10)
+        assert response.json()["churn_rate"] == 100
+    finally:
+        server.stop()
+    frozen = server.churn.stats()
+    time.sleep(0.1)
+    assert server.churn.stats() == frozen  # the thread ended with the server
+
+
+@pytest.mark.parametrize("bad", [{"churn_rate": -1}, {"churn_rate": "fast"}, {"churn_rate": True}, {"churn_seed": 1.5},
+                                 {"churn_per_request": -1}, {"churn_per_request": 10001}])
+def test_churn_settings_are_checked(server, bad):
+    with pytest.raises(ValueError):
+        server.configure(**bad)
+    assert server.churn_rate == 0 and server.churn_per_request == 0
+
+
+def test_pull_backup_trouble(trouble_data):
+    ds = trouble_data
+    [entry] = ds.troubles.get("pull_newest", [None])
+    if entry is None:
+        assert len(ds.environments) < 9  # tiny: only the first six trouble slots
+        return
+    env = _env(ds, entry["application"], entry["environment"])
+    newest, before = _backups(ds, env)[:2]
+    assert newest["uuid"] == entry["pull_backup"]
+    assert (newest["trigger"], newest["notes"], newest["success"]) == ("MANUAL", "Divio CLI pull", "SUCCESS")
+    assert parse(newest["scheduled_for_deletion_at"]) - parse(newest["created_at"]) == timedelta(hours=1)
+    assert parse(newest["scheduled_for_deletion_at"]) > ds.now > parse(newest["ended_at"])
+    [part] = _parts(ds, newest)
+    assert ds.by_uuid["service_instances"][part["service_instance"]]["prefix"] == "DEFAULT"
+    assert before["trigger"] == "SCHEDULED" and len(_parts(ds, before)) == 2
+    assert ds.now - parse(before["ended_at"]) < timedelta(hours=24)
+    # No other pull backup anywhere: the platform deletes them within the hour.
+    assert [b["uuid"] for b in ds.backups if b["notes"] == "Divio CLI pull"] == [newest["uuid"]]
+
+
+def test_two_databases_trouble(trouble_data):
+    ds = trouble_data
+    if "two_databases" not in ds.troubles:
+        return
+    [entry] = ds.troubles["two_databases"]
+    env = _env(ds, entry["application"], entry["environment"])
+    instances = ds.lookup("service_instances", "environment", env["uuid"])
+    databases = sorted((si["prefix"], si["service_status"]) for si in instances if si["type"] == "DATABASE")
+    assert databases == [("DEFAULT", "READY"), ("REPORTING", "READY")]
+    newest, before = [b for b in _backups(ds, env)][:2]
+    assert (newest["uuid"], before["uuid"]) == (entry["newest_backup"], entry["full_backup"])
+    prefixes = lambda b: sorted(ds.by_uuid["service_instances"][p["service_instance"]]["prefix"] for p in _parts(ds, b))  # noqa: E731
+    assert newest["success"] == "SUCCESS" and prefixes(newest) == ["DEFAULT", "DEFAULT"]
+    assert before["success"] == "SUCCESS" and prefixes(before) == ["DEFAULT", "DEFAULT", "REPORTING"]
+    assert entry["second_database"] in {si["uuid"] for si in instances if si["prefix"] == "REPORTING"}
+
+    [entry] = ds.troubles["second_database_new"]
+    env = _env(ds, entry["application"], entry["environment"])
+    second = ds.by_uuid["service_instances"][entry["second_database"]]
+    assert (second["type"], second["prefix"], second["service_status"]) == ("DATABASE", "REPORTING", "NEW")
+    assert all(p["service_instance"] != second["uuid"] for b in _backups(ds, env) for p in _parts(ds, b))
+
+
+def test_expired_backups_are_deleted_when_due():
+    # Made two hours ago: the pull backup of crm/test was due about an hour later.
+    ds = generate_dataset(seed=1, now=datetime.now(timezone.utc) - timedelta(hours=2), **SIZES["demo"])
+    [entry] = ds.troubles["pull_newest"]
+    pull = ds.by_uuid["backups"][entry["pull_backup"]]
+    parts = list(pull["service_instance_backups"])
+    assert ds.clock() - ds.now < timedelta(seconds=5)  # its clock starts in its own "now", two hours ago
+    with run_simulator(ds, token=TOKEN) as server:
+        headers = {"Authorization": f"Token {TOKEN}"}
+        assert requests.get(f"{server.url}/apps/v3/backups/{pull['uuid']}/", headers=headers, timeout=10).status_code == 200
+        ds.advance_clock(2 * 3600)
+        assert requests.get(f"{server.url}/apps/v3/backups/{pull['uuid']}/", headers=headers, timeout=10).status_code == 404
+        assert pull not in ds.backups and pull not in ds.lookup("backups", "environment", entry["uuid"])
+        assert not any(u in ds.by_uuid["service_instance_backups"] for u in parts)
+        # Nothing else was due.
+        assert len(ds.backups) == len(generate_dataset(seed=1, now=FIXED_NOW, **SIZES["demo"]).backups) - 1
+
+
+def test_a_backup_created_with_a_deletion_time_is_deleted_then(dataset):
+    ds = generate_dataset(seed=1, **SIZES["tiny"])
+    env = ds.environments[0]
+    database = next(si for si in ds.lookup("service_instances", "environment", env["uuid"]) if si["type"] == "DATABASE")
+    with run_simulator(ds, token=TOKEN, backup_duration_seconds=0.1) as server:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {TOKEN}"
+        body = {"environment": env["uuid"], "services": [database["uuid"]], "trigger": "MANUAL", "notes": "Divio CLI pull",
+                "scheduled_for_deletion_at": "not a date"}
+        response = session.post(server.url + "/apps/v3/backups/", json=body, timeout=10)
+        assert response.status_code == 400 and "scheduled_for_deletion_at" in response.json()
+        due = datetime.now(timezone.utc) + timedelta(seconds=0.6)
+        body["scheduled_for_deletion_at"] = due.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        created = session.post(server.url + "/apps/v3/backups/", json=body, timeout=10).json()
+        assert parse(created["scheduled_for_deletion_at"]) == due
+        detail = f"{server.url}/apps/v3/backups/{created['uuid']}/"
+        assert session.get(detail, timeout=10).status_code == 200
+        time.sleep(0.8)
+        assert session.get(detail, timeout=10).status_code == 404
+        assert created["uuid"] not in {b["uuid"] for b in _list_all(session, server.url, "/apps/v3/backups/")}
+
+
+@pytest.mark.parametrize("shape, missing, null", [
+    ("full", set(), set()),
+    ("documented", {"service_type"}, set()),
+    ("bare", {"service_type", "taken_at", "size"}, set()),
+    ("null", set(), {"service_type", "taken_at", "size"}),
+])
+def test_part_shapes(shape, missing, null):
+    ds = generate_dataset(seed=1, now=FIXED_NOW, part_shape=shape, **SIZES["tiny"])
+    full = generate_dataset(seed=1, now=FIXED_NOW, **SIZES["tiny"])
+    assert len(ds.service_instance_backups) == len(full.service_instance_backups)
+    for part, whole in zip(ds.service_instance_backups, full.service_instance_backups):
+        assert set(part) == FIELDS["service_instance_backups"] - missing
+        assert all(part[key] is None for key in null)
+        assert {k: v for k, v in part.items() if k not in null} == {k: v for k, v in whole.items() if k in part and k not in null}
+    assert [b["uuid"] for b in ds.backups] == [b["uuid"] for b in full.backups]
+
+
+def test_documented_part_shape_matches_the_api_page():
+    # The one service-instance backup Divio's API page shows, field for field (../shared/divio-api.md).
+    page = {"uuid", "backup", "service_instance", "queued_at", "started_at", "ended_at", "taken_at", "size", "errors"}
+    ds = generate_dataset(seed=1, part_shape="documented", **SIZES["tiny"])
+    assert {frozenset(part) for part in ds.service_instance_backups} == {frozenset(page)}
+
+
+def test_mixed_part_shape_and_parts_made_later_follow_it():
+    ds = generate_dataset(seed=1, part_shape="mixed", **SIZES["demo"])
+    kinds = {("service_type" in p, "taken_at" in p, p.get("service_type") is None) for p in ds.service_instance_backups}
+    assert len(kinds) >= 3
+    bare = generate_dataset(seed=1, part_shape="bare", **SIZES["tiny"])
+    with run_simulator(bare, token=TOKEN, churn_per_request=1) as server:
+        made = [server.churn.change() for _unused in range(40)]
+    for kind, backup in made:
+        if kind == "created" and backup["uuid"] in bare.by_uuid["backups"]:
+            for part_uuid in backup["service_instance_backups"]:
+                assert "taken_at" not in bare.by_uuid["service_instance_backups"][part_uuid]
+
+
+DIVIO_ID = re.compile(r"^[a-z2-7]{26}$")
+
+
+def test_divio_ids_and_uuids():
+    divio = generate_dataset(seed=1, id_style="divio", **SIZES["tiny"])
+    rfc = generate_dataset(seed=1, id_style="uuid", **SIZES["tiny"])
+    for name in Dataset.RESOURCES:
+        for item in getattr(divio, name):
+            assert DIVIO_ID.match(item["uuid"]), item["uuid"]
+            # 128 bits, like the ids on Divio's page: the last character carries 3 bits and 2 zero bits.
+            assert item["uuid"][-1] in "aeimquy4"
+        for item in getattr(rfc, name):
+            assert uuid.UUID(item["uuid"]).version == 4
+    assert len({b["uuid"] for b in divio.backups}) == len(divio.backups)
+    with pytest.raises(ValueError, match="id_style"):
+        generate_dataset(seed=1, id_style="numeric", **SIZES["tiny"])
+
+
+def test_filters_with_divio_ids_are_opaque():
+    ds = generate_dataset(seed=1, id_style="divio", **SIZES["tiny"])
+    env = next(e for e in ds.environments if ds.lookup("backups", "environment", e["uuid"]))
+    with run_simulator(ds, token=TOKEN) as server:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {TOKEN}"
+        found = _list_all(session, server.url, "/apps/v3/backups/", environment=env["uuid"])
+        assert {b["uuid"] for b in found} == {b["uuid"] for b in ds.lookup("backups", "environment", env["uuid"])}
+        # Not a UUID, and no 400: an id that names nothing matches nothing; ids are compared as they are.
+        for value in ("not-an-id", env["uuid"].upper(), str(uuid.uuid4())):
+            response = get(session, server, "/apps/v3/backups/", environment=value)
+            assert response.status_code == 200 and response.json()["count"] == 0, value
+        assert get(session, server, f"/apps/v3/environments/{env['uuid']}/").json() == env
+        server.configure(fail_applications=[next(a["slug"] for a in ds.applications if a["uuid"] == env["application"])])
+        assert get(session, server, "/apps/v3/backups/", environment=env["uuid"]).status_code == 500
+
+
+def test_new_simulator_cli_flags_parse():
+    from divio_simulator.cli import build_parser
+
+    args = build_parser().parse_args(["--churn", "20", "--churn-seed", "4", "--id-style", "uuid", "--part-shape", "bare"])
+    assert (args.churn_rate, args.churn_seed, args.id_style, args.part_shape) == (20.0, 4, "uuid", "bare")
+    defaults = build_parser().parse_args([])
+    assert (defaults.churn_rate, defaults.part_shape) == (0.0, "full")
+
+
+def test_churn_cli_flag(tmp_path):
+    url_file = tmp_path / "url"
+    proc = subprocess.Popen([sys.executable, str(SIMULATOR_DIR / "simulator.py"), "--port", "0", "--size", "tiny",
+                             "--token", TOKEN, "--url-file", str(url_file), "--churn", "40", "--churn-seed", "3",
+                             "--part-shape", "documented"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = wait_for_url(proc, url_file)
+        time.sleep(0.3)
+        stats = requests.get(f"{url}/_simulator/stats", timeout=10).json()["churn"]
+        assert stats["created"] + stats["deleted"] > 0
+        config = requests.get(f"{url}/_simulator/config", timeout=10).json()
+        assert (config["churn_rate"], config["churn_seed"]) == (40, 3)
+        part = requests.get(f"{url}/apps/v3/service-instance-backups/", headers={"Authorization": f"Token {TOKEN}"},
+                            timeout=10).json()["results"][0]
+        assert "service_type" not in part
+    finally:
+        proc.terminate()
+        stderr = proc.communicate(timeout=15)[1]
+    assert proc.returncode == 0 and "Traceback" not in stderr
 
 
 # -- command line -----------------------------------------------------------------------------------

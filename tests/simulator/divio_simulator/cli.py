@@ -8,7 +8,7 @@ import sys
 import threading
 from datetime import datetime
 
-from .data import SIZES, generate_dataset
+from .data import ID_STYLES, PART_SHAPES, SIZES, generate_dataset
 from .faults import DEFAULT_RETRY_AFTER, DEFAULT_STALL_SECONDS, KINDS
 from .server import DEFAULT_TOKEN, SimulatorServer
 
@@ -35,6 +35,12 @@ def build_parser():
     parser.add_argument("--days", type=int, help="override the preset's scheduled backups per environment")
     parser.add_argument("--interval-hours", type=float, help="hours between scheduled backups (default: 24)")
     parser.add_argument("--now", type=_parse_now, help="anchor time of the data, ISO 8601 (default: the current time)")
+    parser.add_argument("--id-style", choices=ID_STYLES, default="uuid",
+                        help="ids like Divio's (26 lower-case base32 characters) or RFC 4122 UUIDs (default: %(default)s)")
+    parser.add_argument("--part-shape", choices=PART_SHAPES, default="full",
+                        help="fields of service-instance backups: full; documented (no service_type, like the one "
+                             "object Divio's API page shows); bare (no service_type, taken_at, size); null (those "
+                             "three null); mixed (default: %(default)s)")
     parser.add_argument("--token", help="API token the server accepts")
     parser.add_argument("--ignore-backup-environment-filter", action="store_true",
                         help="ignore the undocumented backups/?environment= filter, like a server that does not have it")
@@ -59,6 +65,12 @@ def build_parser():
                         help="how long a 'stall' fault waits before answering (default: %(default)s)")
     faults.add_argument("--retry-after", type=int, default=DEFAULT_RETRY_AFTER, metavar="S",
                         help="seconds a 429 fault asks the client to wait (default: %(default)s)")
+    churn = parser.add_argument_group(
+        "churn", "Create and delete backups at random positions of the lists while clients read, like a live account "
+        "(half of them created, half of those temporary 'Divio CLI pull' backups; half deleted).")
+    churn.add_argument("--churn", type=float, default=0.0, metavar="RATE", dest="churn_rate",
+                       help="changes per second (default: %(default)s, none)")
+    churn.add_argument("--churn-seed", type=int, default=0, metavar="N", help="seed of the changes (default: %(default)s)")
     parser.add_argument("--url-file", help="write the base URL into this file once listening (removed on exit)")
     parser.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
     return parser
@@ -80,7 +92,7 @@ def main(argv=None):
                         format="%(asctime)s %(message)s")
     knobs = dict(SIZES[args.size])
     knobs.update({key: getattr(args, key) for key in SIZE_KNOBS if getattr(args, key) is not None})
-    dataset = generate_dataset(seed=args.seed, now=args.now, **knobs)
+    dataset = generate_dataset(seed=args.seed, now=args.now, id_style=args.id_style, part_shape=args.part_shape, **knobs)
     token = args.token or os.environ.get("DIVIO_SIMULATOR_TOKEN") or DEFAULT_TOKEN
 
     stop = threading.Event()
@@ -93,7 +105,7 @@ def main(argv=None):
                                  honour_backup_environment_filter=not args.ignore_backup_environment_filter,
                                  max_page_size=args.max_page_size, default_page_size=args.default_page_size,
                                  latency_ms=args.latency_ms, fail_applications=args.fail_applications,
-                                 faults=fault_settings(args))
+                                 faults=fault_settings(args), churn_rate=args.churn_rate, churn_seed=args.churn_seed)
     except ValueError as exc:
         parser.error(str(exc))
     try:

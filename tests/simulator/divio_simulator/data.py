@@ -26,28 +26,56 @@ intranet      test         its STORAGE instance is ``NEW`` (never provisioned): 
 intranet      live         newest finished backup is PARTIAL (database fine, storage failed, ``ended_at``
                            set on both); the one before is a full SUCCESS (1-2 days old), so the latest
                            usable backup depends on which services are asked for
-wiki, crm,    test, live   healthy: newest backup succeeded < 24 h ago
-portal
+wiki          test, live   healthy: newest backup succeeded < 24 h ago
+crm           test         someone ran ``divio app pull db`` minutes ago: the newest backup is a temporary one
+                           of the DEFAULT database only (MANUAL, notes "Divio CLI pull",
+                           ``scheduled_for_deletion_at`` one hour after it was created); the scheduled one
+                           before it (< 24 h) holds every service
+crm           live         two DATABASE instances (prefix DEFAULT and REPORTING); the newest backup succeeded
+                           but holds only DEFAULT and STORAGE; the one before holds all three
+portal        test         a second DATABASE instance (prefix REPORTING) that is ``NEW`` (never provisioned),
+                           so no backup holds it
+portal        live         healthy
 ============  ===========  ===============================================================================
 
-Beyond that, older history everywhere has occasional FAILED / PARTIAL / MANUAL (some database-only, like
-divio-cli's "Divio CLI pull") backups drawn from the seed; the newest backups stay as described above.
+The trouble slots run in that order over the environments in (application, environment) order, so with
+another number of environments per application they land elsewhere (``Dataset.troubles`` says where);
+slots 7 and 8 stay healthy. Beyond that, older history everywhere has occasional FAILED / PARTIAL / MANUAL
+(some database-only) backups drawn from the seed; the newest backups stay as described above. There is no
+older "Divio CLI pull" backup: the platform deletes those an hour after they were made, and so does the
+simulator (``Dataset.expire``): a backup whose ``scheduled_for_deletion_at`` has passed on the data set's
+clock is deleted with its parts.
 
 Deployments: a few finished ones per environment (``percent`` 100, or where a failed one stopped), newest
 first in lists; the newest of shop/live is still running. Every deployment of the ``live`` environment of
 the last application (portal in ``demo``, intranet in ``tiny``) fails, its newest finished one included:
 ``troubles["deployment_fails"]``, read by deployments.py.
 
-``tiny`` holds only shop, blog and intranet (the six trouble environments). Every backup's parts have
+``tiny`` holds only shop, blog and intranet (the first six trouble environments). Every backup's parts have
 different ``taken_at`` values (the database snapshot is taken before the storage one). Every list is
-shuffled once with the seeded generator, so the API order is arbitrary but stable across requests.
+shuffled once with the seeded generator, so the API order is arbitrary but stable across requests; records
+added later (API, churn) keep the others' relative order.
+
+Ids: ``id_style="divio"`` hands out ids shaped like Divio's own (26 lower-case base32 characters, e.g.
+``bagztldeadfdhlilnmpzx3twly``); ``"uuid"`` hands out RFC 4122 version 4 UUIDs.
+
+Service-instance backups: ``part_shape`` decides which fields they carry. ``full``: every field;
+``documented``: exactly the fields of the one object Divio's API page shows (no ``service_type``);
+``bare``: no ``service_type``, ``taken_at`` or ``size`` either (divio-cli never reads them); ``null``: those
+three present but null; ``mixed``: each part one of the four, drawn from the seed.
 
 Run ``python data.py`` to time the ``bench-fleet`` generation and the server-side cost of one page.
 """
 
+import base64
+import heapq
 import json
 import random
+import threading
+import time
 from collections import defaultdict
+from itertools import repeat
+from operator import itemgetter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List
@@ -65,7 +93,16 @@ ENV_SLUGS = ("test", "live", "stage", "dev", "qa", "demo", "preview", "uat")
 ORG_NAMES = ("Acme Corp", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Tyrell")
 REGION_NAMES = ("Frankfurt", "Amsterdam", "Virginia")
 DB_SERVICES = ("postgres-15", "postgres-15", "postgres-13", "mysql-8")
-MANUAL_NOTES = ("Before deploy", "Divio CLI pull", "pre-migration snapshot", "")
+# "Database only" backups hold the DEFAULT database alone.
+MANUAL_NOTES = ("Before deploy", "Database only", "pre-migration snapshot", "")
+# What divio-cli's "app pull db/media" writes on the temporary backup it makes, and how long it lives.
+PULL_NOTES = "Divio CLI pull"
+PULL_LIFETIME = 3600
+SECOND_DATABASE_PREFIX = "REPORTING"
+ID_STYLES = ("divio", "uuid")
+PART_SHAPES = ("full", "documented", "bare", "null", "mixed")
+# The fields of a service-instance backup that the part shapes leave out or set to null.
+_PART_OPTIONAL = ("service_type", "taken_at", "size")
 DB_ERRORS = (
     'pg_dump: error: connection to server at "db" failed: timeout expired',
     "Database backup timed out after 3600 seconds.",
@@ -75,8 +112,10 @@ STORAGE_ERRORS = (
     "Could not list bucket contents: AccessDenied.",
 )
 
-# The trouble kinds, in the order they are given to the first environments (see the module docstring).
-TROUBLE_SLOTS = ("failed_and_late_queue", "running", "never_backed_up", "stale", "storage_new", "partial_latest")
+# The trouble kinds, in the order they are given to the first environments (see the module docstring);
+# None: a healthy environment.
+TROUBLE_SLOTS = ("failed_and_late_queue", "running", "never_backed_up", "stale", "storage_new", "partial_latest",
+                 None, None, "pull_newest", "two_databases", "second_database_new")
 STALE_DAYS = 4
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -97,6 +136,8 @@ class Dataset:
     service_instance_backups: List[Dict[str, Any]]
     # Trouble kind -> [{"application": slug, "environment": slug, "uuid": environment uuid, ...}]
     troubles: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    id_style: str = "uuid"  # of ids made later (API, churn): see the module docstring
+    part_shape: str = "full"  # of service-instance backups made later
 
     RESOURCES = ("organisations", "regions", "applications", "environments", "deployments", "service_instances",
                  "backups", "service_instance_backups")
@@ -111,7 +152,27 @@ class Dataset:
     }
 
     def __post_init__(self):
+        # Serialises changes (API, churn, expiry); readers slice lists without it, which the GIL keeps whole.
+        self.lock = threading.RLock()
+        # The data set's clock starts at ``now`` and runs with the real one (generate_dataset puts a data set
+        # made for the current time on the real clock itself).
+        self._skew = self.now.timestamp() - time.time()
         self.reindex()
+
+    def clock(self):
+        """The data set's current time (aware UTC): what expiry and records made later go by."""
+        return datetime.fromtimestamp(self._clock_epoch(), timezone.utc)
+
+    def advance_clock(self, seconds):
+        """Move the data set's clock on (tests of what happens when something falls due)."""
+        self._skew += seconds
+
+    def _clock_epoch(self):
+        return time.time() + self._skew
+
+    def new_id(self, rng):
+        """A new id in this data set's ``id_style``, drawn from ``rng``."""
+        return make_id(rng.getrandbits(128), self.id_style)
 
     def reindex(self):
         """(Re)build ``by_uuid[resource][uuid]`` and ``by_field[resource][field][value] -> [records]``."""
@@ -120,6 +181,9 @@ class Dataset:
         for name in self.INDEXED_FIELDS:
             for item in getattr(self, name):
                 self._index(name, item)
+        # Backups the platform deletes on its own, soonest first: (due, uuid).
+        self._due = [(_epoch(b["scheduled_for_deletion_at"]), b["uuid"]) for b in self.backups if b.get("scheduled_for_deletion_at")]
+        heapq.heapify(self._due)
 
     def _index(self, name, item):
         for field_name, index in self.by_field.get(name, {}).items():
@@ -131,11 +195,68 @@ class Dataset:
             return self.by_uuid["environments"][item["environment"]]["application"]
         return item[field_name]
 
-    def add(self, name, item):
-        """Append a new record (e.g. a backup created through the API) and index it."""
-        getattr(self, name).append(item)
-        self.by_uuid[name][item["uuid"]] = item
-        self._index(name, item)
+    def add(self, name, item, position=None):
+        """Add a new record (e.g. a backup created through the API) and index it.
+
+        ``position``: its index in the list (default: the end); filtered lists get it where the full list
+        has it, so a filtered list stays the full list filtered.
+        """
+        with self.lock:
+            items = getattr(self, name)
+            if position is None or position >= len(items):
+                items.append(item)
+                self._index(name, item)
+            else:
+                for field_name, index in self.by_field.get(name, {}).items():
+                    value = self._field_value(name, item, field_name)
+                    if name == "deployments" and field_name == "application":
+                        index[value].append(item)  # not a field of the record: no cheap position
+                        continue
+                    before = sum(map(_same, repeat(value), map(itemgetter(field_name), items[:position])))
+                    index[value].insert(before, item)
+                items.insert(position, item)
+            self.by_uuid[name][item["uuid"]] = item
+            if name == "backups" and item.get("scheduled_for_deletion_at"):
+                heapq.heappush(self._due, (_epoch(item["scheduled_for_deletion_at"]), item["uuid"]))
+
+    def remove(self, name, item):
+        """Delete one record from its list and every index."""
+        with self.lock:
+            if self.by_uuid[name].pop(item["uuid"], None) is None:
+                return False
+            getattr(self, name).remove(item)  # identity first: found without comparing whole records
+            for field_name, index in self.by_field.get(name, {}).items():
+                value = self._field_value(name, item, field_name)
+                index[value].remove(item)
+                if not index[value]:
+                    del index[value]
+            return True
+
+    def remove_backup(self, backup):
+        """Delete a backup and its service-instance backups, as the platform does; False if already gone."""
+        with self.lock:
+            if not self.remove("backups", backup):
+                return False
+            for part_uuid in backup.get("service_instance_backups") or ():
+                part = self.by_uuid["service_instance_backups"].get(part_uuid)
+                if part is not None:
+                    self.remove("service_instance_backups", part)
+            return True
+
+    def expire(self):
+        """Delete the backups whose ``scheduled_for_deletion_at`` has passed; returns them. Cheap when none is due."""
+        due = self._due
+        if not due or due[0][0] > self._clock_epoch():
+            return []
+        gone = []
+        with self.lock:
+            now = self._clock_epoch()
+            while due and due[0][0] <= now:
+                backup = self.by_uuid["backups"].get(heapq.heappop(due)[1])
+                if backup is not None and backup.get("scheduled_for_deletion_at") and \
+                        _epoch(backup["scheduled_for_deletion_at"]) <= now and self.remove_backup(backup):
+                    gone.append(backup)
+        return gone
 
     def lookup(self, name, field_name, value):
         """Records of resource ``name`` whose ``field_name`` equals ``value``, in list order."""
@@ -144,7 +265,8 @@ class Dataset:
     def as_dict(self):
         """Every resource list plus ``now`` and ``user``, JSON-serialisable."""
         out = {name: getattr(self, name) for name in self.RESOURCES}
-        out.update(now=_iso(self.now), user=self.user, troubles=self.troubles)
+        out.update(now=_iso(self.now), user=self.user, troubles=self.troubles, id_style=self.id_style,
+                   part_shape=self.part_shape)
         return out
 
     def to_json(self):
@@ -155,6 +277,39 @@ class Dataset:
 def _iso(dt):
     """ISO 8601 UTC with ``Z`` for an aware or naive-UTC datetime, whole seconds."""
     return dt.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _epoch(text):
+    """Epoch seconds of an API timestamp (``...Z``, with or without fractions)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _same(a, b):
+    return a == b
+
+
+def make_id(bits, style="divio"):
+    """An id from 128 random bits: Divio's shape (26 lower-case base32 characters, the form its API page
+    shows) or an RFC 4122 version 4 UUID."""
+    if style == "uuid":
+        h = "%032x" % ((bits & _UUID_CLEAR) | _UUID_SET)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return base64.b32encode(bits.to_bytes(16, "big")).decode("ascii").rstrip("=").lower()
+
+
+def shape_part(part, shape, rng=None):
+    """Make a service-instance backup carry the fields ``shape`` says (see the module docstring), in place."""
+    if shape == "mixed":
+        shape = PART_SHAPES[rng.randrange(len(PART_SHAPES) - 1)]
+    if shape == "documented":
+        part.pop("service_type", None)
+    elif shape == "bare":
+        for key in _PART_OPTIONAL:
+            part.pop(key, None)
+    elif shape == "null":
+        for key in _PART_OPTIONAL:
+            part[key] = None
+    return part
 
 
 # Bits that ``uuid.UUID(int=n, version=4)`` clears and sets (variant RFC 4122, version 4).
@@ -171,8 +326,9 @@ class _Generator:
     most of the cost of the 60,000-backup preset.
     """
 
-    def __init__(self, seed, now, days, interval_hours):
+    def __init__(self, seed, now, days, interval_hours, id_style="uuid"):
         self.rng = random.Random(seed)
+        self.id_style = id_style
         self.now = now  # epoch seconds, whole
         self.days = days
         self.interval = interval_hours * 3600.0
@@ -180,12 +336,13 @@ class _Generator:
         self.backups = []
         self.si_backups = []
         self.late_queue = {}
+        self.trouble_info = {}  # what the trouble entry of the environment just generated names
         self._day_prefix = {}
 
     def uuid(self):
-        """A version 4 uuid drawn from the seeded generator (same as ``uuid.UUID(int=..., version=4)``)."""
-        h = "%032x" % ((self.rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET)
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        """A new id (``id_style``) drawn from the seeded generator; a version 4 uuid is the same as
+        ``uuid.UUID(int=..., version=4)``."""
+        return make_id(self.rng.getrandbits(128), self.id_style)
 
     def ts(self, t, micro):
         """Format epoch seconds as the API does, with or without microseconds."""
@@ -209,11 +366,13 @@ class _Generator:
 
     # -- backups -----------------------------------------------------------------------------------
 
-    def backup(self, env, parts, created, outcome, trigger="SCHEDULED", notes="", queue=None, sizes=(0, 0)):
+    def backup(self, env, parts, created, outcome, trigger="SCHEDULED", notes="", queue=None, sizes=(0, 0),
+               temporary=False):
         """Append one backup and its service-instance backups.
 
         ``parts``: the service instances backed up (database first); ``outcome``: SUCCESS, FAILURE,
-        PARTIAL or RUNNING; ``queue``: seconds between creation and start (a few unless given).
+        PARTIAL or RUNNING; ``queue``: seconds between creation and start (a few unless given);
+        ``temporary``: deleted by the platform ``PULL_LIFETIME`` after its creation (divio-cli's pull).
         """
         rng = self.rng
         seconds = self.seconds
@@ -273,7 +432,8 @@ class _Generator:
             "trigger": trigger,
             "notes": notes,
             "service_instance_backups": si_uuids,
-            "scheduled_for_deletion_at": ts(created + self.retention, micro) if trigger == "SCHEDULED" else None,
+            "scheduled_for_deletion_at": (ts(created + PULL_LIFETIME, micro) if temporary else
+                                          ts(created + self.retention, micro) if trigger == "SCHEDULED" else None),
             "created_at": ts(created, micro),
             "started_at": ts(started, micro),
             "ended_at": ts(ended_at, micro) if ended_at else None,
@@ -292,12 +452,17 @@ class _Generator:
         newest = self.now - self.seconds(1 * HOUR, 20 * HOUR)
         if trouble == "stale":
             newest -= STALE_DAYS * DAY
+        self.trouble_info = {}
         for k in range(self.days):
             created = newest - self.interval * k
             outcome = "SUCCESS"
             queue = None
             roll = rng.random()
-            if trouble == "partial_latest" and k == 0:
+            backed_up = parts
+            if trouble == "two_databases" and k < 2:
+                # The newest succeeded without the second database; the one before holds every instance.
+                backed_up = parts if k else [si for si in parts if si["prefix"] != SECOND_DATABASE_PREFIX]
+            elif trouble == "partial_latest" and k == 0:
                 outcome = "PARTIAL"
             elif trouble == "partial_latest" and k == 1:
                 outcome = "SUCCESS"
@@ -310,7 +475,9 @@ class _Generator:
                 outcome = "FAILURE"
             elif k > 0 and roll < 0.06:
                 outcome = "PARTIAL" if len(parts) > 1 else "FAILURE"
-            backup = self.backup(env, parts, created, outcome, queue=queue, sizes=sizes)
+            backup = self.backup(env, backed_up, created, outcome, queue=queue, sizes=sizes)
+            if trouble == "two_databases" and k < 2:
+                self.trouble_info["full_backup" if k else "newest_backup"] = backup["uuid"]
             if queue is not None:
                 manual = self.backup(env, parts, created + self.seconds(5 * MINUTE, 15 * MINUTE), "SUCCESS",
                                      trigger="MANUAL", notes="Before deploy", queue=self.seconds(2, 20), sizes=sizes)
@@ -319,28 +486,39 @@ class _Generator:
             # so the newest backup of each trouble environment stays as documented.
             if k > 0 and rng.random() < 0.05:
                 notes = rng.choice(MANUAL_NOTES)
-                # divio-cli's "pull" backs up a single service: the database.
-                manual_parts = parts[:1] if notes == "Divio CLI pull" else parts
+                manual_parts = parts[:1] if notes == "Database only" else parts
                 manual_created = created + self.interval * self.seconds(0.1, 0.9)
                 self.backup(env, manual_parts, manual_created, "SUCCESS", trigger="MANUAL", notes=notes, sizes=sizes)
         if trouble == "running":
             # Someone started a backup a few minutes ago (before a deploy); it is still running.
             self.backup(env, parts, self.now - self.seconds(3 * MINUTE, 15 * MINUTE), "RUNNING", trigger="MANUAL",
                         notes="Before deploy", sizes=sizes)
+        elif trouble == "pull_newest":
+            # divio-cli's "app pull db": one service (the DEFAULT database), finished, gone an hour after it began.
+            pull = self.backup(env, parts[:1], self.now - self.seconds(15 * MINUTE, 45 * MINUTE), "SUCCESS",
+                               trigger="MANUAL", notes=PULL_NOTES, sizes=sizes, temporary=True)
+            self.trouble_info["pull_backup"] = pull["uuid"]
 
 
-def generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14, interval_hours=24, now=None):
+def generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14, interval_hours=24, now=None,
+                     id_style="uuid", part_shape="full"):
     """Generate a reproducible :class:`Dataset`.
 
     ``days`` scheduled backups per environment, one every ``interval_hours`` (plus a few manual ones).
     ``now`` (aware or naive UTC datetime) anchors every timestamp; default: current UTC time, whole seconds.
+    ``id_style`` and ``part_shape``: see the module docstring.
     """
+    if id_style not in ID_STYLES:
+        raise ValueError(f"id_style must be one of {', '.join(ID_STYLES)}")
+    if part_shape not in PART_SHAPES:
+        raise ValueError(f"part_shape must be one of {', '.join(PART_SHAPES)}")
+    real_clock = now is None
     if now is None:
         now = datetime.now(timezone.utc)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     now = now.astimezone(timezone.utc).replace(microsecond=0)
-    gen = _Generator(seed, now.timestamp(), days, interval_hours)
+    gen = _Generator(seed, now.timestamp(), days, interval_hours, id_style)
     rng = gen.rng
     base = gen.now
 
@@ -352,7 +530,7 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
         orgs.append({"uuid": gen.uuid(), "name": name, "created_at": gen.ts(base - gen.seconds(400 * DAY, 2000 * DAY), gen.micro())})
 
     apps, envs, deployments, sis = [], [], [], []
-    troubles = {kind: [] for kind in TROUBLE_SLOTS}
+    troubles = {kind: [] for kind in TROUBLE_SLOTS if kind}
     env_ordinal = 0
     for i in range(applications):
         slug = APP_NAMES[i % len(APP_NAMES)]
@@ -414,13 +592,22 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
                   "service_status": "READY", "region": region, "service": rng.choice(DB_SERVICES)}
             storage = {"uuid": gen.uuid(), "environment": env["uuid"], "prefix": "DEFAULT", "type": "STORAGE",
                        "service_status": "NEW" if trouble == "storage_new" else "READY", "region": region, "service": "s3-storage"}
-            sis.extend((db, storage))
+            instances = [db, storage]
+            if trouble in ("two_databases", "second_database_new"):
+                second = {"uuid": gen.uuid(), "environment": env["uuid"], "prefix": SECOND_DATABASE_PREFIX, "type": "DATABASE",
+                          "service_status": "READY" if trouble == "two_databases" else "NEW", "region": region,
+                          "service": rng.choice(DB_SERVICES)}
+                instances.insert(1, second)  # the DEFAULT database stays first: "Database only" backups hold it
+            sis.extend(instances)
 
-            gen.env_backups(env, (db, storage), trouble)
+            gen.env_backups(env, instances, trouble)
             if trouble:
                 entry = {"application": slug, "environment": env_slug, "uuid": env["uuid"]}
                 if trouble == "failed_and_late_queue":
                     entry.update(gen.late_queue)
+                if trouble in ("two_databases", "second_database_new"):
+                    entry["second_database"] = instances[1]["uuid"]
+                entry.update(gen.trouble_info)
                 troubles[trouble].append(entry)
 
     # One environment whose deployments fail (deployments.py); its newest finished one failed too.
@@ -436,7 +623,16 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
     lists = [orgs, regions, apps, envs, deployments, sis, gen.backups, gen.si_backups]
     for items in lists:
         rng.shuffle(items)
-    return Dataset(now, user, *lists, troubles={k: v for k, v in troubles.items() if v})
+    if part_shape != "full":
+        # Its own generator, so that every shape has the same records otherwise.
+        shape_rng = random.Random(f"{seed}/parts")
+        for part in gen.si_backups:
+            shape_part(part, part_shape, shape_rng)
+    dataset = Dataset(now, user, *lists, troubles={k: v for k, v in troubles.items() if v}, id_style=id_style,
+                      part_shape=part_shape)
+    if real_clock:
+        dataset._skew = 0.0  # "now" was the current time: the clock is the real one
+    return dataset
 
 
 def _main():

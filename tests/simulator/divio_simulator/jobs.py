@@ -5,19 +5,35 @@ A new backup is queued (state ``NEW``), runs (``WORKING``: parts started, the sn
 brought up to date before every request, so list and detail views agree. ``outcome`` decides how it
 ends: ``SUCCESS``, ``FAILURE`` (every part has errors), ``PARTIAL`` (only the first part succeeds), or
 ``NEVER`` (it stays ``WORKING``, for wait-timeout tests).
+
+Ids follow the data set's ``id_style``, parts its ``part_shape``, times its clock. A body may carry
+``scheduled_for_deletion_at`` (as divio-cli's pull does): the backup is then deleted when that time has
+passed (``Dataset.expire``).
 """
 
 import random
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
+
+from .data import shape_part
 
 OUTCOMES = ("SUCCESS", "FAILURE", "PARTIAL", "NEVER")
 
 
 def _iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text):
+    """An aware datetime from an ISO 8601 string as DRF accepts it, else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 class BackupJobs:
@@ -45,28 +61,38 @@ class BackupJobs:
                     errors["services"] = ['Invalid pk "%s" - object does not exist.' % service]
         if body.get("notes") is not None and not isinstance(body.get("notes"), str):
             errors["notes"] = ["Not a valid string."]
+        deletion = body.get("scheduled_for_deletion_at")
+        if deletion is not None and _parse(deletion) is None:
+            # DRF's DateTimeField message.
+            errors["scheduled_for_deletion_at"] = ["Datetime has wrong format. Use one of these formats instead: "
+                                                   "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]
         return errors or None
 
     def create(self, body, outcome, duration):
-        now = datetime.now(timezone.utc)
-        backup_uuid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        dataset = self.dataset
+        now = dataset.clock()
+        with self._lock:
+            backup_uuid = dataset.new_id(self._rng)
+            part_uuids = [dataset.new_id(self._rng) for _service in body["services"]]
         parts = []
-        for service in body["services"]:
-            instance = self.dataset.by_uuid["service_instances"][service]
+        for service, part_uuid in zip(body["services"], part_uuids):
+            instance = dataset.by_uuid["service_instances"][service]
             parts.append({
-                "uuid": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)), "backup": backup_uuid,
+                "uuid": part_uuid, "backup": backup_uuid,
                 "service_instance": service, "service_type": instance["type"], "queued_at": _iso(now),
                 "started_at": None, "ended_at": None, "taken_at": None, "size": None, "errors": [],
             })
+        deletion = _parse(body.get("scheduled_for_deletion_at"))
         backup = {
             "uuid": backup_uuid, "environment": body["environment"], "state": "NEW", "success": None,
             "trigger": body.get("trigger") or "MANUAL", "notes": body.get("notes") or "",
-            "service_instance_backups": [p["uuid"] for p in parts], "scheduled_for_deletion_at": None,
+            "service_instance_backups": [p["uuid"] for p in parts],
+            "scheduled_for_deletion_at": _iso(deletion) if deletion else None,
             "created_at": _iso(now), "started_at": None, "ended_at": None,
         }
         for part in parts:
-            self.dataset.add("service_instance_backups", part)
-        self.dataset.add("backups", backup)
+            dataset.add("service_instance_backups", part)
+        dataset.add("backups", backup)
         with self._lock:
             self._running.append((time.monotonic(), now, backup, parts, outcome, duration))
         return backup
@@ -80,6 +106,10 @@ class BackupJobs:
             for job in self._running:
                 if not self._step(*job):
                     still.append(job)
+                else:
+                    # The field set the data set's part shape asks for, once the part has its final values.
+                    for part in job[3]:
+                        shape_part(part, self.dataset.part_shape, self._rng)
             self._running = still
 
     @staticmethod

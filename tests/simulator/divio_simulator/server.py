@@ -15,6 +15,11 @@ be answered normally (after the token and method checks) go wrong at a chosen ra
 numbers: error statuses, 429 with Retry-After, stalls, connection resets, truncated or cut-off bodies, HTML
 pages, and broken pagination (see faults.py). Control endpoints are never faulted. Without a plan the cost
 is one attribute check per request. ``stats()["faults"]`` counts the injected faults by kind.
+
+With churn on (``churn_rate`` changes per second, or ``churn_per_request``; ``churn_seed``), backups are
+created and deleted at random positions of the lists while clients read (churn.py); ``stats()["churn"]``
+counts them and names the environments they touched. Backups whose ``scheduled_for_deletion_at`` has
+passed are deleted before a request is answered, as the platform deletes them (``Dataset.expire``).
 """
 
 import contextlib
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from .churn import Churn
 from .data import SIZES, generate_dataset
 from .faults import LIST_KINDS, STATUS_KINDS, FaultPlan
 from .jobs import OUTCOMES, BackupJobs
@@ -101,11 +107,13 @@ class SimulatorServer:
     """The simulator: ``start()`` serves in a background thread until ``stop()``."""
 
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
-                   "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments")
+                   "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments",
+                   "churn_rate", "churn_seed", "churn_per_request")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
-                 backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None):
+                 backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None, churn_rate=0.0, churn_seed=0,
+                 churn_per_request=0):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -120,6 +128,11 @@ class SimulatorServer:
         self.backup_duration_seconds = 2.0
         self.backup_outcome = "SUCCESS"
         self.jobs = BackupJobs(dataset)
+        # Backups created and deleted while clients read (churn.py): changes per second, or per request.
+        self.churn = Churn(dataset)
+        self.churn_rate = 0.0
+        self.churn_seed = 0
+        self.churn_per_request = 0
         # Deployments: their life cycle, logs and variables (deployments.py); ``deployments`` holds its settings.
         self.deployment_jobs = DeploymentJobs(dataset)
         self.deployments = deployment_settings(None, dataset)
@@ -127,7 +140,8 @@ class SimulatorServer:
                        max_page_size=max_page_size, default_page_size=default_page_size,
                        fail_applications=list(fail_applications), faults=faults,
                        backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome,
-                       deployments=deployments)
+                       deployments=deployments, churn_rate=churn_rate, churn_seed=churn_seed,
+                       churn_per_request=churn_per_request)
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -164,12 +178,14 @@ class SimulatorServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"divio-simulator-{self.port}", daemon=True)
         self._thread.start()
+        self.churn.start()
         return self
 
     def stop(self):
         """Stop serving and close the listening socket and any kept-alive connection."""
         if self._httpd is None:
             return
+        self.churn.stop()
         self._stopping.set()
         self._httpd.shutdown()
         # Kept-alive connections would otherwise go on being answered by their daemon threads.
@@ -230,20 +246,36 @@ class SimulatorServer:
                     raise ValueError(f"{key} must be one of {', '.join(OUTCOMES)}")
             elif key == "deployments":
                 value = deployment_settings(value, self.dataset)
+            elif key == "churn_rate":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10000:
+                    raise ValueError(f"{key} must be a number of changes per second between 0 and 10000")
+            elif key == "churn_seed":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{key} must be an integer")
+            elif key == "churn_per_request":
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+                    raise ValueError(f"{key} must be an integer between 0 and 1000")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an integer >= 1")
             checked[key] = value
         # Validate everything first so that a bad request changes nothing.
         for key, value in checked.items():
             setattr(self, key, value)
+        if checked.keys() & {"churn_rate", "churn_seed", "churn_per_request"}:
+            # Any churn setting starts the churn over (its generator restarts from the seed).
+            self.churn.configure(self.churn_rate, self.churn_seed, self.churn_per_request)
         return self.config()
 
     def stats(self):
         """Request counters: total, by path (without query), by method, and injected faults by kind; control
         calls are not counted."""
         with self._lock:
-            return {"requests": self._total, "by_path": dict(self._by_path), "by_method": dict(self._by_method),
-                    "faults": dict(self._faults_injected)}
+            stats = {"requests": self._total, "by_path": dict(self._by_path), "by_method": dict(self._by_method),
+                     "faults": dict(self._faults_injected)}
+        churn = self.churn.stats()
+        if self.churn.active or churn["created"] or churn["deleted"]:
+            stats["churn"] = churn  # kept after churn is turned off, until the counters are reset
+        return stats
 
     def reset_stats(self):
         """Zero the counters and clear the request log."""
@@ -253,6 +285,7 @@ class SimulatorServer:
             self._by_method.clear()
             self._faults_injected.clear()
             self._log.clear()
+        self.churn.reset_stats()
 
     @property
     def requests(self):
@@ -292,6 +325,20 @@ class SimulatorServer:
         if item is not None and resource_name == "environments":
             resource_name, item = "applications", by_uuid["applications"].get(item["application"])
         return item.get("slug") if item is not None and resource_name == "applications" else None
+
+    def filter_id(self, value):
+        """The id a filter value names, or None when it is malformed (a 400).
+
+        With UUIDs (``id_style`` "uuid") the server behaves like Django's UUIDField: any spelling of a
+        UUID, normalised; anything else is malformed. Divio's own ids are opaque strings compared as they
+        are: a value that names nothing matches nothing.
+        """
+        if self.dataset.id_style != "uuid":
+            return value
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            return None
 
     def _check_token(self, header):
         """None when ``header`` authenticates, else the DRF error message for a 401."""
@@ -435,6 +482,9 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
                 self._send_json(500, SIMULATED_ERROR)
                 return
             sim.jobs.advance()
+            sim.dataset.expire()
+            if sim.churn.per_request:
+                sim.churn.on_request()
             sim.deployment_jobs.advance(sim.deployments)
             getattr(self, allowed[method])(resource, key, body)
         except (ConnectionError, socket.timeout):
@@ -536,9 +586,8 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
             if resource.name == "applications" and param == "slug":
                 named = value
             elif param in ("application", "environment") and is_uuid:
-                try:
-                    value = str(uuid.UUID(value))
-                except ValueError:
+                value = sim.filter_id(value)
+                if value is None:
                     continue  # answered 400 by the filter itself
                 named = sim._application_of(param + "s", value)
             else:
@@ -623,10 +672,10 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
             if not value:
                 continue
             if is_uuid:
-                try:
-                    value = str(uuid.UUID(value))
-                except ValueError:
+                normal = sim.filter_id(value)
+                if normal is None:
                     return None, {param: [f"\u201c{value}\u201d is not a valid UUID."]}
+                value = normal
             if items is None:
                 items = dataset.lookup(resource.name, param, value)
             else:
