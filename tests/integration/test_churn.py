@@ -1,0 +1,99 @@
+"""The fleet check on an account that changes while it is read (issue 13).
+
+The simulator's ``bench-fleet`` data set (100 applications x 3 environments, about 63,000 backups) with churn
+on: backups created and deleted at random positions of the lists, 20 changes a second, while
+``check_backups`` reads them. Ordinary churn must never produce an ``error`` record, and every environment
+the churn did not touch must get exactly the answer of a still run (the churn names what it touched).
+
+Page-number pagination shifts items across page boundaries both ways when items are inserted or deleted
+in front of them; the paginator's consistent reads (plugins/module_utils/pagination.py) are what make
+this pass.
+"""
+
+import pytest
+
+from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
+
+import soak
+from divio_simulator import generate_dataset, run_simulator
+from divio_simulator.data import SIZES
+from testlib import TOKEN, play
+
+CHURN_RATE = 20  # changes per second, the issue's figure
+# Reproduces issue 13 before the paginator learns consistent reads: 299 of 300 records come back "error"
+# ("the list changed while it was read (count went from 62897 to 62896); try again").
+REPRODUCES = pytest.mark.xfail(strict=True, reason="issue 13: the list changed while it was read")
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """The fleet data set served by its own simulator (churn settings are reset by each test)."""
+    dataset = generate_dataset(seed=1, **SIZES["bench-fleet"])
+    with run_simulator(dataset=dataset, token=TOKEN) as server:
+        yield server
+
+
+def _answers(records):
+    return {(r["application_slug"], r["environment_slug"]): r for r in records}
+
+
+def _run(server):
+    with soak.make_client(server, TOKEN, timeout=30) as client, soak.settled():
+        records, _summary = check_backups(client)
+    return _answers(records)
+
+
+def _environment_keys(dataset, env_uuids):
+    apps = {a["uuid"]: a["slug"] for a in dataset.applications}
+    envs = {e["uuid"]: e for e in dataset.environments}
+    return {(apps[envs[uuid]["application"]], envs[uuid]["slug"]) for uuid in env_uuids}
+
+
+@REPRODUCES
+@pytest.mark.parametrize("honoured", [True, False], ids=["filter-honoured", "filter-ignored"])
+def test_fleet_check_under_churn(fleet, honoured):
+    fleet.configure(churn_rate=0, churn_per_request=0, honour_backup_environment_filter=honoured)
+    still = _run(fleet)
+    assert len(still) == 300 and not [key for key, r in still.items() if r["status"] == "error"]
+
+    fleet.reset_stats()
+    fleet.configure(churn_rate=CHURN_RATE, churn_seed=7)
+    try:
+        churned = _run(fleet)
+    finally:
+        fleet.configure(churn_rate=0)
+    churn = fleet.stats()["churn"]
+    requests = fleet.stats()["requests"]
+    assert churn["created"] + churn["deleted"] >= 5, churn  # the read really ran under change
+
+    errors = {key: r["error"] for key, r in churned.items() if r["status"] == "error"}
+    assert not errors, "%d error records under churn, e.g. %s" % (len(errors), next(iter(errors.items())))
+    assert set(churned) == set(still)
+    touched = _environment_keys(fleet.dataset, churn["environments"])
+    fields = ("status", "uuid", "taken_at", "age_seconds")
+    differ = [key for key in set(still) - touched
+              if [churned[key][f] for f in fields[:3]] != [still[key][f] for f in fields[:3]]]
+    assert not differ, "untouched environments answered differently: %s" % [(k, still[k]["uuid"], churned[k]["uuid"]) for k in differ]
+    print("churn %s: %d changes touching %d environments, %d requests, 0 error records"
+          % ("honoured" if honoured else "ignored", churn["created"] + churn["deleted"], len(touched), requests))
+
+
+@REPRODUCES
+def test_backup_check_module_under_churn(fleet, run_playbook):
+    """The module, run for real by ansible-playbook, while the account changes."""
+    fleet.configure(churn_rate=CHURN_RATE, churn_seed=3, honour_backup_environment_filter=True)
+    try:
+        tasks = """
+    - divio.cloud.backup_check:
+        api_url: "{{ url }}"
+        api_token: "{{ token }}"
+        max_age: 30d
+      register: out
+"""
+        run = run_playbook(play(tasks), extra_vars={"url": fleet.url, "token": TOKEN})
+    finally:
+        fleet.configure(churn_rate=0)
+    assert run.rc == 0, run
+    statuses = {r["status"] for r in run.result["checks"]}
+    assert "error" not in statuses and len(run.result["checks"]) == 300
+    assert TOKEN not in run.output
