@@ -3,7 +3,8 @@
 - ``loopback_only`` (autouse): nothing in the test process may resolve or connect to anything but
   loopback; an attempt fails where it happens and fails the test at its end unless the test took it
   (``loopback_only.take()``). Yields the guard.
-- ``hostile``: ``hostile(behaviour)`` starts a ``HostileServer`` on 127.0.0.1, stopped after the test.
+- ``hostile``: ``hostile(behaviour, tls=None)`` starts a ``HostileServer`` on 127.0.0.1, stopped after the
+  test; ``certificate`` is a self-signed (certificate, key) for ``tls``.
 - ``make_client``: ``make_client(url, **options)`` a real ``DivioClient`` (real HTTP) with short
   backoffs; options are connection options (``timeout``, ``retries``, ``max_pages``, ...).
 - ``guarded_env``: environment for ansible-playbook runs that installs the same guard in every
@@ -11,6 +12,7 @@
 """
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,12 +45,24 @@ def loopback_only():
     assert not guard.attempts, "non-loopback network access was attempted: %s" % guard.attempts
 
 
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (certificate file, key file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
 @pytest.fixture
 def hostile():
+    """``hostile(behaviour, tls=None)``: a started ``HostileServer``, stopped after the test."""
     servers = []
 
-    def start(behaviour):
-        server = HostileServer(behaviour).start()
+    def start(behaviour, tls=None):
+        server = HostileServer(behaviour, tls).start()
         servers.append(server)
         return server
 

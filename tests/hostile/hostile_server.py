@@ -10,6 +10,7 @@ redirect locations. Everything it does is bounded: a dripping or streaming answe
 import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +40,7 @@ class Exchange:
 
     @property
     def origin(self):
-        return "http://127.0.0.1:%d" % self.server.port
+        return self.server.url
 
     def _start(self, status, headers):
         self.handler.send_response_only(status)
@@ -138,9 +139,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class HostileServer:
-    """``HostileServer(behaviour).start()``; ``url``, ``port``, ``requests`` (method, path, headers, body)."""
+    """``HostileServer(behaviour, tls=None).start()``; ``url``, ``port``, ``requests`` (method, path, headers,
+    body). ``tls``: (certificate file, key file) to serve https."""
 
-    def __init__(self, behaviour):
+    def __init__(self, behaviour, tls=None):
         self.behaviour = behaviour
         self.requests = []
         self.bytes_sent = 0
@@ -148,8 +150,12 @@ class HostileServer:
         self.stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.hostile = self
+        if tls:  # (certificate file, key file): serve https
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def start(self):

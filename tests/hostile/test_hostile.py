@@ -241,6 +241,33 @@ def test_dripping_headers_cannot_stretch_the_timeout(hostile, make_client):
     assert elapsed_of.last < bound(0.5, 2)
 
 
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+def test_over_https_a_dripping_body_cannot_stretch_the_timeout_either(hostile, make_client, certificate):
+    server = hostile(lambda ex: ex.drip(json.dumps({"x": "y" * 400}), 0.02), tls=certificate)
+    client = make_client(server.url, timeout=0.5, retries=2, validate_certs=False)
+    with pytest.raises(TransportError, match="did not arrive completely within the timeout of 0.5 s"):
+        elapsed_of(client.get, APPS)
+    assert elapsed_of.last < bound(0.5, 2) and len(server.requests) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+def test_over_https_answers_arrive_and_a_downgrade_is_another_origin(hostile, make_client, certificate):
+    def behaviour(ex):
+        if ex.path == APPS:
+            ex.redirect("http://127.0.0.1:%d/apps/v3/plain/" % ex.server.port)
+        else:
+            ex.json({"uuid": "me"})
+
+    server = hostile(behaviour, tls=certificate)
+    client = make_client(server.url, validate_certs=False)
+    assert client.get("/iam/v3/me/") == {"uuid": "me"}
+    with pytest.raises(RedirectError, match="another origin, http://127.0.0.1:%d" % server.port):
+        client.get(APPS)
+    with pytest.raises(TransportError, match="certificate verification failed"):
+        make_client(server.url).get("/iam/v3/me/")  # validate_certs: a self-signed certificate is refused, not retried
+    assert len(server.requests) == 2
+
+
 def test_a_server_that_never_answers_ends_in_bounded_time(hostile, make_client):
     server = hostile(lambda ex: ex.stall())
     client = make_client(server.url, timeout=0.4, retries=3)
