@@ -3,10 +3,26 @@
 #   hacking/with-simulator.sh ansible-playbook playbooks/check_backups.yml
 # The command sees DIVIO_API_URL and DIVIO_API_TOKEN. Simulator flags come from SIMULATOR_ARGS
 # (default: the "demo" data set), e.g. SIMULATOR_ARGS="--size tiny --seed 7".
+#
+# Works from a plain shell once `make demo` (or `make venv`) has created .venv (VENV=... for another
+# one): the command runs with .venv/bin first on PATH, this checkout first in ANSIBLE_COLLECTIONS_PATH,
+# .venv's Python as the module interpreter (unless ANSIBLE_PYTHON_INTERPRETER is set) and
+# playbooks/inventory.yml as the inventory (unless ANSIBLE_INVENTORY is set or -i is given).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+venv=${VENV:-$here/.venv}
+case $venv in /*) ;; *) venv=$here/$venv ;; esac
+if [ -x "$venv/bin/python" ]; then
+    export PATH="$venv/bin:$PATH"
+    export ANSIBLE_COLLECTIONS_PATH="$venv/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
+    export ANSIBLE_PYTHON_INTERPRETER=${ANSIBLE_PYTHON_INTERPRETER:-$venv/bin/python}
+    export ANSIBLE_INVENTORY=${ANSIBLE_INVENTORY:-$here/playbooks/inventory.yml}
+elif [ $# -gt 0 ] && ! command -v "$1" >/dev/null; then
+    echo "$1 not found and there is no $venv yet: run 'make demo' (or 'make venv') in $here first." >&2
+    exit 127
+fi
 python=${SIMULATOR_PYTHON:-$(command -v python3)}
-[ -x "$here/.venv/bin/python" ] && python=${SIMULATOR_PYTHON:-$here/.venv/bin/python}
+[ -x "$venv/bin/python" ] && python=${SIMULATOR_PYTHON:-$venv/bin/python}
 
 workdir=$(mktemp -d)
 sim_pid=

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -20,7 +21,8 @@ from testlib import TOKEN
 
 REJECTED = "rejected-Secr3t-2b8d4f"
 
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOKS = REPO / "playbooks"
 DAY = 86400
 SEVERITY = ["error", "missing", "stale", "fresh"]
 
@@ -491,3 +493,39 @@ def test_a_killed_run_leaves_no_earlier_report(ansible_env, sim_env, sim, tmp_pa
     assert report["summary"]["result"] == "failed" and report["records"] == []
     assert re.fullmatch(r"the check started at \S+Z and did not finish", report["error"]), report["error"]
     assert (reports / "backups.prom").read_text() == "divio_backup_check_success 1\n"
+
+
+# -- the simulator wrapper and the shipped inventory --------------------------------------------------
+
+
+def test_wrapper_works_from_a_plain_shell(tmp_path):
+    """README's `hacking/with-simulator.sh ansible-playbook playbooks/check_backups.yml` with nothing set but a
+    minimal PATH (no ansible on it) and HOME: the wrapper finds the venv `make` created, the collection, a Python
+    for the modules and the shipped inventory - so no warnings either."""
+    venv = Path(sys.prefix)
+    if not (venv / "collections" / "ansible_collections" / "divio" / "cloud").exists():
+        pytest.skip("%s was not created by make (no collections/ link in it)" % venv)
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "VENV": str(venv), "SIMULATOR_ARGS": "--size tiny"}
+    proc = subprocess.run([str(REPO / "hacking" / "with-simulator.sh"), "ansible-playbook",
+                           str(PLAYBOOKS / "check_backups.yml")], env=env, cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=300, check=False)
+    output = proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "reports" / "backups.json").read_text())
+    assert report["summary"]["result"] in ("fresh", "stale"), output
+    assert proc.returncode == (0 if report["summary"]["result"] == "fresh" else 2), output
+    assert "[WARNING]" not in output and "Divio API simulator running at http://127.0.0.1:" in output
+
+
+def test_shipped_inventory_without_interpreter_setting(ansible_env, sim_env, tmp_path):
+    """playbooks/inventory.yml, no ANSIBLE_PYTHON_INTERPRETER and no warning switched off: the modules run under
+    ansible-playbook's own Python (which has requests) and Ansible has nothing to warn about."""
+    env = {key: value for key, value in ansible_env.items()
+           if key not in ("ANSIBLE_PYTHON_INTERPRETER", "ANSIBLE_LOCALHOST_WARNING", "ANSIBLE_INVENTORY_UNPARSED_WARNING")}
+    env.update(sim_env)
+    proc = subprocess.run(["ansible-playbook", "-i", str(PLAYBOOKS / "inventory.yml"), str(PLAYBOOKS / "check_backups.yml"),
+                           "-e", "report_only=true", "-v"], env=env, cwd=str(tmp_path), capture_output=True, text=True,
+                          timeout=300, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "[WARNING]" not in output and "[DEPRECATION WARNING]" not in output, output
+    assert json.loads((tmp_path / "reports" / "backups.json").read_text())["summary"]["result"] == "stale"
