@@ -362,15 +362,10 @@ class DivioClient:
 
     def _attempt(self, method, url, body, idempotent, what):
         """One try: returns the decoded body or a ``_Retryable``; raises errors that retrying cannot fix."""
-        budget = self.settings.timeout
-        if self.deadline is not None:
-            if self.deadline.passed():
-                raise self._deadline_error(what)
-            budget = min(budget, self.deadline.remaining())
-        deadline = transport.Deadline(budget, self.retry.clock)
         try:
-            with self.concurrency, transport.bounded_by(deadline):
-                response = self._exchange(method, url, body, deadline, what)
+            with self.concurrency:  # the try's time starts once it may send, not while it queues
+                with transport.bounded_by(self._try_deadline(what)) as deadline:
+                    response = self._exchange(method, url, body, deadline, what)
         except (requests.exceptions.RequestException, transport.BodyTimeout) as exc:
             problem, may_have_arrived = self._transport_problem(exc, what, deadline)
             cut_short = self.deadline is not None and self.deadline.passed()
@@ -397,6 +392,15 @@ class DivioClient:
         if not idempotent:  # it was carried out; asking again could do it twice
             raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
         return _Retryable(problem, InvalidResponseError, status, urlsplit(url).path)
+
+    def _try_deadline(self, what):
+        """When one try must end: ``timeout`` from now, or the task's deadline if that comes first."""
+        budget = self.settings.timeout
+        if self.deadline is not None:
+            if self.deadline.passed():
+                raise self._deadline_error(what)
+            budget = min(budget, self.deadline.remaining())
+        return transport.Deadline(budget, self.retry.clock)
 
     def _exchange(self, method, url, body, deadline, what):
         """Send, follow same-origin redirects of a GET, read the whole body; returns the final response."""
