@@ -2,10 +2,6 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 name: divio
 short_description: Divio environments as inventory hosts, grouped by application, environment and backup state
@@ -262,7 +258,12 @@ def build_hosts(environments, backup_records=None, read_at=None):
             status = record["status"]
         hosts.append({"name": name, "groups": host_groups(application["slug"], environment["slug"], status),
                       "vars": variables})
-    return sorted(hosts, key=lambda host: host["name"])
+    hosts.sort(key=lambda host: host["name"])
+    twice = sorted(set(a["name"] for a, b in zip(hosts, hosts[1:]) if a["name"] == b["name"]))
+    if twice:
+        # Slugs have no dots, so this needs a server that breaks that rule; one host must not hide another.
+        raise DivioError("several environments would be the host %s; no inventory was built." % ", ".join(twice))
+    return hosts
 
 
 def api_data(value):
@@ -292,10 +293,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable, DivioPlugin
     NAME = "divio.cloud.divio"
 
     def verify_file(self, path):
-        return super(InventoryModule, self).verify_file(path) and path.endswith(("divio.yml", "divio.yaml"))
+        return super().verify_file(path) and path.endswith(("divio.yml", "divio.yaml"))
 
     def parse(self, inventory, loader, path, cache=True):
-        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        super().parse(inventory, loader, path, cache)
         config = self._read_config_data(path)
         self._template_connection_options()
         with self.divio_errors(AnsibleParserError):

@@ -426,17 +426,20 @@ def test_ansible_doc_renders(ansible_env):
         assert text in proc.stdout, text
 
 
-def test_the_token_never_appears(inventory, divio_env, tmp_path):
+def test_the_token_never_appears(inventory, tmp_path):
+    """Successes and failures at -vvvv: every output, and the cache files, are searched for the tokens."""
     outputs = []
-    for source, args, env in [
-        (CONSTRUCTED, ["--list", "-vvvv"], None),
-        (BACKUPS, ["--graph", "--vars", "-vvvv"], None),
-        (BACKUPS, ["--list", "-vvvv"], {"DIVIO_API_TOKEN": WRONG_TOKEN}),
-        (BACKUPS + "max_age: soon\n", ["--list", "-vvvv"], None),
-        (SOURCE + "api_url: http://127.0.0.1:9\ntimeout: 1\nretries: 1\n", ["--list", "-vvvv"], None),
-        (cached_source(tmp_path, "latest_backup: true\nlatest_backup_cache: true\n"), ["--list", "-vvvv"], None),
+    for source, args, env, succeeds in [
+        (CONSTRUCTED, ["--list", "-vvvv"], None, True),
+        (BACKUPS, ["--graph", "--vars", "-vvvv"], None, True),
+        (cached_source(tmp_path, "latest_backup: true\nlatest_backup_cache: true\n"), ["--list", "-vvvv"], None, True),
+        (BACKUPS, ["--list", "-vvvv"], {"DIVIO_API_TOKEN": WRONG_TOKEN}, False),
+        (BACKUPS + "max_age: soon\n", ["--list", "-vvvv"], None, False),
+        (SOURCE + "api_url: http://127.0.0.1:9\ntimeout: 1\nretries: 1\n", ["--list", "-vvvv"], None, False),
+        (SOURCE + "api_url: http://127.0.0.1:9\nretries: 1\napi_token: %s\n" % WRONG_TOKEN, ["--list", "-vvvv"], None, False),
     ]:
         run = inventory(source, *args, env=env)
+        assert (run.rc == 0) is succeeds, run
         outputs.append(run.output)
     outputs.extend(path.read_text() for path in (tmp_path / "inventory-cache").iterdir())
     for text in outputs:

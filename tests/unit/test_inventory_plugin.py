@@ -97,6 +97,12 @@ def test_build_hosts_variables_and_groups():
     }
 
 
+def test_two_environments_that_would_be_one_host_are_an_error():
+    first, second = dict(SHOP, uuid="app-1", slug="a.b"), dict(SHOP, uuid="app-2", slug="a")
+    with pytest.raises(DivioError, match=r"several environments would be the host a\.b\.c; no inventory"):
+        build_hosts([(first, dict(SHOP_LIVE, uuid="env-1", slug="c")), (second, dict(SHOP_LIVE, uuid="env-2", slug="b.c"))])
+
+
 def test_build_hosts_with_backup_records():
     records = [record(SHOP_LIVE, "stale"), record(SHOP_TEST, "fresh"),
                {"environment": None, "environment_slug": "stage", "status": "missing", "problems": [], "error": None}]
