@@ -19,12 +19,18 @@ import netrc
 import os
 import re
 import stat
+import unicodedata
 from urllib.parse import urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import ConfigurationError
 
 DEFAULT_ZONE = "divio.com"
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 6
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_PAGES = 10000
+DEFAULT_MAX_ITEMS = 1000000
+DEFAULT_MAX_CONCURRENCY = 8
 
 TOKEN_ENV = "DIVIO_API_TOKEN"
 API_URL_ENV = "DIVIO_API_URL"
@@ -96,18 +102,41 @@ def _boolean(value, name, where):
     raise _invalid(name, value, where, "true or false")
 
 
-def _seconds(value, name, where):
-    """A positive, finite number of seconds (int, float or numeric string)."""
-    expected = "a number of seconds greater than 0"
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise _invalid(name, value, where, expected)
-    try:
-        number = float(value)
-    except ValueError:
-        raise _invalid(name, value, where, expected) from None
-    if not math.isfinite(number) or number <= 0:
-        raise _invalid(name, value, where, expected)
-    return number
+def _seconds(maximum):
+    """A parser for a positive, finite number of seconds up to ``maximum`` (int, float or numeric string)."""
+    expected = "a number of seconds greater than 0 and at most %d" % maximum
+
+    def parse(value, name, where):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise _invalid(name, value, where, expected)
+        try:
+            number = float(value)
+        except ValueError:
+            raise _invalid(name, value, where, expected) from None
+        if not math.isfinite(number) or not 0 < number <= maximum:
+            raise _invalid(name, value, where, expected)
+        return number
+
+    return parse
+
+
+def _whole(unit, maximum, note=""):
+    """A parser for a whole number from 1 to ``maximum`` (int, integral float or digits)."""
+    expected = "a whole number of %s from 1%s to %d" % (unit, note, maximum)
+
+    def parse(value, name, where):
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+            number = int(value)
+        if number is None or not 1 <= number <= maximum:
+            raise _invalid(name, value, where, expected)
+        return number
+
+    return parse
 
 
 # The option table. Its order is the order of the docs and of the lookup's option list.
@@ -116,7 +145,16 @@ CONNECTION_OPTIONS = (
     ConnectionOption("api_url", "str", None, _text),
     ConnectionOption("zone", "str", DEFAULT_ZONE, _text),
     ConnectionOption("validate_certs", "bool", True, _boolean),
-    ConnectionOption("timeout", "float", DEFAULT_TIMEOUT, _seconds),
+    # Limits (issue 14): each bounds what a broken or hostile server can cost; the client enforces them.
+    # The maxima only catch typos and absurd values ("timeout: 3e9"), far above any sensible setting.
+    ConnectionOption("timeout", "float", DEFAULT_TIMEOUT, _seconds(3600)),
+    ConnectionOption("retries", "int", DEFAULT_RETRIES, _whole("tries", 100, " (no retry)")),
+    ConnectionOption("deadline", "float", None, _seconds(86400)),
+    ConnectionOption("allow_plain_http", "bool", False, _boolean),
+    ConnectionOption("max_response_bytes", "int", DEFAULT_MAX_RESPONSE_BYTES, _whole("bytes", 1024 ** 3)),
+    ConnectionOption("max_pages", "int", DEFAULT_MAX_PAGES, _whole("pages", 10 ** 7)),
+    ConnectionOption("max_items", "int", DEFAULT_MAX_ITEMS, _whole("items", 10 ** 9)),
+    ConnectionOption("max_concurrency", "int", DEFAULT_MAX_CONCURRENCY, _whole("requests", 64)),
 )
 OPTIONS_BY_NAME = dict((option.name, option) for option in CONNECTION_OPTIONS)
 CONNECTION_OPTION_NAMES = tuple(option.name for option in CONNECTION_OPTIONS)
@@ -135,11 +173,21 @@ class ConnectionSettings:
     ``"default"``); ``token_source`` is ``sources["api_token"]``, the words a 401 message uses.
     """
 
-    def __init__(self, base_url, token, token_source, validate_certs=True, timeout=DEFAULT_TIMEOUT, sources=None):
+    def __init__(self, base_url, token, token_source, validate_certs=True, timeout=DEFAULT_TIMEOUT,
+                 retries=DEFAULT_RETRIES, deadline=None, allow_plain_http=False,
+                 max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES, max_pages=DEFAULT_MAX_PAGES,
+                 max_items=DEFAULT_MAX_ITEMS, max_concurrency=DEFAULT_MAX_CONCURRENCY, sources=None):
         self.base_url = base_url
         self.token = token
         self.validate_certs = validate_certs
-        self.timeout = timeout
+        self.timeout = timeout  # seconds for one whole request: connect, headers and complete body
+        self.retries = retries  # tries per request, the first included
+        self.deadline = deadline  # seconds for all of a task's API work, or None
+        self.allow_plain_http = allow_plain_http
+        self.max_response_bytes = max_response_bytes
+        self.max_pages = max_pages  # per listing
+        self.max_items = max_items  # per listing
+        self.max_concurrency = max_concurrency  # requests in flight for the whole task
         self.sources = dict(sources or {})
         self.sources["api_token"] = token_source
 
@@ -152,8 +200,9 @@ class ConnectionSettings:
         self.sources["api_token"] = value
 
     def __repr__(self):
-        return "ConnectionSettings(base_url=%r, token=<from %s>, validate_certs=%r, timeout=%r)" % (
-            self.base_url, self.token_source, self.validate_certs, self.timeout)
+        shown = ", ".join("%s=%r" % (option.name, getattr(self, option.name)) for option in CONNECTION_OPTIONS
+                          if option.name not in ("api_token", "api_url", "zone"))
+        return "ConnectionSettings(base_url=%r, token=<from %s>, %s)" % (self.base_url, self.token_source, shown)
 
 
 def _blank(value):
@@ -191,18 +240,35 @@ def url_credentials(text):
     return secret if len(secret) >= 4 else None
 
 
+def _character_problem(url):
+    """Why a URL with whitespace or control characters cannot be used (a URL parser would silently drop
+    tabs and line breaks, or stop at a space, and talk to another host than the one the user meant)."""
+    for position, char in enumerate(url, 1):
+        if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
+            return "it contains the control character U+%04X at character %d" % (ord(char), position)
+        if char.isspace():
+            return "it contains a space (U+%04X) at character %d" % (ord(char), position)
+    return None
+
+
 def normalize_api_url(api_url, option="api_url", where=""):
-    """Return ``scheme://host[:port]`` or raise: the API paths are fixed, so a path is a mistake."""
-    url = api_url.strip()
-    problem = None
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError on a non-numeric port
-    except ValueError as exc:
-        parts, port, problem = None, None, str(exc)
+    """Return ``scheme://host[:port]`` or raise: the API paths are fixed, so a path is a mistake.
+
+    Spaces around the URL are trimmed; any other whitespace or control character is an error."""
+    url = api_url.strip(" ")
+    problem = _character_problem(url)
+    parts = port = None
+    if problem is None:
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises ValueError on a non-numeric port
+        except ValueError as exc:
+            problem = str(exc)
     if parts is not None:
         if parts.scheme not in ("http", "https"):
             problem = "it needs an http:// or https:// scheme"
+            if "://" in url:
+                problem += ", not %s://" % hide_url_credentials(url.split("://", 1)[0])
         elif not parts.hostname:
             problem = "it has no host name"
         elif parts.username or parts.password or "@" in parts.netloc:
@@ -218,6 +284,27 @@ def normalize_api_url(api_url, option="api_url", where=""):
     if ":" in parts.hostname:  # IPv6 literal
         netloc = "[%s]" % parts.hostname if port is None else "[%s]:%d" % (parts.hostname, port)
     return "%s://%s" % (parts.scheme, netloc)
+
+
+def is_loopback(host):
+    """127.0.0.0/8, ::1 or localhost: traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_plain_http(base_url, option, where):
+    """The token travels in a header: over http:// only to this machine, unless the user opted in."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            "%s %r%s is refused: plain http:// would send the API token unencrypted to %s, which is not a "
+            "loopback address (127.0.0.0/8, ::1, localhost). Use https://, or set allow_plain_http: true "
+            "(or DIVIO_ALLOW_PLAIN_HTTP=true) if the network between is trusted. Nothing was sent."
+            % (option, base_url, where, parts.hostname))
 
 
 def _base_url_from_zone(zone, where=""):
@@ -245,18 +332,40 @@ def netrc_machines(base_url):
     return machines
 
 
+def _netrc_file(environ):
+    """(path, how it was chosen, whether it must exist): ``$NETRC_PATH`` if set, else ``~/.netrc``."""
+    path = environ.get(NETRC_ENV)
+    if not _blank(path):
+        return os.path.expanduser(path), "named by %s" % NETRC_ENV, True
+    return os.path.join(os.path.expanduser("~"), ".netrc"), "", False
+
+
 def _token_from_netrc(base_url, environ):
-    path = environ.get(NETRC_ENV) or os.path.join(os.path.expanduser("~"), ".netrc")
-    if not os.path.isfile(path):
+    path, chosen, required = _netrc_file(environ)
+    described = "the netrc file %s%s" % (path, " (%s)" % chosen if chosen else "")
+    advice = "; fix %s or remove it, or set the api_token option or %s." % ("NETRC_PATH" if required else "it", TOKEN_ENV)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if required:
+            raise ConfigurationError("no API token: %s does not exist%s" % (described, advice)) from None
         return None, None
+    except OSError as exc:  # a symlink loop, a path through a file, no permission on a folder ...
+        raise ConfigurationError("no API token: %s cannot be read (%s)%s" % (described, exc.strerror, advice)) from None
+    if stat.S_ISDIR(mode):
+        raise ConfigurationError("no API token: %s is a folder, not a file%s" % (described, advice))
+    if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+        raise ConfigurationError("no API token: %s is not a regular file%s" % (described, advice))
     try:
         entries = netrc.netrc(path)
-    except (netrc.NetrcParseError, IOError, OSError) as exc:
+    except netrc.NetrcParseError as exc:
         # The parser's message can quote a line of the file, i.e. a token: report only where.
         line = getattr(exc, "lineno", None)
         raise ConfigurationError(
             "could not read the netrc file %s%s; fix or remove it, or set api_token / %s."
-            % (path, " (line %s)" % line if line else "", TOKEN_ENV))
+            % (path, " (line %s)" % line if line else "", TOKEN_ENV)) from None
+    except OSError as exc:
+        raise ConfigurationError("no API token: %s cannot be read (%s)%s" % (described, exc.strerror, advice)) from None
     for machine in netrc_machines(base_url):
         # Not authenticators(): it falls back to a netrc "default" entry, another service's secret.
         auth = entries.hosts.get(machine)
@@ -320,10 +429,14 @@ def resolve_connection(options, environ=None, origins=None):
         else:
             values[option.name] = option.parse(value, option.name, _where(option.name, source))
 
-    if values["api_url"] is not None:
-        base_url = normalize_api_url(values["api_url"], where=_where("api_url", sources["api_url"]))
+    url_option = "api_url" if values["api_url"] is not None else "zone"
+    where = _where(url_option, sources[url_option])
+    if url_option == "api_url":
+        base_url = normalize_api_url(values["api_url"], where=where)
     else:
-        base_url = _base_url_from_zone(values["zone"], where=_where("zone", sources["zone"]))
+        base_url = _base_url_from_zone(values["zone"], where=where)
+    if not values["allow_plain_http"]:
+        _check_plain_http(base_url, url_option, where)
 
     token, token_source = values["api_token"], sources["api_token"]
     if token is None:
@@ -338,5 +451,5 @@ def resolve_connection(options, environ=None, origins=None):
         raise ConfigurationError("the API token from %s is not valid: expected a string." % token_source)
     _check_token(token, token_source)
     sources["api_token"] = token_source
-    return ConnectionSettings(base_url, token, token_source, validate_certs=values["validate_certs"],
-                              timeout=values["timeout"], sources=sources)
+    limits = dict((name, value) for name, value in values.items() if name not in ("api_token", "api_url", "zone"))
+    return ConnectionSettings(base_url, token, token_source, sources=sources, **limits)

@@ -3,6 +3,7 @@
 import hashlib
 import json
 
+import pytest
 
 import ground_truth
 from testlib import TOKEN, play
@@ -351,3 +352,30 @@ def test_cache_is_per_token(run_playbook, sim, sim_env, dataset):
 """ % _latest()), extra_vars={"app": app["slug"], "bad_token": BAD_TOKEN}, env=sim_env)
     assert run.rc == 0, run
     assert run.result is True
+
+
+@pytest.mark.parametrize("variable, value, module_says, lookup_says", [
+    ("DIVIO_TIMEOUT", "-1", "timeout '-1'", "timeout -1.0"),
+    ("DIVIO_DEADLINE", "0", "deadline '0'", "deadline 0.0"),
+    ("DIVIO_MAX_PAGES", "0", "max_pages '0'", "max_pages 0"),
+])
+def test_modules_and_the_lookup_read_the_same_environment(run_playbook, sim, sim_env, variable, value, module_says,
+                                                          lookup_says):
+    """One option table: every connection variable reaches modules and the lookup alike, and a bad value is
+    named with its source before any request is sent."""
+    run = run_playbook(play("""
+    - divio.cloud.application_info:
+      register: module_attempt
+      ignore_errors: true
+    - ansible.builtin.debug:
+        msg: "{{ query('divio.cloud.divio', 'applications') }}"
+      register: lookup_attempt
+      ignore_errors: true
+    - ansible.builtin.set_fact:
+        out: ["{{ module_attempt.msg }}", "{{ lookup_attempt.msg }}"]
+"""), env=dict(sim_env, **{variable: value}))
+    assert run.rc == 0, run
+    module_msg, lookup_msg = run.result
+    assert "%s from the %s environment variable is not valid: expected" % (module_says, variable) in module_msg
+    assert "%s from the %s environment variable is not valid: expected" % (lookup_says, variable) in lookup_msg
+    assert sim.stats()["requests"] == 0

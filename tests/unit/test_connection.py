@@ -5,6 +5,8 @@ import netrc
 import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import (
+    CONNECTION_OPTION_NAMES,
+    CONNECTION_OPTIONS,
     DEFAULT_TIMEOUT,
     ConnectionSettings,
     normalize_api_url,
@@ -299,13 +301,13 @@ def test_the_option_beats_its_environment_variable(option, value, variable, env_
 
 def test_sources_say_where_every_value_came_from(full_netrc):
     settings = resolve({"DIVIO_TIMEOUT": "9", "NETRC_PATH": str(full_netrc)}, validate_certs=False)
-    assert settings.sources == {
+    expected = dict((name, "default") for name in CONNECTION_OPTION_NAMES)
+    expected.update({
         "api_token": "netrc %s (machine api.divio.com)" % full_netrc,
-        "api_url": "default",
-        "zone": "default",
         "validate_certs": "the validate_certs option",
         "timeout": "the DIVIO_TIMEOUT environment variable",
-    }
+    })
+    assert settings.sources == expected
     assert settings.token_source == settings.sources["api_token"]
 
 
@@ -336,3 +338,300 @@ def test_a_blank_environment_variable_counts_as_unset(blank):
                        api_token=OPTION_TOKEN)
     assert (settings.timeout, settings.validate_certs, settings.base_url) == (DEFAULT_TIMEOUT, True, DEFAULT_BASE)
     assert settings.sources["timeout"] == "default"
+
+
+# -- limits (issue 14): defaults, sources, validation before any request --------------------------------
+
+LIMITS = {"retries": 6, "deadline": None, "allow_plain_http": False, "max_response_bytes": 32 * 1024 * 1024,
+          "max_pages": 10000, "max_items": 1000000, "max_concurrency": 8}
+
+
+def test_limits_have_their_documented_defaults():
+    settings = resolve(api_token=OPTION_TOKEN)
+    assert dict((name, getattr(settings, name)) for name in LIMITS) == LIMITS
+    assert all(settings.sources[name] == "default" for name in LIMITS)
+    direct = ConnectionSettings(DEFAULT_BASE, OPTION_TOKEN, "somewhere")  # what client tests build
+    assert dict((name, getattr(direct, name)) for name in LIMITS) == LIMITS
+
+
+@pytest.mark.parametrize("name, option_value, env_value, expected_from_env", [
+    ("retries", 2, "3", 3),
+    ("deadline", 90, "120.5", 120.5),
+    ("allow_plain_http", True, "true", True),
+    ("max_response_bytes", 1000, "2048", 2048),
+    ("max_pages", 5, "7", 7),
+    ("max_items", 50, "70", 70),
+    ("max_concurrency", 1, "4", 4),
+])
+def test_limits_come_from_the_option_else_the_environment(name, option_value, env_value, expected_from_env):
+    variable = "DIVIO_" + name.upper()
+    from_option = resolve({variable: env_value}, api_token=OPTION_TOKEN, **{name: option_value})
+    assert getattr(from_option, name) == option_value
+    assert from_option.sources[name] == "the %s option" % name
+    from_env = resolve({variable: env_value}, api_token=OPTION_TOKEN)
+    assert getattr(from_env, name) == expected_from_env
+    assert from_env.sources[name] == "the %s environment variable" % variable
+
+
+def test_numbers_as_ansible_hands_them_over_are_accepted():
+    settings = resolve(api_token=OPTION_TOKEN, retries=3.0, max_pages="12", timeout="1.5", deadline=5)
+    assert (settings.retries, settings.max_pages, settings.timeout, settings.deadline) == (3, 12, 1.5, 5.0)
+    assert isinstance(settings.retries, int) and isinstance(settings.deadline, float)
+
+
+BAD_NUMBERS = [
+    ("timeout", float("inf"), "a number of seconds greater than 0 and at most 3600"),
+    ("timeout", "inf", "a number of seconds greater than 0"),
+    ("timeout", "NaN", "a number of seconds greater than 0"),
+    ("timeout", 1e9, "at most 3600"),
+    ("timeout", True, "a number of seconds"),
+    ("deadline", 0, "a number of seconds greater than 0 and at most 86400"),
+    ("deadline", -60, "greater than 0"),
+    ("deadline", float("nan"), "greater than 0"),
+    ("deadline", float("-inf"), "greater than 0"),
+    ("deadline", 10 ** 7, "at most 86400"),
+    ("retries", 0, "a whole number of tries from 1 (no retry) to 100"),
+    ("retries", -1, "a whole number of tries"),
+    ("retries", 1.5, "a whole number of tries"),
+    ("retries", 10 ** 6, "to 100"),
+    ("retries", float("inf"), "a whole number of tries"),
+    ("retries", "six", "a whole number of tries"),
+    ("retries", False, "a whole number of tries"),
+    ("max_response_bytes", 0, "a whole number of bytes from 1 to 1073741824"),
+    ("max_response_bytes", 2 ** 40, "to 1073741824"),
+    ("max_pages", -5, "a whole number of pages from 1 to 10000000"),
+    ("max_pages", float("nan"), "a whole number of pages"),
+    ("max_items", 0, "a whole number of items from 1 to 1000000000"),
+    ("max_items", 10 ** 12, "to 1000000000"),
+    ("max_concurrency", 0, "a whole number of requests from 1 to 64"),
+    ("max_concurrency", 10000, "to 64"),
+    ("allow_plain_http", "sometimes", "true or false"),
+    ("validate_certs", 2, "true or false"),
+]
+
+
+@pytest.mark.parametrize("name, value, expected", BAD_NUMBERS, ids=lambda v: repr(v)[:30])
+def test_bad_limits_are_rejected_naming_option_and_value(name, value, expected):
+    with pytest.raises(ConfigurationError) as info:
+        resolve(api_token=OPTION_TOKEN, **{name: value})
+    assert str(info.value).startswith("%s %r is not valid: expected " % (name, value))
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("name, value", [("retries", "0"), ("deadline", "inf"), ("max_concurrency", "-2"),
+                                         ("max_response_bytes", "1e3"), ("timeout", "nan")])
+def test_bad_limits_from_the_environment_name_the_variable(name, value):
+    variable = "DIVIO_" + name.upper()
+    with pytest.raises(ConfigurationError) as info:
+        resolve({variable: value}, api_token=OPTION_TOKEN)
+    assert str(info.value).startswith("%s %r from the %s environment variable is not valid: expected "
+                                      % (name, value, variable))
+
+
+def test_bad_values_handed_in_by_a_plugin_name_their_origin():
+    with pytest.raises(ConfigurationError) as info:
+        resolve_connection({"api_token": OPTION_TOKEN, "retries": 0}, environ={},
+                           origins={"retries": "the divio_retries variable"})
+    assert str(info.value).startswith("retries 0 from the divio_retries variable is not valid")
+
+
+# -- api_url: characters, schemes, credentials --------------------------------------------------
+
+@pytest.mark.parametrize("api_url, problem", [
+    ("http://127.0.0.1:80 00", "it contains a space (U+0020) at character 20"),
+    ("https://api.divio .com", "it contains a space (U+0020) at character 18"),
+    ("http://127.0.0.1:8000\n", "it contains the control character U+000A at character 22"),
+    ("http://127.0.0.1:80\t00", "it contains the control character U+0009 at character 20"),
+    ("http://127.0.0.1\r:8000", "it contains the control character U+000D at character 17"),
+    ("\thttp://127.0.0.1:8000", "it contains the control character U+0009 at character 1"),
+    ("http://127.0.0.1\x00:8000", "it contains the control character U+0000 at character 17"),
+    ("https://api.divio.com\x7f", "it contains the control character U+007F at character 22"),
+    ("https://api.divio.com\u00a0", "it contains a space (U+00A0) at character 22"),
+])
+def test_api_url_with_spaces_or_control_characters_fails_naming_the_problem(api_url, problem):
+    """A URL parser drops tabs and line breaks silently (``80\\t00`` would become port 8000): refuse instead."""
+    with pytest.raises(ConfigurationError) as info:
+        resolve(api_url=api_url, api_token=OPTION_TOKEN)
+    assert "api_url %r is not valid: %s." % (api_url, problem) in str(info.value)
+
+
+def test_api_url_from_the_environment_names_the_variable():
+    with pytest.raises(ConfigurationError) as info:
+        resolve({"DIVIO_API_URL": "http://127.0.0.1:8000\n"}, api_token=OPTION_TOKEN)
+    assert "api_url 'http://127.0.0.1:8000\\n' from the DIVIO_API_URL environment variable is not valid: " \
+           "it contains the control character U+000A" in str(info.value)
+
+
+@pytest.mark.parametrize("api_url, scheme", [("ftp://api.divio.com", "ftp"), ("file:///etc/passwd", "file"),
+                                             ("HTTPX://api.divio.com", "HTTPX"), ("ws://127.0.0.1:8000", "ws")])
+def test_unsupported_scheme_is_named(api_url, scheme):
+    with pytest.raises(ConfigurationError) as info:
+        resolve(api_url=api_url, api_token=OPTION_TOKEN)
+    assert "it needs an http:// or https:// scheme, not %s://" % scheme in str(info.value)
+
+
+# Every password holds the leak marker (the autouse leak_guard fails the test if any error quotes it).
+CREDENTIAL_URLS = [
+    "https://user:sekrit@api.divio.com",
+    "https://user:se@krit-sekrit@api.divio.com",          # @ in the password
+    "https://user:se/krit-sekrit@api.divio.com",          # / ends the netloc for a parser
+    "https://user:se#krit-sekrit@api.divio.com",          # # starts a fragment for a parser
+    "https://user:se?krit-sekrit@api.divio.com",          # ? starts a query for a parser
+    "https://user:se%40krit-sekrit@api.divio.com",        # percent-encoded @
+    "https://user:se%2Fkrit%sekrit@api.divio.com",        # percent-encoded / and a bare %
+    "https://user%3Asekrit@api.divio.com",                # encoded colon: all of it in the user name
+    "https://sekrit@api.divio.com:abc",                   # unparsable port
+    "https://user:se krit-sekrit@api.divio.com",          # a space
+    "https://user:se\nkrit-sekrit@api.divio.com",         # a control character
+    "http://user:sekrit@api.example.com",                 # plain http to a remote host too
+    "ftp://user:sekrit@api.divio.com",                    # unsupported scheme too
+    "user:sekrit@api.divio.com",                          # no scheme at all
+    "https://user:sekrit@api.divio.com/apps/v3/?x=1#y",   # path, query and fragment too
+]
+
+
+@pytest.mark.parametrize("api_url", CREDENTIAL_URLS)
+@pytest.mark.parametrize("where", ["api_url", "DIVIO_API_URL", "zone"])
+def test_credentials_in_the_url_are_never_shown(api_url, where):
+    if where == "api_url":
+        options, environ = {"api_url": api_url}, {}
+    elif where == "DIVIO_API_URL":
+        options, environ = {}, {"DIVIO_API_URL": api_url}
+    else:
+        options, environ = {"zone": api_url}, {}
+    with pytest.raises(ConfigurationError) as info:
+        resolve_connection(dict(options, api_token=OPTION_TOKEN), environ=environ)
+    message = str(info.value)
+    assert "sekrit" not in message and "krit" not in message and "user" not in message
+    assert "***@" in message
+    assert "api.divio.com" in message or "api.example.com" in message
+
+
+# -- plain http ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to resolve a name or open a connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a connection was attempted: %r" % (args,))
+
+    for name in ("create_connection", "getaddrinfo", "gethostbyname"):
+        monkeypatch.setattr(socket, name, refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+
+
+@pytest.mark.parametrize("options, environ, option, host", [
+    ({"api_url": "http://api.example.com"}, {}, "api_url", "api.example.com"),
+    ({"api_url": "http://10.0.0.5:8000"}, {}, "api_url", "10.0.0.5"),
+    ({"api_url": "http://[2001:db8::1]:8000"}, {}, "api_url", "2001:db8::1"),
+    ({"api_url": "http://localhost.example.com"}, {}, "api_url", "localhost.example.com"),
+    ({"api_url": "http://[::ffff:127.0.0.1]"}, {}, "api_url", "::ffff:127.0.0.1"),
+    ({}, {"DIVIO_API_URL": "http://api.example.com"}, "api_url", "api.example.com"),
+    ({"zone": "http://api.example.com"}, {}, "zone", "api.example.com"),
+    ({"api_url": "http://api.example.com", "allow_plain_http": False}, {"DIVIO_ALLOW_PLAIN_HTTP": "true"},
+     "api_url", "api.example.com"),
+])
+def test_plain_http_to_another_machine_is_refused_before_connecting(no_network, options, environ, option, host):
+    from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+
+    with pytest.raises(ConfigurationError) as info:
+        DivioClient.from_options(dict(options, api_token=OPTION_TOKEN), environ=environ)
+    message = str(info.value)
+    assert message.startswith("%s " % option)
+    assert "is refused: plain http:// would send the API token unencrypted to %s, which is not a loopback " \
+           "address" % host in message
+    assert "allow_plain_http: true" in message and "Nothing was sent" in message
+
+
+@pytest.mark.parametrize("api_url", ["http://127.0.0.1:8000", "http://127.8.9.10", "http://[::1]:8000",
+                                     "http://localhost:8000", "http://LOCALHOST"])
+def test_plain_http_to_loopback_is_always_allowed(no_network, api_url):
+    assert resolve(api_url=api_url, api_token=OPTION_TOKEN).base_url.startswith("http://")
+
+
+@pytest.mark.parametrize("options, environ", [
+    ({"allow_plain_http": True}, {}),
+    ({}, {"DIVIO_ALLOW_PLAIN_HTTP": "true"}),
+    ({}, {"DIVIO_ALLOW_PLAIN_HTTP": "1"}),
+])
+def test_plain_http_to_another_machine_when_allowed(no_network, options, environ):
+    settings = resolve_connection(dict(options, api_url="http://api.example.com:8080", api_token=OPTION_TOKEN),
+                                  environ=environ)
+    assert settings.base_url == "http://api.example.com:8080"
+    assert settings.allow_plain_http is True
+
+
+def test_https_needs_no_permission(no_network):
+    assert resolve(api_url="https://api.example.com", api_token=OPTION_TOKEN).allow_plain_http is False
+
+
+# -- the netrc file: what is wrong with it is named -----------------------------------------------
+
+def _no_token_error(environ):
+    with pytest.raises(ConfigurationError) as info:
+        resolve(environ)
+    return str(info.value)
+
+
+def test_missing_netrc_named_by_netrc_path_is_named(tmp_path):
+    path = tmp_path / "absent" / "netrc"
+    message = _no_token_error({"NETRC_PATH": str(path)})
+    assert "no API token: the netrc file %s (named by NETRC_PATH) does not exist; fix NETRC_PATH" % path in message
+    assert "DIVIO_API_TOKEN" in message
+
+
+def test_netrc_path_that_is_a_folder_is_named(tmp_path):
+    message = _no_token_error({"NETRC_PATH": str(tmp_path)})
+    assert "the netrc file %s (named by NETRC_PATH) is a folder, not a file" % tmp_path in message
+
+
+def test_home_netrc_that_is_a_folder_is_named(isolated_env):
+    (isolated_env / ".netrc").mkdir()
+    message = _no_token_error({})
+    assert "the netrc file %s is a folder, not a file; fix it or remove it" % (isolated_env / ".netrc") in message
+
+
+def test_netrc_path_that_is_a_fifo_is_named_without_blocking(tmp_path):
+    import os
+
+    path = tmp_path / "fifo"
+    os.mkfifo(str(path))
+    message = _no_token_error({"NETRC_PATH": str(path)})
+    assert "the netrc file %s (named by NETRC_PATH) is not a regular file" % path in message
+
+
+def test_netrc_path_that_cannot_be_read_is_named(tmp_path):
+    """A symlink loop cannot be read by anyone, root included (unlike a file without read permission)."""
+    loop_a, loop_b = tmp_path / "a", tmp_path / "b"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    message = _no_token_error({"NETRC_PATH": str(loop_a)})
+    assert "the netrc file %s (named by NETRC_PATH) cannot be read (Too many levels of symbolic links)" % loop_a \
+        in message
+
+
+def test_netrc_without_read_permission_is_named(write_netrc):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads files without read permission")
+    path = write_netrc(netrc_line("api.divio.com", API_TOKEN))
+    path.chmod(0)
+    message = _no_token_error({"NETRC_PATH": str(path)})
+    assert "the netrc file %s (named by NETRC_PATH) cannot be read (Permission denied)" % path in message
+
+
+def test_a_netrc_problem_does_not_matter_when_the_token_is_elsewhere(tmp_path):
+    settings = resolve({"NETRC_PATH": str(tmp_path), "DIVIO_API_TOKEN": ENV_TOKEN})
+    assert settings.token == ENV_TOKEN
+
+
+def test_every_table_option_is_a_settings_attribute():
+    settings = resolve(api_token=OPTION_TOKEN)
+    for option in CONNECTION_OPTIONS:
+        if option.name not in ("api_token", "api_url", "zone"):
+            assert getattr(settings, option.name) == option.default
+    assert OPTION_TOKEN not in repr(settings) and "max_concurrency=8" in repr(settings)
