@@ -14,7 +14,10 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 
 venv: $(VENV)/.installed
 
+# hacking/check-python.py: one clear line, before anything is installed, when $(PYTHON) is older than 3.10.
 $(VENV)/.installed: requirements.txt requirements-test.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10 or newer, or run make PYTHON=/path/to/python3" >&2; exit 1; }
+	@$(PYTHON) hacking/check-python.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	mkdir -p $(COLLECTIONS)/ansible_collections/divio
