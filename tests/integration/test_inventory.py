@@ -448,25 +448,27 @@ def test_the_token_never_appears(inventory, tmp_path):
 
 @pytest.mark.parametrize("latest_backup", [False, True], ids=["fleet", "latest_backup"])
 def test_requests_grow_with_pages_not_hosts(divio_env, tmp_path, latest_backup):
-    """The same six applications with 2 and with 6 environments each (12 and 36 hosts): reading the fleet costs
-    the same requests; with latest_backup the backups, the one list that grows with time, are read in one pass
-    (its pages), never once per host."""
+    """Two fleets, 6 applications x 2 environments and 30 x 3 (12 and 90 hosts), each one page of applications
+    and of environments: reading the fleet costs the same requests; with latest_backup the backups, the one
+    list that grows with time, are read in one pass (its pages), never once per host."""
     runs = {}
-    for environments in (2, 6):
-        dataset = generate_dataset(seed=3, organisations=2, applications=6, environments=environments, days=3)
+    for applications, environments in ((6, 2), (30, 3)):
+        dataset = generate_dataset(seed=3, organisations=2, applications=applications, environments=environments, days=3)
         with run_simulator(dataset=dataset, token=TOKEN) as server:
             server.configure(honour_backup_environment_filter=False)
-            source = tmp_path / ("%d.divio.yml" % environments)
+            source = tmp_path / ("%d.divio.yml" % applications)
             source.write_text(BACKUPS if latest_backup else SOURCE)
             proc = subprocess.run(["ansible-inventory", "-i", str(source), "--list"],
                                   env=dict(divio_env, DIVIO_API_URL=server.url), capture_output=True, text=True,
                                   timeout=300, check=False)
             assert proc.returncode == 0, proc.stderr
-            assert len(json.loads(proc.stdout)["_meta"]["hostvars"]) == len(dataset.environments)
-            runs[environments] = (server.stats(), -(-len(dataset.backups) // server.max_page_size))
+            hosts = len(json.loads(proc.stdout)["_meta"]["hostvars"])
+            assert hosts == len(dataset.environments) <= server.max_page_size
+            runs[hosts] = (server.stats(), -(-len(dataset.backups) // server.max_page_size))
+    assert sorted(runs) == [12, 90]
     if not latest_backup:
-        assert runs[2][0]["requests"] == runs[6][0]["requests"], runs
+        assert runs[12][0]["requests"] == runs[90][0]["requests"], runs
         return
-    for stats, backup_pages in runs.values():
+    for hosts, (stats, backup_pages) in runs.items():
+        assert backup_pages < hosts / 2  # per-host reads of the backups would cost more than their pages
         assert stats["by_path"]["/apps/v3/backups/"] <= backup_pages + 2, (stats, backup_pages)
-    assert runs[6][1] < 36 / 2  # the data set is one where per-host reads of the backups would cost more
