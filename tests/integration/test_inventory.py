@@ -137,6 +137,25 @@ def test_graph(inventory, dataset):
     assert "%s.live" % app in lines
 
 
+def test_as_an_awx_inventory_update_runs_it(inventory):
+    """AWX and AAP run ``ansible-inventory --list`` with --export semantics (ANSIBLE_INVENTORY_EXPORT) and
+    ANSIBLE_VERBOSE_TO_STDERR: the same hosts, variables and groups come out, and stdout stays JSON at -vvv."""
+    plain_run = inventory(SOURCE)
+    awx_run = inventory(SOURCE, "--list", "-vvv", env={"ANSIBLE_INVENTORY_EXPORT": "True", "ANSIBLE_VERBOSE_TO_STDERR": "True"})
+    assert plain_run.rc == 0 and awx_run.rc == 0, awx_run
+    for run in (plain_run, awx_run):
+        hostvars = run.hostvars
+        for host in hostvars.values():
+            # What moves between two reads: the time, and the simulator's deployments finishing.
+            host.pop("divio_read_at")
+            host["divio_environment"].pop("last_finished_deployment")
+        run.compared = hostvars
+    assert awx_run.compared == plain_run.compared
+    assert set(awx_run.data) == set(plain_run.data)
+    for group in set(plain_run.data) - {"_meta"}:
+        assert awx_run.group(group) == plain_run.group(group)
+
+
 @pytest.mark.parametrize("honoured", [True, False], ids=["filter-honoured", "filter-ignored"])
 def test_latest_backup_groups_and_records_are_backup_checks(inventory, sim, dataset, client, honoured):
     sim.configure(honour_backup_environment_filter=honoured)
