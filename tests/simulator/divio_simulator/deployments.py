@@ -3,11 +3,12 @@ environment variables they ran with - what ``divio app deploy`` / ``deploy-log``
 
 Life cycle of a new deployment lasting ``duration_seconds``: queued (status ``NEW``, ``started_at`` null,
 ``percent`` 0) for the first tenth, then running (``WORKING``, ``percent`` rising) and finally ended
-(``COMPLETED``, ``ended_at`` set, ``success`` true, ``percent`` 100). In a failing environment it ends
+(``COMPLETED``, ``ended_at`` set, ``success`` true, ``percent`` 100); its environment's
+``last_finished_deployment`` then names it. In a failing environment it ends
 at three quarters with ``success`` false and ``percent`` where it stopped; its log ends in a failed release
 command whose output quotes the environment's database DSN and secret key (realistic, and what a client
 must scrub). Deployments of the data set that are still running (the newest of shop/live) are adopted
-when the simulator starts and end ``duration_seconds`` later, so attaching to them ends too.
+at the simulator's first request and end ``duration_seconds`` later, so attaching to them ends too.
 
 Like backups (jobs.py), the records are the data set's own dicts, brought up to date before every
 request, so list and detail views agree; lists are newest first, as the real API's are.
@@ -86,8 +87,9 @@ def _parse(text):
 class _Job:
     """One deployment progressing with the monotonic clock; ``start_percent`` > 0 for an adopted one."""
 
-    def __init__(self, record, wall, duration, success, build_mode, extra, queued=True, start_percent=0):
+    def __init__(self, record, environment, wall, duration, success, build_mode, extra, queued=True, start_percent=0):
         self.record = record
+        self.environment = environment
         self.started = time.monotonic()
         self.wall = wall
         self.duration = duration
@@ -120,6 +122,8 @@ class _Job:
         record.update(status="COMPLETED", success=self.success, ended_at=_iso(self.wall + timedelta(seconds=self.ends_after)))
         if self.success:
             record["percent"] = 100
+        # divio-cli's deploy-log reads the environment's last_finished_deployment.
+        self.environment["last_finished_deployment"] = {"uuid": record["uuid"]}
         return True
 
 
@@ -138,8 +142,9 @@ class DeploymentJobs:
         now = datetime.now(timezone.utc)
         for record in self.dataset.deployments:
             if record["ended_at"] is None and record["uuid"] not in self._jobs:
-                self._add_job(_Job(record, now, settings["duration_seconds"], record["environment"] not in failing, None, [],
-                                   queued=False, start_percent=record.get("percent") or 0))
+                environment = self.dataset.by_uuid["environments"][record["environment"]]
+                self._add_job(_Job(record, environment, now, settings["duration_seconds"], record["environment"] not in failing,
+                                   None, [], queued=False, start_percent=record.get("percent") or 0))
         self._adopted = True
 
     def _failing_uuids(self, settings):
@@ -192,7 +197,8 @@ class DeploymentJobs:
         self._sort_keys[record["uuid"]] = now
         self.dataset.add("deployments", record)
         success = body["environment"] not in self._failing_uuids(settings)
-        self._add_job(_Job(record, now, settings["duration_seconds"], success, body.get("build_mode", "AUTO"),
+        environment = self.dataset.by_uuid["environments"][body["environment"]]
+        self._add_job(_Job(record, environment, now, settings["duration_seconds"], success, body.get("build_mode", "AUTO"),
                            settings["log_extra"]))
         return record
 
