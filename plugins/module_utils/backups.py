@@ -324,16 +324,28 @@ class BackupRule:
         counted = self.counted_parts(parts, backup, instances)
         if counted is None:
             return None, None
-        ended_well = backup.get("state") == COMPLETED and backup.get("success") == SUCCESS
-        dated = [(_date_part(part, backup), part) for part in counted if _usable(part, ended_well)]
-        undated = [part for (moment, _field), part in dated if moment is None]
+        taken_at, dated_by, undated = date_backup(backup, counted)
         if undated and self.successful_only:
             return None, ("skipped backup %s: it cannot be dated - service-instance backup %s has no taken_at, started_at "
                           "or ended_at and the backup no started_at or ended_at; the next older backup was judged."
                           % (backup["uuid"], undated[0].get("uuid")))
-        dated = [(moment, field) for (moment, field), _part in dated if moment is not None]
-        taken_at, dated_by = min(dated, key=lambda item: item[0]) if dated else (None, None)
         return Pick(backup, parts, counted, taken_at, dated_by), None
+
+
+def date_backup(backup, parts):
+    """``(taken_at, dated_by, undated parts)``: the oldest snapshot among the usable ``parts`` of ``backup``
+    (each dated by ``_date_part``), the field it came from, and the usable parts that cannot be dated."""
+    ended_well = backup.get("state") == COMPLETED and backup.get("success") == SUCCESS
+    dated, undated = [], []
+    for part in parts:
+        if _usable(part, ended_well):
+            moment, field = _date_part(part, backup)
+            if moment is None:
+                undated.append(part)
+            else:
+                dated.append((moment, field))
+    taken_at, dated_by = min(dated, key=lambda item: item[0]) if dated else (None, None)
+    return taken_at, dated_by, undated
 
 
 def _usable(part, backup_ended_well=False):

@@ -4,7 +4,10 @@
 
 """Taking a backup: create it the way divio-cli does (POST /backups/), then poll until it is done.
 
-Used by the ``backup`` module (and through it the ``backup_gate`` role). No Ansible imports.
+Used by the ``backup`` module (and through it the ``backup_gate`` role). Every option is checked
+before the first request, so nothing is created from a task that cannot finish; anything that fails
+after the POST names the created backup's id (in the message and as ``details["uuid"]``).
+No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,98 +20,125 @@ import time
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
     COMPLETED,
+    DEFAULT_MIN_RETENTION,
+    NOT_PROVISIONED,
     SUCCESS,
     Pick,
+    ServiceInstances,
     backup_entry,
+    date_backup,
     fetch_parts,
     find_backups,
+    format_timestamp,
     parse_duration,
     parse_services,
-    parse_timestamp,
+    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     BackupFailed,
     BackupTimeout,
+    DivioError,
     InputError,
     InvalidResponseError,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.resources import (
-    get_application,
-    get_environment,
-    list_service_instances,
-    require_text,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, poll_until
+from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, check_seconds, poll_until
 
-NEW = "NEW"
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise InputError("%s %r is not valid: expected a number of seconds greater than 0." % (name, value))
-    return value
+MAX_WAIT_TIMEOUT = 7 * 86400
+MAX_POLL_INTERVAL = 3600
 
 
 def resolve_target(client, application, environment, services):
-    """``(application, environment, [service instance uuid], {uuid: instance})`` for a new backup.
+    """``(application, environment, [service instance id], ServiceInstances)`` for a new backup.
 
-    Without ``services``: every service instance of the environment that is provisioned (a ``NEW``
-    one has nothing to back up). With ``services``: the instances of those types, which must exist.
+    Without ``services``: every provisioned service instance of the environment (a ``NEW`` one has
+    nothing to back up). With ``services``: for ``TYPE`` every provisioned instance of that type, for
+    ``TYPE:PREFIX`` that one instance - so the backup satisfies the same ``services`` rule of the checks.
     """
     app = get_application(client, application)
     env = get_environment(client, app, environment)
-    instances = list_service_instances(client, env["uuid"])
+    instances = ServiceInstances(client, env["uuid"])
+    name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if services is None:
-        chosen = [uuid for uuid, inst in instances.items() if inst.get("service_status") != NEW]
+        chosen = [uuid for uuid, inst in instances.all().items() if inst.get("service_status") != NOT_PROVISIONED]
     else:
-        chosen = [uuid for uuid, inst in instances.items() if inst.get("type") in services]
-        missing = [kind for kind in services if not any(instances[uuid].get("type") == kind for uuid in chosen)]
-        if missing:
-            raise InputError("%s/%s has no %s service instance to back up; it has: %s."
-                             % (app.get("slug"), environment, ", ".join(missing),
-                                ", ".join(sorted(set(i.get("type") or "?" for i in instances.values()))) or "none"))
+        chosen = []
+        for entry in services:
+            kind, prefix = split_service(entry)
+            found = instances.provisioned(kind) if prefix is None else instances.named(kind, prefix)
+            if not found:
+                raise InputError("%s has no %s%s service instance to back up; it has: %s."
+                                 % (name, "provisioned " if prefix is None else "", entry, instances.describe()))
+            chosen.extend(uuid for uuid in found if uuid not in chosen)
     if not chosen:
-        raise InputError("%s/%s has no provisioned service instance to back up." % (app.get("slug"), environment))
+        raise InputError("%s has no provisioned service instance to back up." % name)
     return app, env, sorted(chosen), instances
 
 
+def _naming_backup(exc, uuid):
+    """``exc`` made to name the backup that was created before it happened (message and details)."""
+    if not str(exc).startswith("backup %s " % uuid):
+        exc.args = ("backup %s was created, but then: %s" % (uuid, exc.args[0] if exc.args else exc),) + exc.args[1:]
+    exc.details.setdefault("uuid", uuid)
+    return exc
+
+
 def take_backup(client, application, environment, services=None, notes="", wait=True, wait_timeout=1800,
-                poll_interval=2, only_if_older_than=None, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+                poll_interval=2, only_if_older_than=None, check_mode=False, sleep=time.sleep, clock=time.monotonic,
+                retention=None, min_retention=DEFAULT_MIN_RETENTION):
     """Returns ``(changed, entry)``; ``entry`` is shaped like a ``backup_info`` entry (or None in check
-    mode when a backup would be created)."""
+    mode when a backup would be created).
+
+    ``retention``: how long the platform keeps the backup (sent as ``scheduled_for_deletion_at``);
+    None leaves it to the platform. ``min_retention``: the rule ``only_if_older_than`` judges the latest
+    backup by (see ``BackupRule``)."""
     services = parse_services(services)
     require_text("environment", environment, allow_none=False)
     threshold = parse_duration(only_if_older_than, "only_if_older_than") if only_if_older_than is not None else None
-    wait_timeout = _positive("wait_timeout", wait_timeout)
-    poll_interval = _positive("poll_interval", poll_interval)
+    keep_for = parse_duration(retention, "retention") if retention is not None else None
+    if min_retention is not None:
+        parse_duration(min_retention, "min_retention", allow_zero=True)
+    wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
+    poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
     if notes is not None and not isinstance(notes, str):
         raise InputError("notes %r is not valid: expected a string." % (notes,))
 
     app, env, service_uuids, instances = resolve_target(client, application, environment, services)
     if threshold is not None:
-        latest = find_backups(client, app["uuid"], environment=env["slug"], services=services, max_age=threshold)[0]
+        latest = find_backups(client, app["uuid"], environment=env["slug"], services=services, max_age=threshold,
+                              min_retention=min_retention)[0]
         if latest["fresh"]:
             return False, latest
     if check_mode:
         return True, None
 
-    created = client.post(BACKUPS, {"environment": env["uuid"], "services": service_uuids, "trigger": "MANUAL",
-                                    "notes": notes or ""})
+    body = {"environment": env["uuid"], "services": service_uuids, "trigger": "MANUAL", "notes": notes or ""}
+    if keep_for is not None:
+        deletion = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=keep_for)
+        body["scheduled_for_deletion_at"] = format_timestamp(deletion.replace(microsecond=0))
+    created = client.post(BACKUPS, body)
     if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
-        raise InvalidResponseError("POST %s did not answer with the new backup." % BACKUPS, path=BACKUPS)
-    backup = created
+        raise InvalidResponseError("POST %s did not answer with the new backup, so its id is unknown; a backup may have "
+                                   "been created - look for it with divio.cloud.backup_info." % BACKUPS, path=BACKUPS)
+    try:
+        return True, _finish(client, created, app, env, instances, wait, wait_timeout, poll_interval, sleep, clock)
+    except DivioError as exc:
+        raise _naming_backup(exc, created["uuid"])
+
+
+def _finish(client, backup, app, env, instances, wait, wait_timeout, poll_interval, sleep, clock):
+    """The entry of a created backup: waited for (and failed unless it succeeded) with ``wait``."""
     if wait:
-        backup = _wait(client, created["uuid"], wait_timeout, poll_interval, sleep, clock)
+        backup = _wait(client, backup["uuid"], wait_timeout, poll_interval, sleep, clock)
     parts = fetch_parts(client, backup) if backup.get("service_instance_backups") else []
-    taken = [parse_timestamp(p["taken_at"], "taken_at of %s" % p.get("uuid")) for p in parts if p.get("taken_at")]
-    pick = Pick(backup, parts, parts, min(taken) if taken else None)
     if wait and backup.get("success") != SUCCESS:
-        errors = ["%s: %s" % (p.get("service_type"), "; ".join(str(e) for e in (p.get("errors") or ["did not finish"])))
+        errors = ["%s: %s" % (instances.type_of(p), "; ".join(str(e) for e in (p.get("errors") or ["did not finish"])))
                   for p in parts if p.get("errors") or not p.get("ended_at")]
         raise BackupFailed("backup %s of %s/%s ended %s: %s" % (
             backup["uuid"], app.get("slug"), env.get("slug"), backup.get("success"), "; ".join(errors) or "no details given"))
+    taken_at, dated_by, _undated = date_backup(backup, parts)
     now = datetime.datetime.now(datetime.timezone.utc)
-    return True, backup_entry(app, env, pick, instances, now, None)
+    return backup_entry(app, env, Pick(backup, parts, parts, taken_at, dated_by), instances, now, None)
 
 
 def _wait(client, uuid, timeout, interval, sleep, clock):

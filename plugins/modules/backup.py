@@ -18,6 +18,9 @@ description:
     so repeated runs are idempotent.
   - A backup that ends with C(FAILURE) or C(PARTIAL) fails the task with the errors of its service-instance
     backups; a wait that times out fails with the backup's id, so it can be followed up.
+  - Every option is checked before anything is sent, so a bad value never leaves a backup behind. Whatever fails
+    after the backup was created (the wait, a lost connection, its outcome) fails the task with a message naming
+    the created backup's id.
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -31,14 +34,30 @@ options:
     required: true
   services:
     description:
-      - Service types to back up, for example V([DATABASE]). Their service instances are looked up in the environment.
+      - What to back up, for example V([DATABASE]) - every provisioned service instance of that type in the
+        environment - or V([DATABASE:DEFAULT]) (V(TYPE:PREFIX)) for one instance. Such a backup satisfies the same
+        O(divio.cloud.backup_info#module:services) rule of M(divio.cloud.backup_info) and M(divio.cloud.backup_check).
       - Omitted, every provisioned service instance of the environment (a C(NEW) one has nothing to back up).
     type: list
     elements: str
   notes:
-    description: Notes stored with the backup.
+    description: Notes stored with the backup, as C(divio app backup) and the Control Panel show them.
     type: str
     default: ""
+  retention:
+    description:
+      - How long the platform keeps the backup - sent as its C(scheduled_for_deletion_at) (now plus this).
+        Omitted, the platform's own retention applies.
+      - The checks count a backup only while its deletion is more than their O(min_retention) (default 24 hours)
+        away, so a retention of a day or less suits a throw-away copy, not a restore point.
+      - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(90m) or V(30d).
+    type: raw
+  min_retention:
+    description:
+      - With O(only_if_older_than), backups due for deletion sooner than this from now are left out of the latest
+        backup it judges, as in M(divio.cloud.backup_info). V(0) turns the rule off.
+    type: raw
+    default: 24h
   wait:
     description: Wait until the backup has completed, and fail unless it succeeded.
     type: bool
@@ -86,6 +105,15 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: pre_deploy_backup
 
+- name: A database copy for a migration rehearsal, deleted by the platform after two days
+  divio.cloud.backup:
+    application: shop
+    environment: live
+    services: ["DATABASE:DEFAULT"]
+    notes: migration rehearsal
+    retention: 2d
+  delegate_to: localhost
+
 - name: Start a full backup and do not wait for it
   divio.cloud.backup:
     application: shop
@@ -115,13 +143,19 @@ backup:
       description: V(SUCCESS) once done successfully.
       type: str
     taken_at:
-      description: Snapshot time (the oldest of its parts).
+      description: Snapshot time (the oldest of its parts), dated as M(divio.cloud.backup_info) dates it.
+      type: str
+    dated_by:
+      description: The field RV(backup.taken_at) came from.
+      type: str
+    scheduled_for_deletion_at:
+      description: When the platform will delete the backup (see O(retention)).
       type: str
     age_seconds:
       description: Seconds since the snapshot.
       type: int
     size:
-      description: Sum of the parts' sizes in bytes.
+      description: Sum of the parts' sizes in bytes; V(null) when a part does not say its size.
       type: int
     service_instance_backups:
       description: The parts, as in M(divio.cloud.backup_info).
@@ -129,6 +163,7 @@ backup:
       elements: dict
 """
 
+from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 from ansible_collections.divio.cloud.plugins.module_utils.taking import take_backup
 
@@ -143,13 +178,16 @@ class Backup(DivioModule):
         wait_timeout=dict(type="int", default=1800),
         poll_interval=dict(type="float", default=2),
         only_if_older_than=dict(type="raw", aliases=["min_age"]),
+        retention=dict(type="raw"),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
     )
 
     def run(self, client):
         p = self.params
         changed, backup = take_backup(client, p["application"], p["environment"], services=p["services"], notes=p["notes"],
                                       wait=p["wait"], wait_timeout=p["wait_timeout"], poll_interval=p["poll_interval"],
-                                      only_if_older_than=p["only_if_older_than"], check_mode=self.module.check_mode)
+                                      only_if_older_than=p["only_if_older_than"], check_mode=self.module.check_mode,
+                                      retention=p["retention"], min_retention=p["min_retention"])
         return {"changed": changed, "backup": backup}
 
 

@@ -226,12 +226,15 @@ rules:
   description: The rules the records were judged by, as the module understood them.
   returned: success
   type: dict
-  sample: {services: [DATABASE], max_age: 24h, max_age_seconds: 86400}
+  sample: {services: [DATABASE], max_age: 24h, max_age_seconds: 86400, min_retention_seconds: 86400}
   contains:
     services:
-      description: The service types checked.
+      description: The O(services) entries checked (V(TYPE) or V(TYPE:PREFIX)).
       type: list
       elements: str
+    min_retention_seconds:
+      description: O(min_retention) in seconds; V(0) when the rule is off.
+      type: int
     max_age:
       description: The limit as given (a number of seconds is shown with units).
       type: str
@@ -288,7 +291,8 @@ class BackupCheck(DivioModule):
         summary["result"] = "failed" if summary["error"] or not summary["total"] else "fresh" if summary["ok"] else "stale"
         max_age_seconds = parse_duration(p["max_age"])
         rules = dict(services=list(parse_services(p["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
-                     max_age=records[0]["max_age"] if records else format_duration(max_age_seconds))
+                     max_age=records[0]["max_age"] if records else format_duration(max_age_seconds),
+                     min_retention_seconds=parse_duration(p["min_retention"], "min_retention", allow_zero=True))
         stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),
                      seconds=round(time.monotonic() - started, 3))
         return dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]],

@@ -42,16 +42,21 @@ options:
     default: 100
   successful_only:
     description:
-      - V(true), only finished good backups qualify - C(state=COMPLETED) and C(success=SUCCESS), or with
-        O(services) the per-service rule below.
+      - V(true), only finished good backups qualify - C(state=COMPLETED) and C(success=SUCCESS) with every
+        service-instance backup usable, or with O(services) the per-service rule below. A service-instance backup
+        is usable when it reports no errors and has ended (its C(ended_at), or its backup ended C(SUCCESS)).
       - V(false), any backup qualifies, also running and failed ones.
     type: bool
     default: true
   services:
     description:
-      - Service types the backup must hold, for example V([DATABASE]) or V([DATABASE, STORAGE]).
-      - A backup then qualifies when, for every listed type, it holds a service-instance backup of that type
-        that ended without errors - so a PARTIAL backup whose database part succeeded counts for V([DATABASE]).
+      - What the backup must hold, for example V([DATABASE]) or V([DATABASE, STORAGE]). Each entry is a service type
+        or V(TYPE:PREFIX), such as V(DATABASE:DEFAULT), for one service instance.
+      - A type needs a usable service-instance backup of every provisioned instance of that type in the environment
+        (an instance with C(service_status=NEW) holds nothing yet and is not needed) and at least one usable one of the
+        type. V(TYPE:PREFIX) needs a usable one of that instance. So a PARTIAL backup whose database part succeeded
+        counts for V([DATABASE]), and with two databases V([DATABASE]) needs both in the same backup.
+      - A service-instance backup without C(service_type) has the type of the service instance it names.
       - Known types are V(DATABASE) and V(STORAGE) (case does not matter).
     type: list
     elements: str
@@ -60,12 +65,26 @@ options:
       - Adds RV(backups[].fresh) to each entry - whether its snapshot is at most this old.
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(90m), V(36h), V(2d), V(1w) or V(1d12h).
     type: raw
+  min_retention:
+    description:
+      - A backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not qualify - the
+        temporary backups C(divio app pull db) makes, deleted an hour later, are no restore point.
+      - V(0) turns the rule off. Same forms as O(max_age).
+    type: raw
+    default: 24h
 extends_documentation_fragment:
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module
 notes:
   - Newest means the latest snapshot time (RV(backups[].taken_at)), not the latest creation time.
+  - A service-instance backup is dated by its C(taken_at), else its C(started_at), else its C(ended_at), else its
+    backup's C(started_at), else C(ended_at) - never later than its data was captured; RV(backups[].dated_by) says
+    which field it was.
+  - A backup with an event time (C(created_at), C(queued_at), C(started_at), C(ended_at), C(taken_at)) more than
+    5 minutes (the clock-skew allowance) in the future, with a time that is no date, or that cannot be dated at all,
+    is skipped with a warning naming it, and the next older backup is judged. Ages are never negative.
+  - Ids are opaque strings, returned as the API writes them.
 """
 
 EXAMPLES = r"""
@@ -82,6 +101,15 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: backup.backups[0].fresh
     fail_msg: "shop/live: newest database backup is {{ backup.backups[0].age_seconds }} s old"
+
+- name: Latest backup of the DEFAULT database of live, temporary ones (divio app pull) included
+  divio.cloud.backup_info:
+    application: shop
+    environment: live
+    services: ["DATABASE:DEFAULT"]
+    min_retention: 0
+  delegate_to: localhost
+  register: default_database
 
 - name: The last ten backups of every environment, failed ones included
   divio.cloud.backup_info:
@@ -163,16 +191,33 @@ backups:
       type: str
       returned: always
     scheduled_for_deletion_at:
-      description: When the backup will be deleted, if scheduled.
+      description: When the platform will delete the backup, if scheduled (see O(min_retention)).
       type: str
       returned: always
     taken_at:
       description:
-        - Snapshot time, ISO 8601 UTC - the oldest C(taken_at) among the service-instance backups that count
-          (those of O(services) when given, else all).
+        - Snapshot time, ISO 8601 UTC - the oldest among the service-instance backups that count (those of
+          O(services) when given, else all), each dated as the notes say.
       type: str
       returned: always
       sample: "2026-11-23T02:11:22Z"
+    dated_by:
+      description:
+        - The field RV(backups[].taken_at) came from - V(taken_at), V(started_at) or V(ended_at) of that
+          service-instance backup, or V(backup.started_at) / V(backup.ended_at); V(null) without a snapshot.
+      type: str
+      returned: always
+      sample: taken_at
+    warnings:
+      description:
+        - Backups of this environment skipped as unusable (dated in the future, not dated at all, a time that is no
+          date), and O(services) entries that name no instance. The task shows them as warnings too.
+      type: list
+      elements: str
+      returned: always
+      sample: ["shop/live: skipped backup vyn5jrwaenga7kzevilxs66hd4: ended_at '2099-01-01T00:00:00Z' of backup
+        vyn5jrwaenga7kzevilxs66hd4 is in the future (more than the 5 min clock-skew allowance); the next older backup
+        was judged."]
     age_seconds:
       description: Seconds between RV(backups[].taken_at) and now; V(null) without a snapshot.
       type: int
@@ -183,7 +228,7 @@ backups:
       type: bool
       returned: when O(max_age) is given, and for environments without a qualifying backup
     size:
-      description: Sum of the sizes of the service-instance backups, in bytes.
+      description: Sum of the sizes of the service-instance backups, in bytes; V(null) when one of them does not say its size.
       type: int
       returned: always
     services:
@@ -205,7 +250,7 @@ backups:
           description: Service instance id.
           type: str
         service_type:
-          description: V(DATABASE) or V(STORAGE).
+          description: V(DATABASE) or V(STORAGE) - as sent, or else the type of its service instance.
           type: str
         prefix:
           description: Service instance prefix, for example V(DEFAULT).
@@ -220,10 +265,10 @@ backups:
           description: When the part ended; V(null) if it did not.
           type: str
         taken_at:
-          description: Snapshot time of the part.
+          description: Snapshot time of the part, as sent (may be V(null)).
           type: str
         size:
-          description: Size in bytes.
+          description: Size in bytes, as sent (may be V(null)).
           type: int
         errors:
           description: Errors reported for the part; empty on success.
@@ -231,7 +276,7 @@ backups:
           elements: str
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
+from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, find_backups
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 
 
@@ -244,13 +289,17 @@ class BackupInfo(DivioModule):
         successful_only=dict(type="bool", default=True),
         services=dict(type="list", elements="str"),
         max_age=dict(type="raw"),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
     )
 
     def run(self, client):
         p = self.params
-        return {"backups": find_backups(client, p["application"], environment=p["environment"], latest=p["latest"],
-                                        successful_only=p["successful_only"], services=p["services"],
-                                        max_age=p["max_age"], limit=p["limit"])}
+        backups = find_backups(client, p["application"], environment=p["environment"], latest=p["latest"],
+                               successful_only=p["successful_only"], services=p["services"], max_age=p["max_age"],
+                               limit=p["limit"], min_retention=p["min_retention"])
+        for warning in dict.fromkeys(w for entry in backups for w in entry["warnings"]):
+            self.module.warn(warning)
+        return {"backups": backups}
 
 
 def main():

@@ -1,14 +1,18 @@
 """Taking backups: the simulator's POST /backups/, ``take_backup`` in process, the ``backup`` module and the
 gate's refresh, all against a private simulator (created backups must not change other tests' data)."""
 
+import datetime
+
 import pytest
 import requests
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
 from ansible_collections.divio.cloud.plugins.module_utils.taking import BackupFailed, BackupTimeout, take_backup
 
+import ground_truth
+from accounts import Account, id_styles
 from divio_simulator import generate_dataset, run_simulator
 from testlib import TOKEN
 
@@ -89,14 +93,22 @@ def test_check_mode_creates_nothing(client, private_sim):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"services": ["REDIS"]}, "'REDIS' is not a known service type"),
+    ({"services": ["DATABASE:"]}, "'DATABASE:' names no prefix"),
     ({"wait_timeout": 0}, "wait_timeout 0 is not valid"),
+    ({"wait_timeout": float("inf")}, "wait_timeout inf is not valid: expected a finite number of seconds"),
     ({"poll_interval": -1}, "poll_interval -1 is not valid"),
+    ({"poll_interval": float("nan")}, "poll_interval nan is not valid: expected a finite number of seconds"),
     ({"only_if_older_than": "soon"}, "only_if_older_than 'soon' is not valid"),
+    ({"retention": "soon"}, "retention 'soon' is not valid"),
+    ({"retention": 0}, "retention 0 is not valid: it must be longer than 0 seconds"),
+    ({"retention": "200000w"}, "retention '200000w' is not valid: it must be at most 100 years"),
+    ({"min_retention": "-1h"}, "min_retention '-1h' is not valid"),
+    ({"notes": ["a"]}, "notes \\['a'\\] is not valid: expected a string"),
 ])
-def test_bad_input(client, private_sim, kwargs, message):
+def test_bad_input_sends_nothing(client, private_sim, kwargs, message):
     with pytest.raises(InputError, match=message):
         take_backup(client, "wiki", "live", **kwargs)
-    assert posts(private_sim) == []
+    assert private_sim.stats()["requests"] == 0
 
 
 def test_unknown_environment_is_not_found_naming_the_ones_there_are(client, private_sim):
@@ -104,6 +116,60 @@ def test_unknown_environment_is_not_found_naming_the_ones_there_are(client, priv
     with pytest.raises(NotFoundError, match="environment 'prod' not found in application 'wiki'; it has: live, test"):
         take_backup(client, "wiki", "prod")
     assert posts(private_sim) == []
+
+
+def test_a_failure_after_the_post_names_the_created_backup(client, private_sim):
+    """The wait's second look hits a server error: the task fails, and says which backup it left behind."""
+    before = {b["uuid"] for b in private_sim.dataset.backups}
+    private_sim.configure(backup_duration_seconds=30)
+
+    def sleep(seconds):
+        private_sim.configure(fail_applications=["wiki"])  # every request about wiki answers 500 from now on
+
+    with pytest.raises(DivioError) as info:
+        take_backup(client, "wiki", "live", poll_interval=0.1, sleep=sleep)
+    [created] = [b["uuid"] for b in private_sim.dataset.backups if b["uuid"] not in before]
+    assert str(info.value).startswith("backup %s was created, but then: " % created)
+    assert info.value.details["uuid"] == created
+
+
+def test_retention_and_notes_are_sent(client, private_sim):
+    started = datetime.datetime.now(datetime.timezone.utc)
+    _unused, entry = take_backup(client, "wiki", "live", services=["DATABASE"], notes="migration rehearsal",
+                                 retention="2d", poll_interval=0.1)
+    assert entry["notes"] == "migration rehearsal"
+    deletion = ground_truth.ts(entry["scheduled_for_deletion_at"])
+    assert started + datetime.timedelta(days=2, seconds=-2) <= deletion <= started + datetime.timedelta(days=2, seconds=60)
+    # Without retention the platform decides: nothing is sent.
+    _unused, entry = take_backup(client, "wiki", "test", poll_interval=0.1)
+    assert entry["scheduled_for_deletion_at"] is None
+
+
+def test_a_short_lived_backup_does_not_make_a_new_one_unnecessary(client, private_sim):
+    _unused, temporary = take_backup(client, "blog", "live", services=["DATABASE"], retention="1h", poll_interval=0.1)
+    changed, entry = take_backup(client, "blog", "live", services=["DATABASE"], only_if_older_than="1d", poll_interval=0.1)
+    assert changed is True and entry["uuid"] != temporary["uuid"]  # the 1 h backup is no restore point
+    _unused, temporary = take_backup(client, "wiki", "test", services=["DATABASE"], retention="1h", poll_interval=0.1)
+    changed, entry = take_backup(client, "wiki", "test", services=["DATABASE"], only_if_older_than="1h", min_retention=0)
+    assert changed is False and entry["uuid"] == temporary["uuid"]
+
+
+@pytest.mark.parametrize("id_style", id_styles())
+def test_services_take_every_provisioned_instance_of_a_type_or_the_one_named(id_style):
+    account = Account(id_style)
+    default, reporting = account.instance("DATABASE"), account.instance("DATABASE", "REPORTING")
+    account.instance("DATABASE", "SPARE", status="NEW")
+    account.instance("STORAGE")
+    with account.serve(backup_duration_seconds=0.2) as client:
+        _unused, entry = take_backup(client, "app", "live", services=["DATABASE"], poll_interval=0.1)
+        assert sorted(p["service_instance"] for p in entry["service_instance_backups"]) == sorted([default["uuid"], reporting["uuid"]])
+        [found] = find_backups(client, "app", environment="live", services=["DATABASE"])
+        assert found["uuid"] == entry["uuid"]
+        _unused, entry = take_backup(client, "app", "live", services=["database:reporting"], poll_interval=0.1)
+        assert [p["service_instance"] for p in entry["service_instance_backups"]] == [reporting["uuid"]]
+        with pytest.raises(InputError, match="app/live has no DATABASE:ANALYTICS service instance to back up; it has: "
+                                             "DATABASE:DEFAULT, DATABASE:REPORTING, DATABASE:SPARE, STORAGE:DEFAULT"):
+            take_backup(client, "app", "live", services=["DATABASE:ANALYTICS"])
 
 
 def test_storage_only(client, private_sim):

@@ -5,6 +5,7 @@ import re
 import pytest
 
 import ground_truth
+from accounts import Account, id_styles
 from testlib import TOKEN, play
 
 
@@ -204,3 +205,59 @@ def test_token_from_environment_never_printed(run_playbook, sim_env, dataset):
 """ % dataset.applications[0]["slug"]), env=sim_env, args=["-vvvv"])
     assert run.rc == 0, run
     assert TOKEN not in run.output
+
+
+def test_skipped_backups_are_task_warnings_and_min_retention_is_an_option(run_playbook):
+    """A backup dated in 2099 and a temporary pull backup, through both modules: the first is skipped with
+    a warning in the task result, the second counts only with min_retention 0."""
+    account = Account("divio" if "divio" in id_styles() else "uuid")
+    database = account.instance("DATABASE")
+    scheduled = account.backup(20, [database])
+    future = account.backup(20, [database], ended_at="2099-01-01T00:00:00Z")
+    pull = account.backup(0.2, [database], trigger="MANUAL", notes="Divio CLI pull", scheduled_for_deletion_at=account.at(-0.8))
+    with account.serve():
+        run = run_playbook(play("""
+    - divio.cloud.backup_info: {application: app, environment: live, services: [DATABASE]}
+      register: info
+    - divio.cloud.backup_info: {application: app, environment: live, services: ["DATABASE:DEFAULT"], min_retention: 0}
+      register: info_all
+    - divio.cloud.backup_check: {applications: [app], max_age: 1h}
+      register: check
+    - divio.cloud.backup_check: {applications: ["%s"], max_age: 1h, min_retention: "0"}
+      register: check_all
+    - ansible.builtin.set_fact:
+        out: {info: "{{ info }}", info_all: "{{ info_all }}", check: "{{ check }}", check_all: "{{ check_all }}"}
+""" % account.app["uuid"]), env={"DIVIO_API_URL": account.server.url, "DIVIO_API_TOKEN": TOKEN})
+    assert run.rc == 0, run
+    out = run.result
+    warning = ("app/live: skipped backup %s: ended_at '2099-01-01T00:00:00Z' of backup %s is in the future (more than "
+               "the 5 min clock-skew allowance); the next older backup was judged." % (future["uuid"], future["uuid"]))
+    assert out["info"]["backups"][0]["uuid"] == scheduled["uuid"]
+    assert out["info"]["warnings"] == [warning] and out["info"]["backups"][0]["warnings"] == [warning]
+    assert out["info_all"]["backups"][0]["uuid"] == pull["uuid"]
+    assert out["check"]["checks"][0]["status"] == "stale" and out["check"]["warnings"] == [warning]
+    assert out["check"]["rules"]["min_retention_seconds"] == 86400
+    assert (out["check_all"]["checks"][0]["status"], out["check_all"]["checks"][0]["uuid"]) == ("fresh", pull["uuid"])
+    assert "[WARNING]: app/live: skipped backup %s" % future["uuid"] in run.output
+
+
+@pytest.mark.parametrize("args, message", [
+    ("min_retention: soon", "min_retention 'soon' is not valid: expected a number of seconds"),
+    ("min_retention: -5", "min_retention -5 is not valid: it must be longer than 0 seconds"),
+    ('services: ["DATABASE:"]', "services: 'DATABASE:' names no prefix; expected TYPE:PREFIX such as DATABASE:DEFAULT"),
+])
+def test_new_options_bad_input(run_playbook, sim_env, args, message):
+    run = run_playbook(play("""
+    - divio.cloud.backup_info: {application: shop, %s}
+      ignore_errors: true
+      register: info
+    - divio.cloud.backup_check: {%s}
+      ignore_errors: true
+      register: check
+    - ansible.builtin.set_fact:
+        out: ["{{ info }}", "{{ check }}"]
+""" % (args, args)), env=sim_env)
+    assert run.rc == 0, run
+    for result in run.result:
+        assert result["failed"] is True and message in result["msg"]
+    assert "Traceback" not in run.output
