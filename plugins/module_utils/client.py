@@ -74,9 +74,6 @@ RETRY_STATUSES_NOT_IDEMPOTENT = frozenset((429, 503))
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 MAX_REDIRECTS = 5
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Until every ConnectionSettings carries them (see connection.py): INTERFACES.md section 1 defaults.
-_SETTING_DEFAULTS = dict(retries=6, deadline=None, max_response_bytes=32 * 1024 * 1024, max_pages=10000,
-                         max_items=1000000, max_concurrency=8)
 
 
 class RetryPolicy:
@@ -210,6 +207,8 @@ class DivioClient:
 
     def __init__(self, settings, retry=None, page_size=DEFAULT_PAGE_SIZE, session=None, cache=None,
                  max_concurrency=None):
+        """Every limit comes from ``settings``; ``retry`` (backoff shape, waiting budget; tests) and
+        ``max_concurrency`` (benchmarks) may override theirs."""
         if not HAS_REQUESTS:
             raise DivioError("the Python library 'requests' is required on the host that runs this task: pip install requests")
         DivioError.register_secret(settings.token)
@@ -218,17 +217,16 @@ class DivioClient:
         self._base = urlsplit(self.base_url)
         self._origin = _origin(self._base)
         self.retry = retry or RetryPolicy()
-        self.max_attempts = self.retry.max_attempts or self._setting("retries")
-        self.max_response_bytes = self._setting("max_response_bytes")
-        self.max_pages = self._setting("max_pages")
-        self.max_items = self._setting("max_items")
-        deadline = self._setting("deadline")
-        self.deadline = transport.Deadline(deadline, self.retry.clock) if deadline else None
+        self.max_attempts = self.retry.max_attempts or settings.retries
+        self.max_response_bytes = settings.max_response_bytes
+        self.max_pages = settings.max_pages
+        self.max_items = settings.max_items
+        self.deadline = transport.Deadline(settings.deadline, self.retry.clock) if settings.deadline else None
         self.page_size = page_size
         self._counter_lock = threading.Lock()
         self.request_count = 0
         self.retry_count = 0
-        self.max_concurrency = max(1, int(max_concurrency or self._setting("max_concurrency")))
+        self.max_concurrency = max_concurrency or settings.max_concurrency
         self.concurrency = ConcurrencyLimit(self.max_concurrency)
         self._pool = None  # the fan-out's workers, started on first use
         self._closed = False
@@ -254,9 +252,6 @@ class DivioClient:
         # request, which would read a redirect's whole body past our size and time limits.
         self.session.get_redirect_target = _no_redirect_target
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-
-    def _setting(self, name):
-        return getattr(self.settings, name, _SETTING_DEFAULTS[name])
 
     @classmethod
     def from_options(cls, options, environ=None, **kwargs):
