@@ -7,7 +7,7 @@
 # Works from a plain shell once `make demo` (or `make venv`) has created .venv (VENV=... for another
 # one): the command runs with .venv/bin first on PATH, this checkout first in ANSIBLE_COLLECTIONS_PATH,
 # .venv's Python as the module interpreter (unless ANSIBLE_PYTHON_INTERPRETER is set) and
-# playbooks/inventory.yml as the inventory (unless ANSIBLE_INVENTORY is set or -i is given).
+# playbooks/inventory as the inventory (unless ANSIBLE_INVENTORY is set or -i is given).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$here/.venv}
@@ -16,7 +16,7 @@ if [ -x "$venv/bin/python" ]; then
     export PATH="$venv/bin:$PATH"
     export ANSIBLE_COLLECTIONS_PATH="$venv/collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
     export ANSIBLE_PYTHON_INTERPRETER=${ANSIBLE_PYTHON_INTERPRETER:-$venv/bin/python}
-    export ANSIBLE_INVENTORY=${ANSIBLE_INVENTORY:-$here/playbooks/inventory.yml}
+    export ANSIBLE_INVENTORY=${ANSIBLE_INVENTORY:-$here/playbooks/inventory}
 elif [ $# -gt 0 ] && ! command -v "$1" >/dev/null; then
     echo "$1 not found and there is no $venv yet: run 'make demo' (or 'make venv') in $here first." >&2
     exit 127

@@ -517,12 +517,12 @@ def test_wrapper_works_from_a_plain_shell(tmp_path):
 
 
 def test_shipped_inventory_without_interpreter_setting(ansible_env, sim_env, tmp_path):
-    """playbooks/inventory.yml, no ANSIBLE_PYTHON_INTERPRETER and no warning switched off: the modules run under
+    """playbooks/inventory/, no ANSIBLE_PYTHON_INTERPRETER and no warning switched off: the modules run under
     ansible-playbook's own Python (which has requests) and Ansible has nothing to warn about."""
     env = {key: value for key, value in ansible_env.items()
            if key not in ("ANSIBLE_PYTHON_INTERPRETER", "ANSIBLE_LOCALHOST_WARNING", "ANSIBLE_INVENTORY_UNPARSED_WARNING")}
     env.update(sim_env)
-    proc = subprocess.run(["ansible-playbook", "-i", str(PLAYBOOKS / "inventory.yml"), str(PLAYBOOKS / "check_backups.yml"),
+    proc = subprocess.run(["ansible-playbook", "-i", str(PLAYBOOKS / "inventory"), str(PLAYBOOKS / "check_backups.yml"),
                            "-e", "report_only=true", "-v"], env=env, cwd=str(tmp_path), capture_output=True, text=True,
                           timeout=300, check=False)
     output = proc.stdout + proc.stderr
