@@ -35,7 +35,7 @@ def build_parser():
     parser.add_argument("--days", type=int, help="override the preset's scheduled backups per environment")
     parser.add_argument("--interval-hours", type=float, help="hours between scheduled backups (default: 24)")
     parser.add_argument("--now", type=_parse_now, help="anchor time of the data, ISO 8601 (default: the current time)")
-    parser.add_argument("--id-style", choices=ID_STYLES, default="uuid",
+    parser.add_argument("--id-style", choices=ID_STYLES, default="divio",
                         help="ids like Divio's (26 lower-case base32 characters) or RFC 4122 UUIDs (default: %(default)s)")
     parser.add_argument("--part-shape", choices=PART_SHAPES, default="full",
                         help="fields of service-instance backups: full; documented (no service_type, like the one "

@@ -56,8 +56,8 @@ different ``taken_at`` values (the database snapshot is taken before the storage
 shuffled once with the seeded generator, so the API order is arbitrary but stable across requests; records
 added later (API, churn) keep the others' relative order.
 
-Ids: ``id_style="divio"`` hands out ids shaped like Divio's own (26 lower-case base32 characters, e.g.
-``bagztldeadfdhlilnmpzx3twly``); ``"uuid"`` hands out RFC 4122 version 4 UUIDs.
+Ids: ``id_style="divio"`` (the default) hands out ids shaped like Divio's own (26 lower-case base32
+characters, e.g. ``bagztldeadfdhlilnmpzx3twly``); ``"uuid"`` hands out RFC 4122 version 4 UUIDs.
 
 Service-instance backups: ``part_shape`` decides which fields they carry. ``full``: every field;
 ``documented``: exactly the fields of the one object Divio's API page shows (no ``service_type``);
@@ -136,7 +136,7 @@ class Dataset:
     service_instance_backups: List[Dict[str, Any]]
     # Trouble kind -> [{"application": slug, "environment": slug, "uuid": environment uuid, ...}]
     troubles: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
-    id_style: str = "uuid"  # of ids made later (API, churn): see the module docstring
+    id_style: str = "divio"  # of ids made later (API, churn): see the module docstring
     part_shape: str = "full"  # of service-instance backups made later
 
     RESOURCES = ("organisations", "regions", "applications", "environments", "deployments", "service_instances",
@@ -326,7 +326,7 @@ class _Generator:
     most of the cost of the 60,000-backup preset.
     """
 
-    def __init__(self, seed, now, days, interval_hours, id_style="uuid"):
+    def __init__(self, seed, now, days, interval_hours, id_style="divio"):
         self.rng = random.Random(seed)
         self.id_style = id_style
         self.now = now  # epoch seconds, whole
@@ -501,7 +501,7 @@ class _Generator:
 
 
 def generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14, interval_hours=24, now=None,
-                     id_style="uuid", part_shape="full"):
+                     id_style="divio", part_shape="full"):
     """Generate a reproducible :class:`Dataset`.
 
     ``days`` scheduled backups per environment, one every ``interval_hours`` (plus a few manual ones).
@@ -616,7 +616,8 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
         newest = failing["last_finished_deployment"]
         for dep in deployments:
             if newest and dep["uuid"] == newest["uuid"]:
-                dep.update(success=False, percent=int(dep["uuid"][:2], 16) % 50 + 25)
+                # Base 36 reads any id shape (Divio's base32 or a UUID's hex).
+                dep.update(success=False, percent=int(dep["uuid"][:2], 36) % 50 + 25)
         app_slug = next(a["slug"] for a in apps if a["uuid"] == failing["application"])
         troubles["deployment_fails"] = [{"application": app_slug, "environment": failing["slug"], "uuid": failing["uuid"]}]
 
