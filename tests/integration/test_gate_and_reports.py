@@ -307,7 +307,7 @@ def test_check_backups_reports_match_ground_truth(run_playbook, sim_env, sim, da
     assert summary == dict({s: sum(r["status"] == s for r in records) for s in SEVERITY}, total=len(records), ok=False,
                            result="stale")
     assert report["error"] is None
-    assert report["rules"] == {"max_age": "24h", "max_age_seconds": DAY, "services": ["DATABASE"]}
+    assert report["rules"] == {"max_age": "24h", "max_age_seconds": DAY, "services": ["DATABASE"], "min_retention_seconds": DAY}
     assert report["stats"]["requests"] == sim.stats()["requests"] and report["stats"]["retries"] == 0
     assert before.replace(microsecond=0) <= ground_truth.ts(report["generated_at"]) <= after
     check_junit(junit, records)
@@ -343,7 +343,7 @@ def test_check_backups_filters_and_rules(run_playbook, sim_env, dataset, tmp_pat
         Expected(dataset, env_uuid(dataset, record["application_slug"], "live"), before, after, 6 * DAY).check(record)
         assert record["max_age"] == "6d"
     assert report["summary"]["result"] == "stale"
-    assert report["rules"] == {"max_age": "6d", "max_age_seconds": 6 * DAY, "services": ["DATABASE"]}
+    assert report["rules"] == {"max_age": "6d", "max_age_seconds": 6 * DAY, "services": ["DATABASE"], "min_retention_seconds": DAY}
     check_junit(junit, records)
     check_markdown(markdown, records)
     check_metrics(metrics, report, before, after)
