@@ -18,6 +18,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
+    DEFAULT_KEEP,
     DEFAULT_MIN_RETENTION,
     BackupRule,
     ServiceInstances,
@@ -36,6 +37,11 @@ FRESH, STALE, MISSING, ERROR = "fresh", "stale", "missing", "error"
 STATUSES = (ERROR, MISSING, STALE, FRESH)  # worst first
 DEFAULT_SERVICES = ("DATABASE",)
 DEFAULT_MAX_AGE = "24h"
+# Candidate backups kept while scanning, for the whole fleet (about 1.4 KB each, so ~35 MB): DEFAULT_KEEP per
+# environment in a small fleet, fewer (at least MIN_KEEP) in a large one, so memory does not grow with the
+# backups per environment. An environment whose kept candidates all fail the rule is re-read (newest_backups).
+FLEET_CANDIDATES = 24000
+MIN_KEEP = 4
 
 
 class _Limit:
@@ -148,8 +154,9 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     errors = {}
     # One scan for all services (a backup that may hold any of them); each service is then judged on
     # its own, sharing the parts already fetched (memo) and the environment's service instances.
+    keep = max(MIN_KEEP, min(DEFAULT_KEEP, FLEET_CANDIDATES // max(1, len(targets))))
     candidates = scan_candidates(client, [uuid for record, uuid in targets],
-                                 BackupRule(services=services, min_retention=retention, now=now), errors)
+                                 BackupRule(services=services, min_retention=retention, now=now), errors, keep=keep)
     instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
     errors.update(instance_errors)
     rules = [(service, BackupRule(services=[service], min_retention=retention, now=now)) for service in services]
