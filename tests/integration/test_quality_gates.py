@@ -194,23 +194,57 @@ def test_role_argument_spec_renders(ansible_env):
 # Never in the tarball (relative paths, matched against every path component or the whole path).
 FORBIDDEN = re.compile(r"(^|/)(\.venv[^/]*|__pycache__|\.pytest_cache|\.ansible|\.git|\.benchmarks|\.mypy_cache"
                        r"|\.ruff_cache|\.tox|\.coverage|htmlcov)(/|$)"
-                       r"|^(collections|reports|tests/output|\.ci)(/|$)|\.py[co]$|\.tar\.gz$")
+                       r"|^(collections|reports|tests/output|\.ci)(/|$)|\.py[co]$|\.tar\.gz$|(^|/)\.")
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
             "meta/runtime.yml", "meta/execution-environment.yml", "requirements.txt",
-            "plugins/modules/backup_info.py", "plugins/lookup/divio.py", "playbooks/check_backups.yml"]
+            "plugins/modules/backup_info.py", "plugins/lookup/divio.py", "playbooks/check_backups.yml",
+            "playbooks/inventory/localhost.yml", "tests/simulator/simulator.py", "hacking/with-simulator.sh",
+            "tests/config.yml", "tests/unit/requirements.txt"]
+# galaxy.yml's build_ignore, decided: what a user runs or reads, plus what ansible-test needs in an installed
+# collection. A new top-level entry, or anything new under tests/ or hacking/, needs a decision there first.
+TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.md", "requirements.txt", "changelogs",
+             "docs", "hacking", "meta", "playbooks", "plugins", "roles", "tests"}
+SHIPPED_TESTS = re.compile(r"^tests/(simulator/|unit/|config\.yml$)")
+SHIPPED_HACKING = {"hacking/with-simulator.sh"}
+
+
+def tarball_files(tarball):
+    with tarfile.open(tarball) as tar:
+        return {member.name: member for member in tar.getmembers() if not member.isdir()}
 
 
 def test_build_keeps_dev_files_out(built_collection):
-    with tarfile.open(built_collection) as tar:
-        names = [member.name for member in tar.getmembers() if not member.isdir()]
+    files = tarball_files(built_collection)
+    names = sorted(files)
     assert [name for name in names if FORBIDDEN.search(name)] == []
     assert [name for name in REQUIRED if name not in names] == []
+    assert {name.split("/")[0] for name in names} == TOP_LEVEL
+    assert [name for name in names if name.startswith("tests/") and not SHIPPED_TESTS.match(name)] == []
+    assert {name for name in names if name.startswith("hacking/")} == SHIPPED_HACKING
+    assert files["hacking/with-simulator.sh"].mode & 0o111, "the wrapper stays executable"
+    assert [name for name in names if name.startswith("changelogs/")] == ["changelogs/changelog.yaml",
+                                                                         "changelogs/config.yaml"]
     # Nothing that git ignores: every file is tracked or untracked-but-not-ignored.
     listed = run(["git", "-C", REPO, "ls-files", "--cached", "--others", "--exclude-standard"], timeout=60)
     if listed.returncode == 0:
         known = set(listed.stdout.splitlines())
         assert sorted(set(names) - known - {"MANIFEST.json", "FILES.json"}) == []
-    assert built_collection.stat().st_size < 2_000_000
+    assert built_collection.stat().st_size < 1_000_000
+
+
+def test_installed_simulator_serves_users_ci(installed_collection, tmp_path):
+    """README offers the simulator for users' own CI: from the installed collection, the wrapper starts it and the
+    command gets DIVIO_API_URL and DIVIO_API_TOKEN that answer (no .venv there: the Python on PATH runs it)."""
+    root = installed_collection / "ansible_collections" / "divio" / "cloud"
+    probe = ("import json, os, urllib.request; request = urllib.request.Request(os.environ['DIVIO_API_URL'] + "
+             "'/apps/v3/applications/', headers={'Authorization': 'Token ' + os.environ['DIVIO_API_TOKEN']}); "
+             "print(json.load(urllib.request.urlopen(request, timeout=30))['count'])")
+    proc = run([root / "hacking" / "with-simulator.sh", "python3", "-c", probe], timeout=120, cwd=str(tmp_path),
+               env={"HOME": str(tmp_path), "SIMULATOR_ARGS": "--size tiny",
+                    "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/bin:/bin"})
+    assert proc.returncode == 0, report(proc)
+    assert int(proc.stdout.strip().splitlines()[-1]) > 0
+    assert "Divio API simulator running at http://127.0.0.1:" in proc.stderr
 
 
 def test_installed_collection_runs_against_simulator(installed_collection, run_playbook, ansible_env, sim_env,
