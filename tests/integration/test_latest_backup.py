@@ -10,6 +10,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import InputErr
 
 import ground_truth
 from accounts import Account, id_styles
+from divio_simulator import generate_dataset, run_simulator
 from testlib import TOKEN
 
 RULES = [None, ["DATABASE"], ["STORAGE"], ["DATABASE", "STORAGE"]]
@@ -263,3 +264,21 @@ def test_an_application_by_its_opaque_id(account):
         records, _unused = check_backups(client, organisation=account.org["uuid"])
         assert [(r["application"], r["environment"], r["uuid"]) for r in records] == [
             (account.app["uuid"], account.env["uuid"], newest["uuid"])]
+
+
+@pytest.mark.parametrize("part_shape", ["documented", "bare", "null", "mixed"])
+def test_parts_without_type_time_or_size_match_ground_truth(part_shape):
+    """The whole demo account with parts that lack service_type (Divio's API page), or also taken_at and
+    size (divio-cli never reads them): every environment's answer, for every rule, equals the ground truth."""
+    dataset = generate_dataset(seed=3, organisations=1, applications=6, environments=2, days=6, part_shape=part_shape)
+    with run_simulator(dataset=dataset, token=TOKEN) as server:
+        with DivioClient.from_options({"api_url": server.url, "api_token": TOKEN}, environ={}) as client:
+            for services in RULES:
+                for app_slug, env_slug, env_uuid in ground_truth.environments(dataset):
+                    [entry] = find_backups(client, app_slug, environment=env_slug, services=services)
+                    expected_uuid, expected_taken = ground_truth.latest(dataset, env_uuid, services)
+                    assert entry["uuid"] == expected_uuid, (app_slug, env_slug, services)
+                    if expected_uuid is not None:
+                        assert ground_truth.ts(entry["taken_at"]) == expected_taken
+                        assert entry["dated_by"] in ("taken_at", "started_at")
+                    assert entry["warnings"] == []
