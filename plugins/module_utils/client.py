@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -120,7 +121,8 @@ def parse_retry_after(value, now=None):
 
 class ConcurrencyLimit:
     """At most ``limit`` requests in flight across threads. A 429 halves the limit (the server says
-    we are too many); it creeps back by one after a run of successes, never above the maximum."""
+    we are too many); it creeps back by one after a run of successes, never above the maximum.
+    While a thread waits out a 429 or a ``Retry-After`` (``closed()``), no thread starts a request."""
 
     RECOVER_AFTER = 20
 
@@ -129,14 +131,27 @@ class ConcurrencyLimit:
         self.limit = self.maximum
         self._in_flight = 0
         self._successes = 0
+        self._closed_by = 0  # threads waiting out a server's "slow down"
         self._cond = threading.Condition()
 
     def __enter__(self):
         with self._cond:
-            while self._in_flight >= self.limit:
+            while self._closed_by or self._in_flight >= self.limit:
                 self._cond.wait()
             self._in_flight += 1
         return self
+
+    @contextlib.contextmanager
+    def closed(self):
+        """No request starts, in any thread, while the block runs (requests in flight finish)."""
+        with self._cond:
+            self._closed_by += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed_by -= 1
+                self._cond.notify_all()
 
     def __exit__(self, *exc_info):
         with self._cond:
@@ -333,7 +348,11 @@ class DivioClient:
                 raise self._deadline_error(what, problem or outcome.problem)
             if attempt >= self.max_attempts or waited + wait > policy.max_total or self._closed:
                 raise outcome.error("%s: %s; %s." % (what, outcome.problem, self._gave_up(attempt, started, waited, outcome)))
-            policy.sleep(wait)
+            if outcome.status == 429 or outcome.wait is not None:
+                with self.concurrency.closed():  # the server said "slow down": to every thread of this task
+                    policy.sleep(wait)
+            else:
+                policy.sleep(wait)
             waited += wait
             with self._counter_lock:
                 self.retry_count += 1
