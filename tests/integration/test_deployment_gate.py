@@ -132,13 +132,17 @@ def test_missing_application_fails_before_any_api_call(gate, gsim):
 
 
 def test_failed_deployment(gate, gsim):
-    run, result, posted = gate(application="portal")  # portal/live: fresh backups, every deployment fails
+    """portal/live: fresh backups, every deployment fails; its log holds the token too (the fixture checks that
+    neither the output at -vvvv nor gate_result.json shows it)."""
+    gsim.configure(deployments={"duration_seconds": 0.6, "log_extra": ["Using API token " + TOKEN]})
+    run, result, posted = gate(["-vvvv"], application="portal")
     assert run.rc == 2, run
     uuid = result["deployment"]["uuid"]
     assert result["result"] == "deployment_failed" and result["deployment"]["success"] is False
     assert result["line"].startswith("deployment failed: deployment %s of portal/live failed" % uuid)
     assert last_line(run) == result["line"]
     assert result["log_tail"][-1] == "Deployment failed" and "  SECRET_KEY='********'" in result["log_tail"]
+    assert "Using API token ********" in result["log_tail"]
     variables = gsim.deployment_jobs.environment_variables(gsim.dataset.by_uuid["deployments"][uuid])
     assert variables["SECRET_KEY"] not in json.dumps(result) and variables["SECRET_KEY"] not in run.output
     assert posted == ["/apps/v3/deployments/"]

@@ -11,7 +11,8 @@ must scrub). Deployments of the data set that are still running (the newest of s
 at the simulator's first request and end ``duration_seconds`` later, so attaching to them ends too.
 
 Like backups (jobs.py), the records are the data set's own dicts, brought up to date before every
-request, so list and detail views agree; lists are newest first, as the real API's are.
+request, so list and detail views agree; lists are newest first, as the real API's are. Ids follow the data
+set's ``id_style``, times its clock.
 
 Not seen in any source, so chosen here: the status names (the data set's), a 400 for a POST while a
 deployment of that environment is queued or running (the control panel allows one at a time), and the
@@ -25,10 +26,10 @@ from the defaults): ``duration_seconds`` (float >= 0, default 3), ``failing_envi
 
 import hashlib
 import json
+import random
 import threading
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from .jobs import _iso
@@ -135,11 +136,12 @@ class DeploymentJobs:
         self._lock = threading.Lock()
         self._sort_keys = {}
         self._adopted = False
+        self._rng = random.Random(0)
 
     def _adopt(self, settings):
         """Take over the data set's running deployments, from the first request on."""
         failing = self._failing_uuids(settings)
-        now = datetime.now(timezone.utc)
+        now = self.dataset.clock()
         for record in self.dataset.deployments:
             if record["ended_at"] is None and record["uuid"] not in self._jobs:
                 environment = self.dataset.by_uuid["environments"][record["environment"]]
@@ -169,7 +171,7 @@ class DeploymentJobs:
         def key(item):
             found = self._sort_keys.get(item["uuid"])
             if found is None:
-                found = self._sort_keys[item["uuid"]] = _parse(item["started_at"]) if item["started_at"] else datetime.now(timezone.utc)
+                found = self._sort_keys[item["uuid"]] = _parse(item["started_at"]) if item["started_at"] else self.dataset.clock()
             return found
 
         return sorted(items, key=key, reverse=True)
@@ -191,8 +193,10 @@ class DeploymentJobs:
         return None
 
     def create(self, body, settings):
-        now = datetime.now(timezone.utc)
-        record = {"uuid": str(uuid.uuid4()), "environment": body["environment"], "started_at": None, "ended_at": None,
+        now = self.dataset.clock()
+        with self._lock:
+            new_id = self.dataset.new_id(self._rng)
+        record = {"uuid": new_id, "environment": body["environment"], "started_at": None, "ended_at": None,
                   "status": "NEW", "success": None, "percent": 0}
         self._sort_keys[record["uuid"]] = now
         self.dataset.add("deployments", record)
