@@ -15,16 +15,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import time
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    MASK,
     DivioError,
     InputError,
     InvalidResponseError,
     NotFoundError,
     WaitTimeout,
+    scrub,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     get_application,
@@ -45,7 +48,8 @@ MAX_POLL_INTERVAL = 600
 DEFAULT_LOG_LINES = 40
 MAX_LOG_LINES = 10000
 MAX_LINE_CHARS = 2000
-HIDDEN = "********"
+# Terminal escapes (colours, cursor moves) that build output is full of: dropped, so a CI log shows text.
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 # A first page this long holds the newest deployment whenever the server honours the filters.
 _FIRST_PAGE = 20
 
@@ -213,30 +217,32 @@ def secrets_in(variables):
     return found
 
 
-def scrub(text, secrets):
+def hide(text, secrets):
     """``text`` with every secret replaced by ``********``, longest first (so a value holding another one
     is hidden whole)."""
     for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, HIDDEN)
+        text = text.replace(secret, MASK)
     return text
 
 
 def tail(text, lines):
-    """The last ``lines`` lines of ``text`` (None: all), each cut to a sane length."""
+    """The last ``lines`` lines of ``text`` (None: all), without terminal escapes or other control
+    characters, each cut to a sane length."""
     kept = text.splitlines()
     if lines is not None:
         kept = kept[-lines:] if lines else []
+    kept = ["".join(char if char.isprintable() or char == "\t" else " " for char in _ESCAPES.sub("", line)) for line in kept]
     return [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [...]" for line in kept]
 
 
 def scrubbed_log(client, uuid, lines=None):
-    """The deploy log's last ``lines`` lines, without the token or the deployment's variable values.
+    """The deploy log's last ``lines`` lines, without the deployment's variable values or the API token
+    (masked the way every message masks it: whole, in pieces, in any case, percent-encoded).
 
     The variables are read first: a log that cannot be scrubbed is never returned (the error says why).
     """
     secrets = secrets_in(read_variables(client, uuid))
-    secrets.add(client.settings.token)
-    return tail(scrub(read_log(client, uuid), secrets), lines)
+    return tail(scrub(hide(read_log(client, uuid), secrets)), lines)
 
 
 # -- deploying -------------------------------------------------------------------------------------------

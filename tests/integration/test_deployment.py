@@ -16,7 +16,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.deployments import (
     DeploymentTimeout,
     deploy,
     deployment_info,
-    scrub,
+    hide,
     secrets_in,
     tail,
 )
@@ -169,8 +169,9 @@ def test_secrets_and_scrub():
     assert {"abc", "postgres://app:pw1234@db:5432/app", "pw1234", "MIIBOgIBAAJBAKj34GkxFhD90", "example.org"} <= secrets
     assert not {"live", "True", "8000"} & secrets
     text = "connect postgres://app:pw1234@db:5432/app as app/pw1234 on example.org, stage live, key abc"
-    assert scrub(text, secrets) == "connect ******** as app/******** on ********, stage live, key ********"
+    assert hide(text, secrets) == "connect ******** as app/******** on ********, stage live, key ********"
     assert tail("a\nb\nc\n", 2) == ["b", "c"] and tail("a\nb", 0) == [] and tail("a\nb", None) == ["a", "b"]
+    assert tail("\x1b[32mok\x1b[0m\tdone\x07", 1) == ["ok\tdone "]  # colours dropped, control characters made spaces
     assert tail("x" * 5000, 1)[0].endswith(" [...]") and len(tail("x" * 5000, 1)[0]) < 2100
 
 
@@ -232,7 +233,8 @@ def test_check_mode_posts_nothing_and_does_not_wait(client, dsim):
 
 def test_failure_fails_with_a_scrubbed_log_tail(client, dsim):
     """portal/live's deployments fail; the log quotes its DSN and secret key, and (here) the token."""
-    dsim.configure(deployments={"duration_seconds": DURATION, "log_extra": ["Using API token " + TOKEN]})
+    dsim.configure(deployments={"duration_seconds": DURATION, "log_extra": [
+        "Using API token " + TOKEN, "token prefix " + TOKEN[:8], "TOKEN " + TOKEN.upper()]})
     with pytest.raises(DeploymentFailed) as caught:
         deploy(client, "portal", "live", poll_interval=0.1, log_lines=8)
     exc = caught.value
@@ -249,7 +251,8 @@ def test_failure_fails_with_a_scrubbed_log_tail(client, dsim):
     assert variables["DEFAULT_DATABASE_DSN"] in raw and TOKEN in raw  # the log really holds them
     [full] = deployment_info(client, "portal", deployment=uuid, logs=True)
     for text in ["\n".join(log_tail), full["logs"]]:
-        assert TOKEN not in text and "Using API token ********" in full["logs"]
+        assert not [form for form in (TOKEN, TOKEN[:8], TOKEN.upper()) if form in text]
+        assert "Using API token ********" in full["logs"] and "token prefix ********" in full["logs"]
         for name in ("DEFAULT_DATABASE_DSN", "SECRET_KEY"):
             assert variables[name] not in text
         assert variables["DEFAULT_DATABASE_DSN"].split(":")[2].split("@")[0] not in text  # the password alone
