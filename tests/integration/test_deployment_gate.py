@@ -146,3 +146,14 @@ def test_failed_deployment(gate, gsim):
     variables = gsim.deployment_jobs.environment_variables(gsim.dataset.by_uuid["deployments"][uuid])
     assert variables["SECRET_KEY"] not in json.dumps(result) and variables["SECRET_KEY"] not in run.output
     assert posted == ["/apps/v3/deployments/"]
+
+
+def test_min_retention_reaches_the_gate(gate):
+    """crm/test's newest backup is a temporary one divio-cli's pull made minutes ago (deleted an hour later):
+    it keeps a 1h max_age only when min_retention lets it count."""
+    run, result, posted = gate(application="crm", env="test", max_age="1h")  # min_retention: the role's 24h
+    assert run.rc == 2 and result["result"] == "refused", run
+    assert posted == []
+    run, result, posted = gate(application="crm", env="test", max_age="1h", min_retention=0)
+    assert run.rc == 0 and result["result"] == "deployed", run
+    assert posted == ["/apps/v3/deployments/"]
