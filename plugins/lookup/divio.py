@@ -28,8 +28,8 @@ options:
       - V(environments) - environment objects as in RV(divio.cloud.environment_info#module:environments);
         options O(application) (required), O(slug), O(uuid).
       - V(latest_backup) - entries as in RV(divio.cloud.backup_info#module:backups), one per
-        environment; options O(application) (required), O(environment), O(services), O(max_age), O(successful_only),
-        O(latest), O(limit).
+        environment; options O(application) (required), O(environment), O(services), O(max_age), O(min_retention),
+        O(successful_only), O(latest), O(limit).
     type: list
     elements: str
     required: true
@@ -70,6 +70,14 @@ options:
       - Term V(latest_backup) - adds RV(divio.cloud.backup_info#module:backups[].fresh) to each entry.
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(90m), V(36h), V(2d) or V(1d12h).
     type: raw
+  min_retention:
+    description:
+      - Term V(latest_backup) - a backup the platform will delete (C(scheduled_for_deletion_at)) sooner than this
+        from now does not qualify - the temporary backups C(divio app pull db) makes, deleted an hour later, are
+        no restore point. See O(divio.cloud.backup_info#module:min_retention).
+      - V(0) turns the rule off. Same forms as O(max_age).
+    type: raw
+    default: 24h
   successful_only:
     description:
       - Term V(latest_backup) - V(true), only finished good backups qualify; V(false), any backup qualifies.
@@ -196,15 +204,15 @@ def _environments(client, o):
 def _latest_backup(client, o):
     return find_backups(client, o["application"], environment=o["environment"], latest=o["latest"],
                         successful_only=o["successful_only"], services=o["services"], max_age=o["max_age"],
-                        limit=o["limit"])
+                        min_retention=o["min_retention"], limit=o["limit"])
 
 
 # term -> (function, options it takes, options it requires)
 TERMS = {
     "applications": (_applications, ("organisation", "slug", "uuid", "name"), ()),
     "environments": (_environments, ("application", "slug", "uuid"), ("application",)),
-    "latest_backup": (_latest_backup, ("application", "environment", "services", "max_age", "successful_only", "latest",
-                                       "limit"), ("application",)),
+    "latest_backup": (_latest_backup, ("application", "environment", "services", "max_age", "min_retention",
+                                       "successful_only", "latest", "limit"), ("application",)),
 }
 TERM_OPTIONS = sorted(set(name for spec in TERMS.values() for name in spec[1]))
 GENERAL_OPTIONS = tuple(CONNECTION_OPTION_NAMES) + ("cache_ttl",)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 import ground_truth
+from divio_simulator import generate_dataset, run_simulator
 from testlib import TOKEN, play
 
 VALID_TERMS = "applications, environments, latest_backup"
@@ -187,6 +188,8 @@ def test_bad_terms_and_options(run_playbook, sim_env, dataset):
         "unknown_option": "lookup('divio.cloud.divio', 'environments', application='x', enviroment='live')",
         "missing_application": "query('divio.cloud.divio', 'latest_backup', environment='live')",
         "bad_max_age": "query('divio.cloud.divio', 'latest_backup', application=app, max_age='24 hours')",
+        "bad_min_retention": "query('divio.cloud.divio', 'latest_backup', application=app, min_retention='soon')",
+        "misplaced_min_retention": "query('divio.cloud.divio', 'environments', application=app, min_retention=0)",
         "unknown_application": "query('divio.cloud.divio', 'environments', application='no-such-app')",
     }
     tasks = "".join("""
@@ -212,6 +215,8 @@ def test_bad_terms_and_options(run_playbook, sim_env, dataset):
     assert "unknown option enviroment; term 'environments' takes application, slug, uuid" in msgs["unknown_option"]
     assert "term 'latest_backup' needs the option application" in msgs["missing_application"]
     assert "max_age '24 hours' is not valid: expected a number of seconds" in msgs["bad_max_age"]
+    assert "min_retention 'soon' is not valid" in msgs["bad_min_retention"]
+    assert "option min_retention does not apply to term 'environments'" in msgs["misplaced_min_retention"]
     assert "application 'no-such-app' not found" in msgs["unknown_application"]
     for name, msg in msgs.items():
         assert "The lookup plugin 'divio.cloud.divio' failed" in msg, name
@@ -379,3 +384,41 @@ def test_modules_and_the_lookup_read_the_same_environment(run_playbook, sim, sim
     assert "%s from the %s environment variable is not valid: expected" % (module_says, variable) in module_msg
     assert "%s from the %s environment variable is not valid: expected" % (lookup_says, variable) in lookup_msg
     assert sim.stats()["requests"] == 0
+
+
+def test_min_retention_reaches_the_rule_from_the_lookup_and_the_role(run_playbook):
+    """crm/test's newest backup is a temporary "divio app pull db" backup, deleted an hour after it was made:
+    by default (24h) it is no restore point; a shorter min_retention or 0 lets it count again - through the
+    lookup's term option and the backup_gate role's variable alike. A fresh data set, so the temporary backup is
+    minutes old whenever this runs."""
+    dataset = generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14)
+    [pull] = dataset.troubles["pull_newest"]
+    latest = "lookup('divio.cloud.divio', 'latest_backup', application=app, environment=env%s).uuid"
+    gate = """
+    - ansible.builtin.include_role:
+        name: divio.cloud.backup_gate
+      vars:
+        backup_gate_application: "{{ app }}"
+        backup_gate_environments: ["{{ env }}"]
+        backup_gate_services: [DATABASE]
+        %s
+    - ansible.builtin.set_fact:
+        %s: "{{ backup_gate_result.checks[0].uuid }}"
+"""
+    with run_simulator(dataset=dataset, token=TOKEN) as private_sim:
+        run = run_playbook(play(gate % ("", "gate_default") + gate % ("backup_gate_min_retention: 0", "gate_zero") + """
+    - ansible.builtin.set_fact:
+        out:
+          default: "{{ %s }}"
+          short: "{{ %s }}"
+          zero: "{{ %s }}"
+          gate_default: "{{ gate_default }}"
+          gate_zero: "{{ gate_zero }}"
+""" % (latest % "", latest % ", min_retention='5m'", latest % ", min_retention=0")),
+            extra_vars={"app": pull["application"], "env": pull["environment"]},
+            env={"DIVIO_API_URL": private_sim.url, "DIVIO_API_TOKEN": TOKEN})
+    assert run.rc == 0, run
+    out = run.result
+    assert out["zero"] == out["short"] == out["gate_zero"] == pull["pull_backup"]
+    assert out["default"] == out["gate_default"]
+    assert out["default"] not in (None, "", pull["pull_backup"])
