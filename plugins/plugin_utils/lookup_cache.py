@@ -18,10 +18,6 @@ A cache that cannot be used (unwritable, foreign or symlinked directory, corrupt
 empty: it costs requests, never correctness. No Ansible imports at module level.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import hashlib
 import json
 import os
