@@ -87,6 +87,13 @@ options:
         while when the API answers 429 (too many requests).
       - If not set, the E(DIVIO_MAX_CONCURRENCY) environment variable is used, then V(8). At most V(64).
     type: int
+  max_reread:
+    description:
+      - How many times in a row one stretch of a list may be read again because the list changed under the
+        read (backups created or deleted meanwhile) before the task gives up with an error saying how much
+        changed. Ordinary changes need one re-read now and then; raise it for a very busy account.
+      - If not set, the E(DIVIO_MAX_REREAD) environment variable is used, then V(5). At most V(1000).
+    type: int
 notes:
   - Each connection option is taken from the task's option, else its environment variable (E(DIVIO_API_URL),
     E(DIVIO_TIMEOUT), ... - the same for modules and plugins), else its default. Every value is checked before
@@ -103,6 +110,9 @@ notes:
     never shown in a message, a result or debug output.
   - Lists are read completely or not at all - a page that fails, a looping or foreign C(next) link or a
     C(count) that disagrees with what arrived fails the task instead of returning part of a list.
+  - A list that changes while it is read (backups created or deleted meanwhile) is still read correctly - every
+    item that exists for the whole read is seen exactly once - by reading its pages as overlapping windows and
+    reading a stretch again where the list moved; see O(max_reread).
 requirements:
   - requests >= 2.25
 """
@@ -206,4 +216,12 @@ options:
         key: max_concurrency
     vars:
       - name: divio_max_concurrency
+  max_reread:
+    env:
+      - name: DIVIO_MAX_REREAD
+    ini:
+      - section: divio
+        key: max_reread
+    vars:
+      - name: divio_max_reread
 """

@@ -31,6 +31,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_PAGES = 10000
 DEFAULT_MAX_ITEMS = 1000000
 DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_REREAD = 5
 
 TOKEN_ENV = "DIVIO_API_TOKEN"
 API_URL_ENV = "DIVIO_API_URL"
@@ -155,6 +156,7 @@ CONNECTION_OPTIONS = (
     ConnectionOption("max_pages", "int", DEFAULT_MAX_PAGES, _whole("pages", 10 ** 7)),
     ConnectionOption("max_items", "int", DEFAULT_MAX_ITEMS, _whole("items", 10 ** 9)),
     ConnectionOption("max_concurrency", "int", DEFAULT_MAX_CONCURRENCY, _whole("requests", 64)),
+    ConnectionOption("max_reread", "int", DEFAULT_MAX_REREAD, _whole("re-reads", 1000)),
 )
 OPTIONS_BY_NAME = dict((option.name, option) for option in CONNECTION_OPTIONS)
 CONNECTION_OPTION_NAMES = tuple(option.name for option in CONNECTION_OPTIONS)
@@ -176,7 +178,8 @@ class ConnectionSettings:
     def __init__(self, base_url, token, token_source, validate_certs=True, timeout=DEFAULT_TIMEOUT,
                  retries=DEFAULT_RETRIES, deadline=None, allow_plain_http=False,
                  max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES, max_pages=DEFAULT_MAX_PAGES,
-                 max_items=DEFAULT_MAX_ITEMS, max_concurrency=DEFAULT_MAX_CONCURRENCY, sources=None):
+                 max_items=DEFAULT_MAX_ITEMS, max_concurrency=DEFAULT_MAX_CONCURRENCY, max_reread=DEFAULT_MAX_REREAD,
+                 sources=None):
         self.base_url = base_url
         self.token = token
         self.validate_certs = validate_certs
@@ -188,6 +191,7 @@ class ConnectionSettings:
         self.max_pages = max_pages  # per listing
         self.max_items = max_items  # per listing
         self.max_concurrency = max_concurrency  # requests in flight for the whole task
+        self.max_reread = max_reread  # re-reads in a row of one stretch of a list that changes while read
         self.sources = dict(sources or {})
         self.sources["api_token"] = token_source
 

@@ -127,6 +127,10 @@ class ListTooLongError(PaginationError):
     """A list passes the ``max_pages`` or ``max_items`` limit (also as announced by its ``count``)."""
 
 
+class ListChangingError(PaginationError):
+    """A list kept changing where it was read, more often in a row than ``max_reread`` allows."""
+
+
 class ResponseTooLargeError(InvalidResponseError):
     """A response body passes the ``max_response_bytes`` limit; it was not read further."""
 

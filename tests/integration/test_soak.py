@@ -44,6 +44,9 @@ GIVE_UP_ERRORS = {
     "partial-json": InvalidResponseError, "html-200": InvalidResponseError,
 }
 assert set(GIVE_UP_ERRORS) == set(RETRIABLE_KINDS)
+# A count that is off on one page: a single page is read again; a list read as a chain of overlapping
+# windows proves itself complete without the count (pagination.py), so the answer is still right.
+SURVIVED_KINDS = set(RETRIABLE_KINDS) | {"count-mismatch"}
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +130,10 @@ def _assert_names(exc, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_fault_is_survived_or_named(fault_server, dataset, kind):
-    """The first request to the backups list goes wrong once: retriable kinds are recovered from, the
-    others fail with an error that names the cause."""
+    """The first request to the backups list goes wrong once: retriable kinds and a wrong count are recovered
+    from, the others fail with an error that names the cause."""
     fault_server.configure(faults=dict(soak.fault_settings(seed=0), kinds=[kind], on_requests=[1], only_paths=[BACKUPS]))
-    if kind in RETRIABLE_KINDS:
+    if kind in SURVIVED_KINDS:
         _assert_ground_truth(_find(fault_server), dataset)
     else:
         with pytest.raises(PaginationError if kind in LIST_KINDS else ApiError) as caught:
@@ -183,12 +186,12 @@ def test_stall_longer_than_the_timeout_is_retried(fault_server, dataset):
     assert fault_server.stats()["faults"] == {"stall": 1}
 
 
-@pytest.mark.parametrize("concurrency", [8, 1], ids=["numbered-pages", "next-links"])
+@pytest.mark.parametrize("concurrency", [8, 1], ids=["concurrent", "one-at-a-time"])
 @pytest.mark.parametrize("request_number", [1, 2, 4, 7], ids=lambda n: f"request{n}")
-@pytest.mark.parametrize("kind", LIST_KINDS)
+@pytest.mark.parametrize("kind", sorted(set(LIST_KINDS) - SURVIVED_KINDS))
 def test_broken_page_of_a_long_list_is_named(fault_server, kind, request_number, concurrency):
-    """The unfiltered backups list in pages of 25 (7 pages): a broken first, middle or last page (pages 2..7
-    come in any order when fetched concurrently) fails the whole resolution, never shortens the list."""
+    """The unfiltered backups list in pages of 25 (7 pages and more): a broken first, middle or last page
+    (fetched concurrently they come in any order) fails the whole resolution, never shortens the list."""
     fault_server.configure(honour_backup_environment_filter=False, max_page_size=25,
                            faults=dict(soak.fault_settings(seed=0), kinds=[kind], on_requests=[request_number],
                                        only_paths=[BACKUPS]))
@@ -196,6 +199,16 @@ def test_broken_page_of_a_long_list_is_named(fault_server, kind, request_number,
         _find(fault_server, max_concurrency=concurrency)
     _assert_names(caught.value, kind)
     assert fault_server.stats()["faults"] == {kind: 1}
+
+
+@pytest.mark.parametrize("concurrency", [8, 1], ids=["concurrent", "one-at-a-time"])
+@pytest.mark.parametrize("request_number", [1, 2, 4, 7], ids=lambda n: f"request{n}")
+def test_a_wrong_count_on_one_page_of_a_long_list_is_survived(fault_server, dataset, request_number, concurrency):
+    fault_server.configure(honour_backup_environment_filter=False, max_page_size=25,
+                           faults=dict(soak.fault_settings(seed=0), kinds=["count-mismatch"], on_requests=[request_number],
+                                       only_paths=[BACKUPS]))
+    _assert_ground_truth(_find(fault_server, max_concurrency=concurrency), dataset)
+    assert fault_server.stats()["faults"] == {"count-mismatch": 1}
 
 
 @pytest.mark.parametrize("kind", sorted(set(KINDS) - set(LIST_KINDS)))
