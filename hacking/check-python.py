@@ -5,9 +5,9 @@ import sys
 MINIMUM = (3, 10)  # ansible-core 2.16 and 2.17 on the controller; 2.18 and 2.19 need 3.11
 
 if sys.version_info < MINIMUM:
+    found = (sys.executable,) + tuple(sys.version_info[:2])
     sys.exit("%s is Python %d.%d: divio.cloud needs Python 3.10 or newer (3.11 or newer for ansible-core 2.18 "
-             "and 2.19). Run make PYTHON=python3.11 (or another newer Python)." % (sys.executable, sys.version_info[0],
-                                                                                sys.version_info[1]))
+             "and 2.19). Run make PYTHON=python3.11 (or another newer Python)." % found)
 try:
     import ensurepip  # noqa: F401  (python3 -m venv needs it; Debian and Ubuntu ship it separately)
     import venv  # noqa: F401

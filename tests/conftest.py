@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The inventory shipped for the playbooks: localhost, local connection, ansible-playbook's own Python.
+INVENTORY = REPO / "playbooks" / "inventory"
 sys.path.insert(0, str(REPO / "tests" / "simulator"))
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -95,7 +97,7 @@ def run_playbook(ansible_env, tmp_path):
             playbook_path = tmp_path / "playbook.yml"
             playbook_path.write_text(textwrap.dedent(playbook))
         variables = dict(result_file=str(result_file), **(extra_vars or {}))
-        command = ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook_path),
+        command = ["ansible-playbook", "-i", str(INVENTORY), str(playbook_path),
                    "-e", json.dumps(variables)] + list(args)
         proc = subprocess.run(command, env=dict(ansible_env, **(env or {})), capture_output=True, text=True,
                               timeout=300, cwd=str(tmp_path), check=False)

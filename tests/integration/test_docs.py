@@ -39,3 +39,14 @@ def test_readme_monitoring_names_the_metrics_the_playbook_writes():
     exprs = [rule["expr"] for group in yaml.safe_load(rules)["groups"] for rule in group["rules"]]
     used = {name for expr in exprs for name in re.findall(r"\bdivio_\w+", expr)}
     assert used and used <= written
+
+
+def test_readme_lists_every_playbook_role_and_plugin():
+    """README's "What's inside" table names every playbook, role, module and plugin by its FQCN."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## What's inside"):]
+    table = table[:table.index("\n## ", 1)]
+    listed = set(re.findall(r"^\| `divio\.cloud\.(\w+)` \|", table, re.M))
+    names = {p.stem for p in (REPO / "playbooks").glob("*.yml")} | {p.name for p in (REPO / "roles").iterdir()}
+    names |= {p.stem for kind in ("modules", "lookup", "inventory") for p in (REPO / "plugins" / kind).glob("*.py")}
+    assert sorted(names - listed) == []

@@ -397,8 +397,8 @@ def test_label_values_are_escaped_and_series_unique(run_playbook, sim_env, tmp_p
     after = now()
     assert run.rc == 2, run
     report, junit, markdown, metrics = read_reports(tmp_path / "reports")
-    assert [(r["application_slug"], r["status"]) for r in report["records"]] == [(weird, "error"), ("wiki", "fresh"),
-                                                                               ("wiki", "fresh")]
+    assert [(r["application_slug"], r["status"]) for r in report["records"]] == [
+        (weird, "error"), ("wiki", "fresh"), ("wiki", "fresh")]
     check_metrics(metrics, report, before, after)
     assert ({"application": weird, "environment": ""}, 0.0) in metrics["divio_backup_fresh"]
     assert len(metrics["divio_backup_fresh"]) == 2
@@ -447,7 +447,7 @@ def test_a_check_that_cannot_run_writes_failed_reports(case, run_playbook, ansib
     env.update(env_changes)
     env = {key: value for key, value in env.items() if value is not None}
     before = now()
-    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(PLAYBOOKS / "check_backups.yml"),
+    proc = subprocess.run(["ansible-playbook", "-i", str(PLAYBOOKS / "inventory"), str(PLAYBOOKS / "check_backups.yml"),
                            "-e", json.dumps(dict(extra_vars, report_only=True))],
                           env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), check=False)
     after = now()
@@ -476,7 +476,7 @@ def test_a_killed_run_leaves_no_earlier_report(ansible_env, sim_env, sim, tmp_pa
     reports = tmp_path / "reports"
     earlier_reports(reports)
     sim.configure(latency_ms=2000)  # the check takes several seconds: time to kill it mid-way
-    proc = subprocess.Popen(["ansible-playbook", "-i", "localhost,", "-c", "local", str(PLAYBOOKS / "check_backups.yml")],
+    proc = subprocess.Popen(["ansible-playbook", "-i", str(PLAYBOOKS / "inventory"), str(PLAYBOOKS / "check_backups.yml")],
                             env=dict(ansible_env, **sim_env), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -126,14 +126,20 @@ def test_ansible_test_sanity():
 
 
 @quality
-def test_ansible_test_units():
+def test_ansible_test_units(tmp_path):
     """``ansible-test units --requirements --venv --python 3.11``: tests/unit/ under ansible-test's harness
-    (its collection loader and pytest configuration), with the requirements of tests/unit/requirements.txt."""
+    (its collection loader and pytest configuration), with the requirements of tests/unit/requirements.txt.
+    ansible-test's cache and venvs stay in the checkout: nothing lands in the user's home (pip's download cache
+    aside, which is pointed at the usual one here)."""
     assert (REPO / "tests" / "unit" / "requirements.txt").is_file(), \
         "tests/unit/requirements.txt must list what the unit tests import besides pytest (responses)"
-    proc = run([SCRIPT, "units"], timeout=1800, env=tool_env())
+    home = tmp_path / "home"
+    home.mkdir()
+    pip_cache = os.environ.get("PIP_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "pip")
+    proc = run([SCRIPT, "units"], timeout=1800, env=tool_env(HOME=str(home), PIP_CACHE_DIR=pip_cache))
     assert proc.returncode == 0, report(proc)
     assert re.search(r"\d+ passed", proc.stdout), proc.stdout[-3000:]
+    assert sorted(p.name for p in home.iterdir()) == []
 
 
 # --- ansible-lint, antsibull-docs, ansible-doc -------------------------------------------------------------
@@ -222,8 +228,8 @@ def test_build_keeps_dev_files_out(built_collection):
     assert [name for name in names if name.startswith("tests/") and not SHIPPED_TESTS.match(name)] == []
     assert {name for name in names if name.startswith("hacking/")} == SHIPPED_HACKING
     assert files["hacking/with-simulator.sh"].mode & 0o111, "the wrapper stays executable"
-    assert [name for name in names if name.startswith("changelogs/")] == ["changelogs/changelog.yaml",
-                                                                         "changelogs/config.yaml"]
+    assert [name for name in names if name.startswith("changelogs/")] == [
+        "changelogs/changelog.yaml", "changelogs/config.yaml"]
     # Nothing that git ignores: every file is tracked or untracked-but-not-ignored.
     listed = run(["git", "-C", REPO, "ls-files", "--cached", "--others", "--exclude-standard"], timeout=60)
     if listed.returncode == 0:
