@@ -457,16 +457,19 @@ class Candidates:
         return len(self._running) + len(self._heap)
 
 
-def _scan_pass(client, env_uuid, wanted, rule, keep):
+def _scan_pass(client, env_uuid, wanted, rule, keep, state=None):
     """One pass over /backups/?environment= (all backups when ``env_uuid`` is None); returns
-    ``(candidates by environment, unfiltered)``."""
+    ``(candidates by environment, unfiltered)``. ``state["unfiltered"]`` is set as soon as a backup of
+    another environment arrives, so a caller knows it even when the pass fails later."""
     found = dict((uuid, Candidates(keep)) for uuid in wanted)
     unfiltered = env_uuid is None
+    state = {} if state is None else state
     for backup in client.paginate(BACKUPS, {"environment": env_uuid}):
         if not isinstance(backup, dict) or not isinstance(backup.get("uuid"), str):
             raise InvalidResponseError("GET %s returned an item that is not a backup object." % BACKUPS, path=BACKUPS)
         owner = backup.get("environment")
-        unfiltered = unfiltered or owner != env_uuid
+        if not unfiltered and owner != env_uuid:
+            unfiltered = state["unfiltered"] = True
         if owner in found:
             found[owner].seen += 1
             usable, warning = rule.screen(backup)
@@ -490,19 +493,22 @@ def scan_candidates(client, environment_uuids, rule, errors=None, keep=DEFAULT_K
     candidates = {}
 
     def run(env_uuid, wanted):
+        state = {}
         try:
-            return env_uuid, _scan_pass(client, env_uuid, wanted, rule, keep), None
+            return env_uuid, _scan_pass(client, env_uuid, wanted, rule, keep, state), None
         except DivioError as exc:
             if errors is None:
                 raise
-            return env_uuid, (None, False), exc
+            return env_uuid, (None, state.get("unfiltered", False)), exc
 
     def merge(result, wanted):
         env_uuid, (found, unfiltered), error = result
         if error is not None:
-            for uuid in (wanted if env_uuid is None else [env_uuid]):
+            # A pass that failed after showing the filter is ignored was a pass over every backup: one per
+            # environment would read (and most likely fail on) the whole account again, so it is everyone's.
+            for uuid in (wanted if env_uuid is None or unfiltered else [env_uuid]):
                 errors[uuid] = error
-            return False
+            return unfiltered
         covered = list(wanted) if unfiltered else [env_uuid]
         for uuid in covered:
             candidates[uuid] = found[uuid]
