@@ -122,7 +122,9 @@ def parse_retry_after(value, now=None):
 class ConcurrencyLimit:
     """At most ``limit`` requests in flight across threads. A 429 halves the limit (the server says
     we are too many); it creeps back by one after a run of successes, never above the maximum.
-    While a thread waits out a 429 or a ``Retry-After`` (``closed()``), no thread starts a request."""
+    While a thread waits out a 429 or a ``Retry-After`` (``closed()``), no thread starts a request.
+    Requests start in the order they asked (first come, first served): a request that was just told
+    to wait queues behind the others, so a run of 429s is shared out rather than spent on one request."""
 
     RECOVER_AFTER = 20
 
@@ -132,12 +134,19 @@ class ConcurrencyLimit:
         self._in_flight = 0
         self._successes = 0
         self._closed_by = 0  # threads waiting out a server's "slow down"
+        self._queue = collections.deque()  # one token per thread waiting to start a request, in order
         self._cond = threading.Condition()
 
     def __enter__(self):
+        token = object()
         with self._cond:
-            while self._closed_by or self._in_flight >= self.limit:
-                self._cond.wait()
+            self._queue.append(token)
+            try:
+                while self._closed_by or self._in_flight >= self.limit or self._queue[0] is not token:
+                    self._cond.wait()
+            finally:
+                self._queue.remove(token)
+                self._cond.notify_all()  # the next in line may start too
             self._in_flight += 1
         return self
 

@@ -45,11 +45,15 @@ def test_a_failed_pass_over_an_ignored_filter_is_not_repeated_for_every_environm
     assert server.stats()["by_path"][BACKUPS] < 2 * pages  # one pass (its windows overlap), cut short
 
 
-def test_429_bursts_slow_the_task_and_the_answers_stay_right(server):
+@pytest.mark.parametrize("burst, retry_after", [(6, 1), (24, 0)], ids=["6x429-wait-1s", "24x429-wait-0s"])
+def test_429_bursts_slow_the_task_and_the_answers_stay_right(server, burst, retry_after):
+    """A run of 429s longer than one request's tries (6) is shared out among the task's requests: none
+    gives up, the answers are those of a quiet server, and every 429 is counted as a retry."""
     expected, _client = check(server)
-    server.configure(faults={"kinds": ["429-seconds"], "retry_after": 1, "on_requests": list(range(20, 26))})
+    server.configure(faults={"kinds": ["429-seconds"], "retry_after": retry_after,
+                             "on_requests": list(range(20, 20 + burst))})
     server.reset_stats()
     answers, client = check(server)
     assert answers == expected
     throttled = server.stats()["faults"]["429-seconds"]
-    assert throttled == 6 and client.retry_count == throttled
+    assert throttled == burst and client.retry_count == throttled

@@ -46,6 +46,26 @@ def test_a_closed_gate_lets_requests_in_flight_finish():
     thread.join(5)
 
 
+def test_requests_start_in_the_order_they_asked():
+    """First come, first served: a request told to wait (it asks again afterwards) queues behind the others."""
+    limit = ConcurrencyLimit(1)
+    order = []
+
+    def request(name):
+        with limit:
+            order.append(name)
+
+    with limit:
+        threads = []
+        for name in ("first", "second", "third"):
+            threads.append(threading.Thread(target=request, args=(name,), daemon=True))
+            threads[-1].start()
+            threads[-1].join(0.1)  # queued before the next one starts
+    for thread in threads:
+        thread.join(5)
+    assert order == ["first", "second", "third"]
+
+
 def client_sleeping_with(sleep):
     settings = resolve_connection({"api_url": BASE, "api_token": TOKEN}, {})
     return DivioClient(settings, retry=RetryPolicy(sleep=sleep), max_concurrency=8)
