@@ -1,5 +1,5 @@
-"""The backup_gate role and the check_backups / gate_deployment playbooks, run for real by ansible-playbook
-against the simulator. Expected statuses and ages come from the brute-force ground truth."""
+"""The backup_gate role and the check_backups playbook, run for real by ansible-playbook against the simulator
+(gate_deployment.yml: test_deployment_gate.py). Expected statuses and ages come from the brute-force ground truth."""
 
 import json
 import os
@@ -72,6 +72,11 @@ class Expected:
             assert self.ages[0] <= record["age_seconds"] <= self.ages[1]
 
 
+def where(record):
+    """"app/env", or "app" for an application whose environments could not be read."""
+    return record["application_slug"] + ("/" + record["environment_slug"] if record["environment_slug"] else "")
+
+
 def failed_msg(output):
     """The ``msg`` of the last ``fatal: [...]: FAILED! => {...}`` line."""
     found = re.findall(r"^fatal: \[[^\]]+\]: FAILED! => (\{.*\})$", output, re.M)
@@ -80,16 +85,6 @@ def failed_msg(output):
 
 
 # -- the role ---------------------------------------------------------------------------------------
-
-
-def test_gate_passes_on_a_healthy_application(run_playbook, sim_env, sim):
-    """The shipped example: the gate passes silently and the deploy step reads the fact it set."""
-    run = run_playbook(None, playbook_path=PLAYBOOKS / "gate_deployment.yml", env=sim_env,
-                       extra_vars={"application": "wiki", "backup_gate_environments": ["test", "live"]})
-    assert run.rc == 0, run
-    assert "Backups of wiki are fresh (live, test); deploying." in run.output
-    assert "FAILED" not in run.output
-    assert sim.stats()["requests"] > 0
 
 
 GATE_WITH_RESCUE = """
@@ -153,7 +148,8 @@ BAD_VARIABLES = [
     ({"backup_gate_max_age": [1]}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not [1]"),
     ({"backup_gate_services": "DATABASE"}, "backup_gate_services must be a list of service types"),
     ({"backup_gate_max_age": True}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not true"),
-    ({"backup_gate_environments": {"live": 1}}, "argument 'backup_gate_environments' is of type dict"),
+    # ansible-core 2.16 writes "of type <class 'dict'>", 2.19 "of type dict".
+    ({"backup_gate_environments": {"live": 1}}, "argument 'backup_gate_environments' is of type"),
     ({"backup_gate_services": ["DATABASE", "REDIS"]}, "backup_gate_services"),
     ({"backup_gate_validate_certs": "maybe"}, "backup_gate_validate_certs"),
 ]
@@ -369,7 +365,7 @@ def test_failing_application_is_failed_even_with_report_only(run_playbook, sim_e
     records = report["records"]
     crm = [r for r in records if r["application_slug"] == "crm"]
     assert crm and all(r["status"] == "error" for r in crm)
-    assert all("HTTP 500" in r["error"] and r["problems"] == ["crm: error: " + r["error"]] for r in crm)
+    assert all("HTTP 500" in r["error"] and r["problems"] == ["%s: error: %s" % (where(r), r["error"])] for r in crm)
     assert records[:len(crm)] == crm  # worst first
     others = [r for r in records if r["application_slug"] != "crm"]
     expected = {(a, e): Expected(dataset, u, before, after) for a, e, u in ground_truth.environments(dataset) if a != "crm"}
@@ -384,7 +380,8 @@ def test_failing_application_is_failed_even_with_report_only(run_playbook, sim_e
     assert metrics["divio_backup_check_success"] == [({}, 1.0)]
     assert "\u26d4 error | crm |" in markdown
     msg = failed_msg(run.output)
-    assert "crm: error: " in msg and "(summary.result failed)" in msg and "report_only" not in msg
+    assert all(line in msg for r in crm for line in r["problems"])
+    assert "(summary.result failed)" in msg and "report_only" not in msg
 
 
 def test_label_values_are_escaped_and_series_unique(run_playbook, sim_env, tmp_path):
