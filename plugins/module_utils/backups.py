@@ -34,7 +34,7 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     SERVICE_INSTANCES,
     get_application,
@@ -607,7 +607,12 @@ def pick_newest(client, candidates, rule, count, memo=None, instances=None):
         bound = _latest_possible_snapshot(backup)
         if len(chosen) >= count and bound is not None and bound < chosen[count - 1].order:
             return chosen[:count], True  # dropped candidates had even earlier bounds
-        parts = fetch_parts(client, backup, memo)
+        try:
+            parts = fetch_parts(client, backup, memo)
+        except NotFoundError:
+            if _still_there(client, backup):
+                raise
+            continue  # deleted since it was listed (its parts go with it): not a candidate any more
         pick, warning = rule.judge(backup, parts, instances)
         candidates.note(warning)
         if pick is None:
@@ -617,6 +622,15 @@ def pick_newest(client, candidates, rule, count, memo=None, instances=None):
     dropped = getattr(candidates, "dropped_bound", None)
     proven = dropped is None or (len(chosen) >= count and dropped < chosen[count - 1].order)
     return chosen[:count], proven
+
+
+def _still_there(client, backup):
+    """Whether a backup still exists (a live account deletes backups while they are read)."""
+    try:
+        client.get("%s%s/" % (BACKUPS, quote(backup["uuid"], safe="")))
+    except NotFoundError:
+        return False
+    return True
 
 
 def newest_backups(client, env_uuid, candidates, rule, count, memo=None, instances=None):

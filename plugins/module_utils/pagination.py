@@ -511,7 +511,9 @@ class _ChainedRead:
                 raise PaginationError("%s: its next link (%s) does not lead to page %d; the list could not be read "
                                       "completely." % (what, _page_number(next_url) or "none", window.page + 1),
                                       path=listing.path)
-        return results, not next_url
+        # A server counts and then slices (two queries): a change in between can make a page look like the
+        # last one when it is not. It ends the list only when it reaches its own count.
+        return results, not next_url and (count is None or window.start + len(results) == count)
 
     def _distinct(self, results, ids, seen, tail=None):
         """The items not seen before, counted against the caps; an id seen twice is an item served twice."""
@@ -546,6 +548,11 @@ class _ChainedRead:
         return None
 
     def _changing(self, acc, times):
+        if len(self.counts) == 1 and None not in self.counts:
+            # Nothing moved, yet the stretch never chained: its last page does not end at its own count.
+            return PaginationError("%s: the list is inconsistent: it ends before or after the %d items the server "
+                                   "counts, also when read again %d times." % (self.listing.what, next(iter(self.counts)),
+                                                                               times), path=self.listing.path)
         counts = sorted(count for count in self.counts if count is not None)
         moved = (" (the count moved between %d and %d meanwhile)" % (counts[0], counts[-1])) if len(counts) > 1 else ""
         return ListChangingError(

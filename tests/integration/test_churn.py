@@ -92,3 +92,19 @@ def test_backup_check_module_under_churn(fleet, run_playbook):
     statuses = {r["status"] for r in run.result["checks"]}
     assert "error" not in statuses and len(run.result["checks"]) == 300
     assert TOKEN not in run.output
+
+
+def test_a_candidate_deleted_after_it_was_listed_is_passed_over():
+    """Listed, then deleted by the platform before its parts are read (they go with it): the next older backup
+    is the answer, not an error record."""
+    from ansible_collections.divio.cloud.plugins.module_utils.backups import BackupRule, newest_backups, scan_candidates
+
+    data = generate_dataset(seed=1, **SIZES["tiny"])
+    with run_simulator(dataset=data, token=TOKEN) as server, soak.make_client(server, TOKEN) as client:
+        env = next(e for e in data.environments if len(data.lookup("backups", "environment", e["uuid"])) > 3)
+        rule = BackupRule(services=["DATABASE"], min_retention=0)
+        candidates = scan_candidates(client, [env["uuid"]], rule)[env["uuid"]]
+        [first] = newest_backups(client, env["uuid"], candidates, rule, 1)
+        data.remove_backup(data.by_uuid["backups"][first.backup["uuid"]])
+        [second] = newest_backups(client, env["uuid"], candidates, rule, 1)
+    assert second.backup["uuid"] != first.backup["uuid"] and second.taken_at <= first.taken_at

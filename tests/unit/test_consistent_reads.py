@@ -392,3 +392,42 @@ def test_max_reread_comes_from_the_option_table(serve):
     scripted = serve(ScriptedList(500, before=before))
     with DivioClient(settings, max_concurrency=1) as client, pytest.raises(ListChangingError, match=r"now 2\)"):
         list(client.paginate(BACKUPS))
+
+
+def test_a_last_page_that_does_not_reach_its_count_does_not_end_the_list():
+    """A server counts, then slices: an item added in between makes the page the count calls last hold one
+    item more... or, added after the slice, leaves an item beyond what looks like the end. The last page must
+    end at its own count, else the stretch is read again."""
+    scripted = ScriptedList(250)
+    real = scripted.__call__
+    calls = []
+
+    def stale_count(request):
+        status, headers, body = real(request)
+        calls.append(request.url)
+        data = json.loads(body)
+        if len(calls) == 3:  # the window that holds the end: claims to be last, one item short of the end
+            data["results"] = data["results"][:-1]
+        return status, headers, json.dumps(data)
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.GET, BASE + BACKUPS, callback=stale_count)
+        assert read() == ["item-%05d" % n for n in range(250)]
+    assert len(calls) > 3
+
+
+def test_a_count_that_never_matches_where_the_list_ends_is_an_error():
+    scripted = ScriptedList(250)
+    real = scripted.__call__
+
+    def wrong_count(request):
+        status, headers, body = real(request)
+        data = json.loads(body)
+        if "count" in data:
+            data["count"] = 252  # always, and always two more than there are
+        return status, headers, json.dumps(data)
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.GET, BASE + BACKUPS, callback=wrong_count)
+        with pytest.raises(PaginationError, match="the list is inconsistent: it ends before or after the 252 items"):
+            read(max_reread=2)
