@@ -532,7 +532,8 @@ def _one_pass_is_cheaper(client, first_count, remaining):
     """Would one unfiltered pass cost fewer requests than a filtered pass per remaining environment?
 
     Estimated from the first environment's size and the account's total, read from one page of the
-    unfiltered list (which also shows the page size the server really allows)."""
+    unfiltered list (which also shows the page size the server really allows). A pass longer than the
+    max_pages limit is never cheaper: it would be refused, while the filtered passes can still be read."""
     try:
         page = client.get(BACKUPS, {"page_size": client.page_size})
     except DivioError:
@@ -543,7 +544,8 @@ def _one_pass_is_cheaper(client, first_count, remaining):
     if not isinstance(total, int) or isinstance(total, bool) or not length:
         return False
     per_environment = max(1, -(-first_count // length))
-    return -(-total // length) < per_environment * remaining
+    pages = -(-total // length)
+    return pages < per_environment * remaining and pages <= getattr(client, "max_pages", pages)
 
 
 def _latest_possible_snapshot(backup):

@@ -45,6 +45,16 @@ def test_a_failed_pass_over_an_ignored_filter_is_not_repeated_for_every_environm
     assert server.stats()["by_path"][BACKUPS] < 2 * pages  # one pass (its windows overlap), cut short
 
 
+def test_one_pass_over_every_backup_is_not_planned_beyond_max_pages(server):
+    """One pass over every backup would be fewer requests than a filtered pass per environment, but more
+    pages than max_pages allows: the filtered passes are read instead of the whole check failing."""
+    expected, _client = check(server)
+    server.configure(max_page_size=20)
+    pages = -(-len(server.dataset.backups) // 20)
+    answers, _client = check(server, max_pages=pages - 1)
+    assert answers == expected
+
+
 @pytest.mark.parametrize("burst, retry_after", [(6, 1), (24, 0)], ids=["6x429-wait-1s", "24x429-wait-0s"])
 def test_429_bursts_slow_the_task_and_the_answers_stay_right(server, burst, retry_after):
     """A run of 429s longer than one request's tries (6) is shared out among the task's requests: none
