@@ -3,10 +3,17 @@
     python tests/benchmark/benchmark.py                  # full table (a few minutes)
     python tests/benchmark/benchmark.py --quick          # small sizes only
     python tests/benchmark/benchmark.py --profile        # where the client's CPU time goes, at 0 ms latency
+    python tests/benchmark/benchmark.py --churn          # the fleet check while the account changes (a few minutes)
 
 Each row starts the simulator in its own process with an injected per-request latency, then runs each
 approach in a fresh child process (so peak RSS is that approach's alone) and reads the request count
 from the simulator. Nothing here is asserted: it prints numbers.
+
+The churn rows (issue 13): the fleet check over the fleet data set, once on a still account and then while
+the simulator creates and deletes backups at random positions of the lists (``--churn-rate`` changes per
+second, 20 by default), ``--runs`` times, with the ``?environment=`` filter honoured and ignored. Per mode:
+error records over all churn runs (goal 0), the extra requests of a churn run over the still run before it
+(re-reads; goal <= 10 %), and whether every environment no change touched got the still run's answer.
 """
 
 import argparse
@@ -50,6 +57,8 @@ def collection_imports():
 
 
 def run_collection(url, scenario, app, env, concurrency):
+    if scenario == "fleet-records":
+        return fleet_records(url, concurrency)
     from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
     from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
     from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
@@ -60,6 +69,17 @@ def run_collection(url, scenario, app, env, concurrency):
             return {"%s/%s" % (app, env): entry["uuid"]}
         records, _unused = check_backups(client, services=["DATABASE"], max_age="24h")
         return {"%s/%s" % (r["application_slug"], r["environment_slug"]): r["uuid"] for r in records}
+
+
+def fleet_records(url, concurrency):
+    """The fleet check's answer per environment: ``{"app/env": [status, uuid, taken_at]}``."""
+    from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
+    from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+
+    with DivioClient.from_options({"api_url": url, "api_token": TOKEN}, environ={}, max_concurrency=concurrency) as client:
+        records, _unused = check_backups(client, services=["DATABASE"], max_age="24h")
+    return {"%s/%s" % (r["application_slug"], r["environment_slug"]): [r["status"], r["uuid"], r["taken_at"]]
+            for r in records}
 
 
 def naive_pages(session, url):
@@ -139,6 +159,18 @@ class Simulator:
     def stats(self):
         return requests.get(self.url + "/_simulator/stats", timeout=10).json()
 
+    def configure(self, **settings):
+        response = requests.post(self.url + "/_simulator/config", json=settings, timeout=10)
+        response.raise_for_status()
+
+    def environment_names(self):
+        """``{environment uuid: "app/env"}``, read through the API."""
+        session = requests.Session()
+        session.headers["Authorization"] = "Token " + TOKEN
+        apps = {a["uuid"]: a["slug"] for a in naive_pages(session, self.url + "/apps/v3/applications/?page_size=100")}
+        return {e["uuid"]: "%s/%s" % (apps[e["application"]], e["slug"])
+                for e in naive_pages(session, self.url + "/apps/v3/environments/?page_size=100")}
+
     def reset(self):
         requests.post(self.url + "/_simulator/reset", timeout=10)
 
@@ -147,8 +179,9 @@ class Simulator:
         self.proc.wait(timeout=10)
 
 
-def measure(sim, approach, scenario, app, env, concurrency):
-    sim.reset()
+def measure(sim, approach, scenario, app, env, concurrency, reset=True):
+    if reset:
+        sim.reset()
     out = subprocess.run([sys.executable, __file__, "--child", approach, "--url", sim.url, "--scenario", scenario,
                           "--app", app, "--env", env, "--concurrency", str(concurrency)],
                          capture_output=True, text=True, check=True)
@@ -205,6 +238,46 @@ def benchmark(args):
           "max(dependent round trips (%d), our requests / max_concurrency) x latency." % (NAIVE_FLEET_SAMPLE, SINGLE_DEPTH))
 
 
+def churn(args):
+    """The fleet check on a still account, then while it changes; see the module docstring."""
+    label, apps, envs, days = FLEET
+    print("fleet check, %s, %d changes/s, %d runs per mode, latency %d ms, max_concurrency %d\n"
+          % (label, args.churn_rate, args.runs, args.latency_ms, args.concurrency))
+    print("| `?environment=` | error records (goal 0) | requests, still run | requests under churn | extra requests "
+          "(goal <= 10 %) | changes per run | environments untouched | answers that differ from the still run "
+          "(goal 0) |\n|---|---|---|---|---|---|---|---|")
+    for honour in (True, False):
+        sim = Simulator(apps, envs, days, args.latency_ms, honour)
+        try:
+            names = sim.environment_names()
+            errors, still_requests, churn_requests, changes, untouched, differ = 0, [], [], [], [], 0
+            for run in range(args.runs):
+                sim.configure(churn_rate=0)
+                still = measure(sim, "collection", "fleet-records", "", "", args.concurrency)
+                sim.reset()  # before the churn starts: every change it makes is counted
+                sim.configure(churn_rate=args.churn_rate, churn_seed=run + 1)
+                churned = measure(sim, "collection", "fleet-records", "", "", args.concurrency, reset=False)
+                stats = sim.stats()
+                sim.configure(churn_rate=0)
+                touched = set(names[uuid] for uuid in stats["churn"]["environments"] if uuid in names)
+                errors += sum(record[0] == "error" for record in churned["answers"].values())
+                still_requests.append(still["requests"])
+                churn_requests.append(churned["requests"])
+                changes.append(stats["churn"]["created"] + stats["churn"]["deleted"])
+                keys = [key for key in still["answers"] if key not in touched]
+                untouched.append(len(keys))
+                differ += sum(still["answers"][key] != churned["answers"].get(key) for key in keys)
+            extra = [100.0 * (c - s) / s for s, c in zip(still_requests, churn_requests)]
+            print("| %s | %d in %d records | %d | %d | %+.1f %% (%+.1f %% .. %+.1f %%) | %d | %d of %d | %d |" % (
+                "honoured" if honour else "ignored", errors, args.runs * len(names),
+                sum(still_requests) / args.runs, sum(churn_requests) / args.runs, sum(extra) / args.runs, min(extra),
+                max(extra), sum(changes) / args.runs, sum(untouched) / args.runs, len(names), differ))
+        finally:
+            sim.close()
+    print("\nPer mode: requests and changes are means per run, the extra requests' range over the runs in brackets; "
+          "untouched environments: mean per run (their answers are compared).")
+
+
 def profile(args):
     """At 0 ms latency: where does the client's own CPU time go on a full unfiltered pass?"""
     sim = Simulator(25, 2, 200, 0, False)
@@ -239,6 +312,9 @@ def main():
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--churn", action="store_true", help="only the churn rows")
+    parser.add_argument("--churn-rate", type=float, default=20.0, help="changes per second in the churn rows")
+    parser.add_argument("--runs", type=int, default=5, help="churn runs per mode")
     parser.add_argument("--child", choices=["naive", "collection"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -249,8 +325,13 @@ def main():
         child(args)
     elif args.profile:
         profile(args)
+    elif args.churn:
+        churn(args)
     else:
         benchmark(args)
+        if not args.quick:
+            print()
+            churn(args)
 
 
 if __name__ == "__main__":
