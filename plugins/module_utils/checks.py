@@ -169,7 +169,9 @@ def check_backups(client, applications=None, organisation=None, environments=Non
 
     judged = client.map(newest_per_service, [uuid for record, uuid in targets if uuid not in errors], return_errors=True)
     for record, env_uuid in targets:
-        result, error = (None, errors[env_uuid]) if env_uuid in errors else judged.pop(0)
+        error = errors.get(env_uuid)
+        if error is None:
+            result, error = judged.pop(0)
         if error is not None:
             _error(record, error)
             continue

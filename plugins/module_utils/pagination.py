@@ -589,10 +589,11 @@ def _read_chained(client, listing, first_url, first_results, next_url):
                 pass
         else:
             again.distinct = len(set(_identity(item) for item in results))
-        if again.still and again.short() is not None:
+        announced = again.short() if again.still else None
+        if announced is not None:
             raise PaginationError(
                 "%s: the list is inconsistent: the server announced %d items but %d distinct items arrived%s, "
                 "also when it was read again; an item came twice while another never came, so the list cannot be "
-                "trusted." % (listing.what, again.short(), again.distinct,
+                "trusted." % (listing.what, announced, again.distinct,
                               " (%d arrived twice)" % again.duplicates if again.duplicates else ""),
                 path=listing.path)

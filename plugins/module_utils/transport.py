@@ -97,14 +97,14 @@ def read_body(response, deadline, max_bytes):
 class _DeadlineIO(socket.SocketIO):
     """The raw reader under ``sock.makefile("rb")``: each read waits only for what is left of the deadline."""
 
-    def readinto(self, buffer):
+    def readinto(self, b):  # the name SocketIO.readinto gives it
         deadline = getattr(_current, "deadline", None)
         if deadline is not None:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise socket.timeout("the request's time is up")
             self._sock.settimeout(remaining)
-        return super(_DeadlineIO, self).readinto(buffer)
+        return super(_DeadlineIO, self).readinto(b)
 
 
 class _DeadlineSocket:

@@ -236,7 +236,7 @@ def test_backups_dated_in_the_future_are_skipped_never_fresh_with_a_negative_age
             "allowance); the next older backup was judged." % (future["uuid"], future["created_at"], future["uuid"]),
             "app/live: skipped backup %s: taken_at %r of service-instance backup %s is in the future (more than the 5 min "
             "clock-skew allowance); the next older backup was judged." % (skewed_part["uuid"], account.at(-0.5),
-                                                                            skewed_part["service_instance_backups"][0])])
+                                                                          skewed_part["service_instance_backups"][0])])
         history = find_backups(client, "app", environment="live", latest=False)
         assert [e["uuid"] for e in history] == [within_skew["uuid"], good["uuid"]]
         [record], _unused = check_backups(client, max_age="24h")

@@ -265,9 +265,10 @@ def whole_backup(**fields):
     return item
 
 
-def documented_part(instance=DB1, uuid="bagztldeadfdhlilnmpzx3twly", **fields):
-    """Shaped exactly like the one service-instance backup Divio's API page shows (no service_type)."""
-    item = {"uuid": uuid, "backup": "vyn5jrwaenga7kzevilxs66hd4", "service_instance": instance["uuid"],
+def documented_part(instance=None, uuid="bagztldeadfdhlilnmpzx3twly", **fields):
+    """Shaped exactly like the one service-instance backup Divio's API page shows (no service_type); of DB1
+    unless another instance is given."""
+    item = {"uuid": uuid, "backup": "vyn5jrwaenga7kzevilxs66hd4", "service_instance": (instance or DB1)["uuid"],
             "queued_at": "2021-03-01T02:11:22.025898Z", "started_at": "2021-03-01T02:36:37Z",
             "ended_at": "2021-03-01T02:36:39Z", "taken_at": "2021-03-01T02:36:37Z", "size": 303780, "errors": []}
     item.update(fields)
