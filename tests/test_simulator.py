@@ -426,6 +426,26 @@ def test_stats_count_requests(server, api, dataset):
     assert server.requests == []
 
 
+def test_an_answer_is_logged_before_the_client_has_it(server, api):
+    # Logged after it was sent, an answer could reach the log after the client's next request's answer,
+    # or after the next test's reset (and show up in its log).
+    for page in range(1, 51):
+        server.reset_stats()
+        get(api, server, "/apps/v3/backups/", page=page % 3 + 1)
+        assert server.requests == [("GET", "/apps/v3/backups/?page=%d" % (page % 3 + 1), 200)]
+
+
+def test_reset_drops_answers_to_earlier_requests(server, api):
+    _fault_once(server, "stall", stall_seconds=0.4)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.get(server.url + "/apps/v3/backups/", timeout=0.1)  # its answer comes after the reset
+    server.reset_stats()
+    get(api, server, "/apps/v3/regions/")
+    time.sleep(0.8)
+    assert server.requests == [("GET", "/apps/v3/regions/", 200)]
+    assert server.stats()["requests"] == 1
+
+
 def test_config_endpoint(server):
     response = requests.post(server.url + "/_simulator/config", json={"latency_ms": 5, "max_page_size": 50}, timeout=10)
     assert response.status_code == 200
@@ -1234,9 +1254,12 @@ def test_two_databases_trouble(trouble_data):
     instances = ds.lookup("service_instances", "environment", env["uuid"])
     databases = sorted((si["prefix"], si["service_status"]) for si in instances if si["type"] == "DATABASE")
     assert databases == [("DEFAULT", "READY"), ("REPORTING", "READY")]
-    newest, before = [b for b in _backups(ds, env)][:2]
+    newest, before = _backups(ds, env)[:2]
     assert (newest["uuid"], before["uuid"]) == (entry["newest_backup"], entry["full_backup"])
-    prefixes = lambda b: sorted(ds.by_uuid["service_instances"][p["service_instance"]]["prefix"] for p in _parts(ds, b))  # noqa: E731
+
+    def prefixes(backup):
+        return sorted(ds.by_uuid["service_instances"][p["service_instance"]]["prefix"] for p in _parts(ds, backup))
+
     assert newest["success"] == "SUCCESS" and prefixes(newest) == ["DEFAULT", "DEFAULT"]
     assert before["success"] == "SUCCESS" and prefixes(before) == ["DEFAULT", "DEFAULT", "REPORTING"]
     assert entry["second_database"] in {si["uuid"] for si in instances if si["prefix"] == "REPORTING"}

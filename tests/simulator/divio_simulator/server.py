@@ -149,6 +149,7 @@ class SimulatorServer:
         self._faults_injected = Counter()
         self._stopping = threading.Event()  # ends stalls early when the server stops
         self._log = deque(maxlen=REQUEST_LOG_SIZE)
+        self._epoch = 0  # one more on each reset_stats: answers to requests from before it are not logged
         self._httpd = None
         self._thread = None
         self._connections = set()
@@ -285,6 +286,7 @@ class SimulatorServer:
             self._by_method.clear()
             self._faults_injected.clear()
             self._log.clear()
+            self._epoch += 1
         self.churn.reset_stats()
 
     @property
@@ -295,18 +297,23 @@ class SimulatorServer:
             return list(self._log)
 
     def _count(self, method, path):
+        """Count a request; returns the epoch to hand to ``_record`` with its answer."""
         with self._lock:
             self._total += 1
             self._by_path[path] += 1
             self._by_method[method] += 1
+            return self._epoch
 
     def _count_fault(self, kind):
         with self._lock:
             self._faults_injected[kind] += 1
 
-    def _record(self, method, target, status):
+    def _record(self, method, target, status, epoch=None):
+        """Log an answer, unless the request came before the last ``reset_stats`` (a stalled or slow
+        answer from an earlier test must not show up in the next one's log). ``epoch`` None: now."""
         with self._lock:
-            self._log.append((method, target, status))
+            if epoch is None or epoch == self._epoch:
+                self._log.append((method, target, status))
 
     def _application_of(self, resource_name, key):
         """Slug of the application a record (resource name, uuid) belongs to, else None.
@@ -430,6 +437,9 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
             data = data[:len(data) // 2]  # Content-Length promises the whole body; half arrives, then EOF
             self.close_connection = True
             self.simulator._count_fault(fault)
+        if not self._control:
+            # Before the answer leaves: a client that has it finds it in the log.
+            self.simulator._record(self.command, self.path, status, self._epoch)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
@@ -438,14 +448,13 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        if not self._control:
-            self.simulator._record(self.command, self.path, status)
         # Method, path and status only: headers (and so the token) are never logged.
         LOG.info("%s %s %s%s", self.command, self.path, status, f" (fault: {fault})" if fault else "")
 
     def _dispatch(self):
         self._control = False
         self._fault = None
+        self._epoch = None  # until counted
         try:
             body = self._read_body()
             parts = urlsplit(self.path)
@@ -456,7 +465,7 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
                 self._dispatch_control(path[len(CONTROL_PREFIX):], body)
                 return
             sim = self.simulator
-            sim._count(self.command, path)
+            self._epoch = sim._count(self.command, path)
             if sim.latency_ms:
                 time.sleep(sim.latency_ms / 1000.0)
             route = self._resolve(path)
@@ -533,7 +542,7 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
 
     def _reset_connection(self):
         """Drop the connection with a TCP RST (SO_LINGER 0, then close), without any answer."""
-        self.simulator._record(self.command, self.path, 0)
+        self.simulator._record(self.command, self.path, 0, self._epoch)
         LOG.info("%s %s reset (fault)", self.command, self.path)
         self.close_connection = True
         sock = self.connection
