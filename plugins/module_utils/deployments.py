@@ -17,6 +17,8 @@ __metaclass__ = type
 
 import re
 import time
+from contextlib import closing
+from itertools import islice
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
@@ -262,96 +264,139 @@ def deploy(client, application, environment, build_mode=DEFAULT_BUILD_MODE, wait
     Raises ``DeploymentFailed`` / ``DeploymentTimeout`` / ``DeploymentError`` (carrying the uuid and the
     result) once a deployment is involved; other ``DivioError`` before that.
     """
-    environment = require_text("environment", environment, allow_none=False)
-    require_text("application", application, allow_none=False)
-    build_mode = check_build_mode(build_mode)
-    wait = _check_bool("wait", wait)
-    attach_only = _check_bool("attach_only", attach_only)
-    check_mode = _check_bool("check_mode", check_mode)
-    wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
-    poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
-    log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES, allow_none=False)
+    options = _DeployOptions(application, environment, build_mode, wait, wait_timeout, poll_interval, attach_only,
+                             log_lines, check_mode)
+    task = _DeployTask(client, options, clock() + options.wait_timeout, sleep, clock)
+    return task.attach() if options.attach_only else task.start()
 
-    deadline = clock() + wait_timeout
+
+def find_target(client, application, environment):
+    """``(app, env, newest)``: the application and environment objects (by slug or id) and the environment's
+    newest deployment (None when it was never deployed)."""
     app = get_application(client, application)
     env = get_environment(client, app, environment)
-    where = "%s/%s" % (app.get("slug"), env.get("slug"))
-    newest = newest_deployment(client, app, env)
-    running = newest if newest is not None and not has_ended(newest) else None
+    return app, env, newest_deployment(client, app, env)
 
-    def entry(deployment, mode=None):
-        return deployment_entry(deployment, app, env, mode) if deployment is not None else None
 
-    def wait_for(uuid, label, changed, result):
-        def fetch():
-            return get_deployment(client, uuid)
+class _DeployOptions:
+    """The options of one ``deploy`` call, every one checked before the first request."""
 
+    def __init__(self, application, environment, build_mode, wait, wait_timeout, poll_interval, attach_only, log_lines,
+                 check_mode):
+        self.environment = require_text("environment", environment, allow_none=False)
+        self.application = require_text("application", application, allow_none=False)
+        self.build_mode = check_build_mode(build_mode)
+        self.wait = _check_bool("wait", wait)
+        self.attach_only = _check_bool("attach_only", attach_only)
+        self.check_mode = _check_bool("check_mode", check_mode)
+        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
+        self.log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES, allow_none=False)
+
+
+class _DeployTask:
+    """One ``deploy`` call's steps over its target: the environment, its newest deployment and the one still
+    running (None when the newest has ended). All its waits share one ``deadline``."""
+
+    def __init__(self, client, options, deadline, sleep, clock):
+        self.client, self.options, self.deadline, self.sleep, self.clock = client, options, deadline, sleep, clock
+        self.app, self.env, self.newest = find_target(client, options.application, options.environment)
+        self.where = "%s/%s" % (self.app.get("slug"), self.env.get("slug"))
+        self.running = self.newest if self.newest is not None and not has_ended(self.newest) else None
+
+    def entry(self, deployment, started=False):
+        """What the result says of ``deployment``; ``started``: this task started it (so its build mode)."""
+        if deployment is None:
+            return None
+        return deployment_entry(deployment, self.app, self.env, self.options.build_mode if started else None)
+
+    def attach(self):
+        """``attach_only``: wait for the running deployment (if any, and unless told not to); start nothing."""
+        result = {"deployment": self.entry(self.running or self.newest), "attached": self.entry(self.running),
+                  "log_tail": []}
+        if self.running is None or self.options.check_mode or not self.options.wait:
+            return False, result
+        uuid = self.running["uuid"]
+        ended = self.wait_for(uuid, "deployment %s of %s" % (uuid, self.where), False, result)
+        result.update(deployment=self.entry(ended), attached=self.entry(ended))
+        self.fail_unless_success(ended, False, result)
+        return False, result
+
+    def start(self):
+        """Wait for a running deployment, start a new one and (with ``wait``) wait for it to end well."""
+        result = {"deployment": None, "attached": self.entry(self.running), "log_tail": []}
+        if self.options.check_mode:
+            return True, result
+        if self.running is not None:
+            uuid = self.running["uuid"]
+            label = "deployment %s of %s (already running, waited for before starting a new one)" % (uuid, self.where)
+            result["attached"] = self.entry(self.wait_for(uuid, label, False, result))
+        uuid = self.post(result)
+        if not self.options.wait:
+            return True, result
+        ended = self.wait_for_started(uuid, result)
+        result["deployment"] = self.entry(ended, started=True)
+        self.fail_unless_success(ended, True, result)
+        return True, result
+
+    def post(self, result):
+        """Start the deployment; its id (and ``result["deployment"]`` set to it)."""
+        body = {"environment": self.env["uuid"], "build_mode": self.options.build_mode}
+        created = self.client.post(DEPLOYMENTS, body)
+        if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
+            raise DeploymentError("POST %s for %s did not answer with the new deployment; a deployment may have "
+                                  "started - check with divio.cloud.deployment_info." % (DEPLOYMENTS, self.where),
+                                  changed=True, result=result, cause="InvalidResponseError")
+        result["deployment"] = self.entry(created, started=True)
+        return created["uuid"]
+
+    def wait_for_started(self, uuid, result):
+        """Wait for the deployment this task started; any error says that it goes on, and which one it is."""
         try:
-            return poll_until(fetch, has_ended, max(deadline - clock(), 1e-3), poll_interval, label,
-                              sleep=sleep, clock=clock, describe=_progress)
+            return self.wait_for(uuid, "deployment %s of %s" % (uuid, self.where), True, result)
+        except DeploymentError:
+            raise
+        except DivioError as exc:
+            raise DeploymentError("%s; deployment %s of %s was started and goes on - follow it with "
+                                  "divio.cloud.deployment_info deployment=%s." % (exc, uuid, self.where, uuid),
+                                  uuid=uuid, changed=True, result=result, cause=type(exc).__name__) from exc
+
+    def wait_for(self, uuid, label, changed, result):
+        """The deployment once it has ended, or ``DeploymentTimeout`` (naming it) at the shared deadline."""
+        remaining = max(self.deadline - self.clock(), 1e-3)
+        try:
+            return poll_until(lambda: get_deployment(self.client, uuid), has_ended, remaining,
+                              self.options.poll_interval, label, sleep=self.sleep, clock=self.clock, describe=_progress)
         except WaitTimeout as exc:
+            ours = changed or self.options.attach_only
             hint = ("it goes on: follow it with divio.cloud.deployment_info deployment=%s, or wait for it with "
                     "divio.cloud.deployment attach_only=true" % uuid)
             last = exc.details["last"]
-            result = dict(result, **{"deployment" if changed or attach_only else "attached": entry(last, build_mode if changed else None)})
+            result = dict(result, **{"deployment" if ours else "attached": self.entry(last, started=changed)})
             raise DeploymentTimeout("%s did not end within wait_timeout=%g s (%s); %s." % (
-                label, wait_timeout, _progress(last), hint if changed or attach_only else "nothing was started, " + hint),
-                uuid=uuid, changed=changed, result=result)
+                label, self.options.wait_timeout, _progress(last), hint if ours else "nothing was started, " + hint),
+                uuid=uuid, changed=changed, result=result) from exc
 
-    def fail_unless_success(deployment, changed, result):
+    def fail_unless_success(self, deployment, changed, result):
+        """``DeploymentFailed`` with the scrubbed tail of its log, unless ``deployment`` succeeded."""
         if deployment.get("success") is True:
             return
-        result = dict(result, deployment=entry(deployment, build_mode if changed else None))
-        problem = ""
+        uuid = deployment["uuid"]
+        lines, problem = self.log_tail(uuid)
+        result = dict(result, deployment=self.entry(deployment, started=changed), log_tail=lines)
+        where_log = ("the last %d lines of its log are in log_tail" % len(lines) if lines else
+                     "read its log with divio.cloud.deployment_info deployment=%s logs=true" % uuid)
+        raise DeploymentFailed("deployment %s of %s failed (%s)%s; %s" % (
+            uuid, self.where, _progress(deployment), problem, where_log), uuid=uuid, changed=changed, result=result)
+
+    def log_tail(self, uuid):
+        """``(lines, problem)``: the scrubbed end of the log, or no lines and why it could not be read safely."""
+        if not self.options.log_lines:
+            return [], ""
         try:
-            result["log_tail"] = scrubbed_log(client, deployment["uuid"], log_lines) if log_lines else []
+            return scrubbed_log(self.client, uuid, self.options.log_lines), ""
         except DivioError as exc:
-            result["log_tail"] = []
-            problem = "; its log could not be read safely (%s)" % exc
-        raise DeploymentFailed(
-            "deployment %s of %s failed (status %s, %s%% done)%s; %s" % (
-                deployment["uuid"], where, deployment.get("status"), _percent(deployment), problem,
-                "the last %d lines of its log are in log_tail" % len(result["log_tail"]) if result["log_tail"] else
-                "read its log with divio.cloud.deployment_info deployment=%s logs=true" % deployment["uuid"]),
-            uuid=deployment["uuid"], changed=changed, result=result)
-
-    if attach_only:
-        result = {"deployment": entry(running or newest), "attached": entry(running), "log_tail": []}
-        if running is None or check_mode or not wait:
-            return False, result
-        ended = wait_for(running["uuid"], "deployment %s of %s" % (running["uuid"], where), False, result)
-        result.update(deployment=entry(ended), attached=entry(ended))
-        fail_unless_success(ended, False, result)
-        return False, result
-
-    result = {"deployment": None, "attached": entry(running), "log_tail": []}
-    if check_mode:
-        return True, result
-    if running is not None:
-        label = "deployment %s of %s (already running, waited for before starting a new one)" % (running["uuid"], where)
-        result["attached"] = entry(wait_for(running["uuid"], label, False, result))
-
-    created = client.post(DEPLOYMENTS, {"environment": env["uuid"], "build_mode": build_mode})
-    if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
-        raise DeploymentError("POST %s for %s did not answer with the new deployment; a deployment may have started - "
-                              "check with divio.cloud.deployment_info." % (DEPLOYMENTS, where),
-                              changed=True, result=result, cause="InvalidResponseError")
-    uuid = created["uuid"]
-    result["deployment"] = entry(created, build_mode)
-    if not wait:
-        return True, result
-    try:
-        ended = wait_for(uuid, "deployment %s of %s" % (uuid, where), True, result)
-    except DeploymentError:
-        raise
-    except DivioError as exc:
-        # The deployment goes on whatever happened to this task; the failure must say which one it is.
-        raise DeploymentError("%s; deployment %s of %s was started and goes on - follow it with "
-                              "divio.cloud.deployment_info deployment=%s." % (exc, uuid, where, uuid),
-                              uuid=uuid, changed=True, result=result, cause=type(exc).__name__)
-    result["deployment"] = entry(ended, build_mode)
-    fail_unless_success(ended, True, result)
-    return True, result
+            return [], "; its log could not be read safely (%s)" % exc
 
 
 def _percent(deployment):
@@ -378,34 +423,31 @@ def deployment_info(client, application, environment=None, deployment=None, limi
     log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES)
 
     app = get_application(client, application)
-    if environment is not None:
-        envs = [get_environment(client, app, environment)]
-    else:
-        envs = list_environments(client, app)
+    envs = [get_environment(client, app, environment)] if environment is not None else list_environments(client, app)
     by_uuid = dict((env["uuid"], env) for env in envs)
-
     if deployment is not None:
-        found = get_deployment(client, deployment)
-        if found.get("environment") not in by_uuid:
-            raise NotFoundError("deployment %r is not a deployment of %s%s." % (
-                deployment, app.get("slug"), "/" + environment if environment else ""))
-        items = [found]
+        items = [_deployment_of(client, deployment, app, by_uuid, environment)]
     else:
-        only = envs[0]["uuid"] if environment is not None else None
-        page_size = min(limit, client.page_size) if limit else client.page_size
-        items = []
-        generator = iter_deployments(client, app, set(by_uuid), only, page_size)
-        try:
-            for item in generator:
-                items.append(item)
-                if limit is not None and len(items) >= limit:
-                    break
-        finally:
-            generator.close()
-
+        items = _listed(client, app, by_uuid, envs[0]["uuid"] if environment is not None else None, limit)
     entries = [deployment_entry(item, app, by_uuid[item["environment"]]) for item in items]
     if logs:
         texts = client.map(lambda item: scrubbed_log(client, item["uuid"], log_lines), entries)
         for item, lines in zip(entries, texts):
             item["logs"] = "\n".join(lines)
     return entries
+
+
+def _deployment_of(client, uuid, app, environments, environment=None):
+    """Deployment ``uuid``, or ``NotFoundError`` when it belongs to none of ``environments`` (by id) of ``app``."""
+    found = get_deployment(client, uuid)
+    if found.get("environment") not in environments:
+        raise NotFoundError("deployment %r is not a deployment of %s%s." % (
+            uuid, app.get("slug"), "/" + environment if environment else ""))
+    return found
+
+
+def _listed(client, app, environments, only, limit):
+    """The newest ``limit`` (None: all) deployments of ``environments`` (by id) of ``app``, or of the one ``only``."""
+    page_size = min(limit, client.page_size) if limit else client.page_size
+    with closing(iter_deployments(client, app, set(environments), only, page_size)) as items:
+        return list(islice(items, limit))
