@@ -3,10 +3,6 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: backup
 short_description: Take a backup of a Divio environment and wait for it
@@ -24,14 +20,6 @@ description:
 author:
   - divio.cloud contributors (@divio)
 options:
-  application:
-    description: The application, by slug or id (looked up as a slug first).
-    type: str
-    required: true
-  environment:
-    description: Environment slug, for example V(live).
-    type: str
-    required: true
   services:
     description:
       - What to back up, for example V([DATABASE]) - every provisioned service instance of that type in the
@@ -58,17 +46,11 @@ options:
         backup it judges, as in M(divio.cloud.backup_info). V(0) turns the rule off.
     type: raw
     default: 24h
-  wait:
-    description: Wait until the backup has completed, and fail unless it succeeded.
-    type: bool
-    default: true
+  # wait, wait_timeout and poll_interval are described in the divio.cloud.wait fragment.
   wait_timeout:
-    description: Seconds to wait with O(wait=true) before failing (the backup itself goes on).
     type: int
     default: 1800
   poll_interval:
-    description: Seconds between two status requests while waiting.
-    type: float
     default: 2
   only_if_older_than:
     description:
@@ -77,7 +59,11 @@ options:
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(24h).
     type: raw
     aliases: [min_age]
+notes:
+  - O(wait_timeout) is at most 604800 (a week), O(poll_interval) at most 3600.
 extends_documentation_fragment:
+  - divio.cloud.environment
+  - divio.cloud.wait
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
 attributes:
@@ -87,11 +73,6 @@ attributes:
   diff_mode:
     support: none
     description: There is nothing to diff.
-  action_group:
-    support: full
-    membership:
-      - divio.cloud.divio
-    description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
 """
 
 EXAMPLES = r"""

@@ -3,10 +3,6 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: backup_info
 short_description: Find the latest good backup of Divio environments
@@ -20,15 +16,11 @@ description:
 author:
   - divio.cloud contributors (@divio)
 options:
-  application:
-    description: The application, by slug or by id. It is looked up as a slug first and read by id only when no application has that slug.
-    type: str
-    required: true
   environment:
     description:
       - Environment slug, for example V(live). Omitted, every environment of the application is reported.
       - An environment the application does not have fails the task, naming the ones it has.
-    type: str
+    required: false
   latest:
     description:
       - V(true), one entry per environment - its newest qualifying backup. An environment without one still
@@ -73,6 +65,7 @@ options:
     type: raw
     default: 24h
 extends_documentation_fragment:
+  - divio.cloud.environment
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module

@@ -3,10 +3,6 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: deployment
 short_description: Deploy a Divio environment and wait for the deployment to end
@@ -15,8 +11,9 @@ description:
   - Starts a deployment of an environment (C(POST /apps/v3/deployments/), as C(divio app deploy) does) and by
     default waits until it has ended, failing the task unless it succeeded.
   - If a deployment of that environment is already running, the task first waits for it to end and then starts
-    its own, because the running one may not contain what this run is meant to deploy. Both are reported
-    (RV(attached) and RV(deployment)). With O(attach_only=true) it only waits for the running one.
+    its own, because the running one may not contain what this run is meant to deploy - also with O(wait=false),
+    because a second one cannot start while it runs. Both are reported (RV(attached) and RV(deployment)). With
+    O(attach_only=true) it only waits for the running one.
   - A failed deployment fails the task with one line naming the application, the environment and the deployment's
     id, and returns the last O(log_lines) lines of its deploy log in RV(log_tail). The tail is scrubbed of the API
     token and of the values of the deployment's environment variables, which may hold the application's secrets.
@@ -27,16 +24,6 @@ description:
 author:
   - divio.cloud contributors (@divio)
 options:
-  application:
-    description: The application, by slug or by id. It is looked up as a slug first and read by id only when no application has that slug.
-    type: str
-    required: true
-  environment:
-    description:
-      - Environment slug, for example V(live) or V(test).
-      - An environment the application does not have fails the task, naming the ones it has.
-    type: str
-    required: true
   build_mode:
     description:
       - How the image is built, as in C(divio app deploy --build-mode).
@@ -45,25 +32,10 @@ options:
     type: str
     choices: [AUTO, ADOPT, FORCE]
     default: AUTO
-  wait:
-    description:
-      - Wait until the deployment has ended, and fail unless it succeeded.
-      - With V(false) the task returns as soon as the deployment was started. A deployment already running is still
-        waited for first, because a second one cannot start while it runs.
-    type: bool
-    default: true
+  # wait, wait_timeout and poll_interval are described in the divio.cloud.wait fragment.
   wait_timeout:
-    description:
-      - Seconds all waiting of this task may take together (for a running deployment and for the new one); then
-        the task fails with the deployment's id. The deployment itself goes on.
-      - A finite number greater than 0 and at most 86400.
-    type: float
     default: 3600
   poll_interval:
-    description:
-      - Seconds between two status requests while waiting (divio-cli waits 3).
-      - A finite number greater than 0 and at most 600.
-    type: float
     default: 3
   attach_only:
     description:
@@ -77,7 +49,12 @@ options:
       - At most 10000.
     type: int
     default: 40
+notes:
+  - O(wait_timeout) bounds the wait for a running deployment and for the new one together, and is at most 86400.
+    O(poll_interval) is at most 600 (divio-cli waits 3 seconds).
 extends_documentation_fragment:
+  - divio.cloud.environment
+  - divio.cloud.wait
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
 attributes:
@@ -89,11 +66,6 @@ attributes:
   diff_mode:
     support: none
     description: There is nothing to diff.
-  action_group:
-    support: full
-    membership:
-      - divio.cloud.divio
-    description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
 seealso:
   - module: divio.cloud.deployment_info
   - module: divio.cloud.backup

@@ -3,10 +3,6 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: deployment_info
 short_description: List the deployments of a Divio application, or read one with its log
@@ -21,15 +17,11 @@ description:
 author:
   - divio.cloud contributors (@divio)
 options:
-  application:
-    description: The application, by slug or by id. It is looked up as a slug first and read by id only when no application has that slug.
-    type: str
-    required: true
   environment:
     description:
       - Environment slug, for example V(live). Omitted, the deployments of every environment of the application.
       - An environment the application does not have fails the task, naming the ones it has.
-    type: str
+    required: false
   deployment:
     description: The id of one deployment to read instead of a list.
     type: str
@@ -49,6 +41,7 @@ options:
     description: With O(logs=true), only the last this many lines of each log (at most 10000). Omitted, the whole log.
     type: int
 extends_documentation_fragment:
+  - divio.cloud.environment
   - divio.cloud.connection
   - divio.cloud.attributes.info_module
   - divio.cloud.attributes.module_host
