@@ -15,8 +15,8 @@ INVENTORY = REPO / "playbooks" / "inventory"
 sys.path.insert(0, str(REPO / "tests" / "simulator"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from divio_simulator import generate_dataset, run_simulator  # noqa: E402
-from testlib import TOKEN  # noqa: E402
+from divio_simulator import generate_dataset, run_simulator
+from testlib import TOKEN
 
 
 @pytest.fixture(scope="session")

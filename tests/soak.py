@@ -17,6 +17,7 @@ exit status 0 when no run was wrong, 1 otherwise.
 """
 
 import argparse
+import functools
 import itertools
 import sys
 import threading
@@ -49,12 +50,12 @@ def _import_collection():
 
 _import_collection()
 
-import ground_truth  # noqa: E402
-from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups  # noqa: E402
-from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups  # noqa: E402
-from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient, RetryPolicy  # noqa: E402
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError  # noqa: E402
-from divio_simulator.faults import KINDS  # noqa: E402
+import ground_truth
+from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
+from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
+from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient, RetryPolicy
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+from divio_simulator.faults import KINDS
 
 SERVICE_RULES = (None, ("DATABASE",), ("DATABASE", "STORAGE"))
 CLIENT_TIMEOUT = 0.5  # seconds; the simulator's stalls are longer
@@ -197,6 +198,17 @@ class Report:
                 f"{self.count('wrong')} wrong (faults injected: {total}{share}: {injected}; {self.seconds:.1f} s)")
 
 
+def _noting_faults(call, run, server, before):
+    """``call`` that adds the faults injected meanwhile to ``run.faults``: they are known only after it, so
+    ``judge`` reads them from ``run.faults`` once the call is over."""
+    def noted():
+        try:
+            return call()
+        finally:
+            run.faults.update(_fault_delta(server, before))
+    return noted
+
+
 def _fault_delta(server, before):
     after = Counter(server.stats()["faults"])
     after.subtract(before)
@@ -265,13 +277,9 @@ def run_soak(server, dataset, token, runs, seed=1, rate=DEFAULT_RATE, layouts=LA
             before = Counter(server.stats()["faults"])
             t0 = time.monotonic()
             with make_client(server, token, max_concurrency=concurrency) as client, settled():
-                # faults are only known after the call, so judge() reads them from run.faults lazily
-                def call():
-                    try:
-                        return find_backups(client, app_slug, environment=env_slug, services=list(services) if services else None)
-                    finally:
-                        run.faults.update(_fault_delta(server, before))
-                judge(run, dataset, env_uuid, call)
+                find = functools.partial(find_backups, client, app_slug, environment=env_slug,
+                                         services=list(services) if services else None)
+                judge(run, dataset, env_uuid, _noting_faults(find, run, server, before))
             run.seconds = time.monotonic() - t0
             report.runs.append(run)
             if on_run:

@@ -21,8 +21,8 @@ import requests
 SIMULATOR_DIR = Path(__file__).resolve().parent / "simulator"
 sys.path.insert(0, str(SIMULATOR_DIR))
 
-from divio_simulator import SIZES, Dataset, SimulatorServer, generate_dataset, run_simulator  # noqa: E402
-from divio_simulator.faults import KINDS, LIST_KINDS, FaultPlan, parse_kinds  # noqa: E402
+from divio_simulator import SIZES, Dataset, SimulatorServer, generate_dataset, run_simulator
+from divio_simulator.faults import KINDS, LIST_KINDS, FaultPlan, parse_kinds
 
 TOKEN = "test-token-5f2c"
 FIXED_NOW = datetime(2024, 3, 1, 12, 0, 0)
@@ -812,7 +812,7 @@ def test_list_faults_leave_detail_requests_alone(server, api, dataset):
 
 def test_faults_never_touch_control_endpoints_or_refusals(server, api):
     server.configure(faults={"kinds": ["all"], "rate": 1.0, "stall_seconds": 0})
-    for attempt in range(5):
+    for _attempt in range(5):
         assert requests.get(server.url + "/_simulator/stats", timeout=10).status_code == 200
         assert requests.get(server.url + "/_simulator/config", timeout=10).json()["faults"]["rate"] == 1.0
     assert requests.post(server.url + "/_simulator/reset", timeout=10).status_code == 200
@@ -927,7 +927,7 @@ def test_same_seed_gives_identical_data():
 
 def test_same_seed_gives_identical_answers():
     bodies = []
-    for dummy in range(2):
+    for _run in range(2):
         with run_simulator(generate_dataset(seed=3, now=FIXED_NOW, **SIZES["tiny"]), token=TOKEN) as server:
             headers = {"Authorization": f"Token {TOKEN}"}
             response = requests.get(server.url + "/apps/v3/backups/?page_size=100", headers=headers, timeout=10)

@@ -23,10 +23,6 @@ How it stays correct and cheap:
   current winner's snapshot cannot beat it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 import heapq
 import itertools
@@ -155,9 +151,9 @@ def parse_timestamp(value, what="timestamp"):
     try:
         return _parse_timestamp(value)
     except _NotATimestamp:
-        raise InvalidResponseError("the API sent %s %r, which is not an ISO 8601 timestamp." % (what, value))
+        raise InvalidResponseError("the API sent %s %r, which is not an ISO 8601 timestamp." % (what, value)) from None
     except (ValueError, OverflowError):
-        raise InvalidResponseError("the API sent %s %r, which is not a valid date." % (what, value))
+        raise InvalidResponseError("the API sent %s %r, which is not a valid date." % (what, value)) from None
 
 
 class _NotATimestamp(ValueError):

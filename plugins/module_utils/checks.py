@@ -11,10 +11,6 @@ An application whose calls fail becomes ``error`` records; the rest of the fleet
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (

@@ -16,10 +16,6 @@ waiting between tries; everything a client does at most ``deadline``. Bodies are
 ``max_response_bytes``. A redirect is followed only within our origin, only for a GET.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import collections
 import contextlib
 import email.utils
@@ -397,7 +393,7 @@ class DivioClient:
             cut_short = self.deadline is not None and self.deadline.passed()
             if may_have_arrived and not idempotent:
                 raise (DeadlineExceededError if cut_short else TransportError)(
-                    "%s: %s; not retried because it may have been carried out." % (what, problem))
+                    "%s: %s; not retried because it may have been carried out." % (what, problem)) from exc
             return _Retryable(problem, TransportError, cut_short=cut_short)
         status = response.status_code
         if status == 429:
@@ -445,7 +441,7 @@ class DivioClient:
                         "%s: the answer is larger than the max_response_bytes limit of %d bytes (%s %d bytes); it "
                         "was not read further. Raise max_response_bytes if such answers are expected."
                         % (what, self.max_response_bytes, "announced" if exc.announced else "more than", exc.size),
-                        status=response.status_code, path=urlsplit(url).path)
+                        status=response.status_code, path=urlsplit(url).path) from None
             response.close()
             url = self._redirect_target(method, response, seen, what)
             seen.append(url)

@@ -11,10 +11,6 @@ Used by the ``deployment`` and ``deployment_info`` modules. No Ansible imports. 
 checked before the first request, so nothing is started because of a typo found later.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 import time
 from contextlib import closing

@@ -11,10 +11,6 @@ encoded - in its message and details when it is made, and again when it is shown
 chose (an error detail, a link) goes through ``excerpt``: masked first, then cut.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from urllib.parse import quote, quote_plus, urlsplit
 
 MASK = "********"
@@ -64,7 +60,7 @@ class DivioError(Exception):
     _secrets = set()
 
     def __init__(self, message, **details):
-        super(DivioError, self).__init__(scrub(message))
+        super().__init__(scrub(message))
         self.details = dict((key, scrub(value)) for key, value in details.items())
 
     @classmethod
@@ -74,7 +70,7 @@ class DivioError(Exception):
 
     def __str__(self):
         # Again when shown: a secret may have been registered after this error was made.
-        return scrub(super(DivioError, self).__str__())
+        return scrub(super().__str__())
 
 
 class ConfigurationError(DivioError):
@@ -93,7 +89,7 @@ class ApiError(DivioError):
     """The API answered with an HTTP error status, or with a body that is not what it should be."""
 
     def __init__(self, message, status=None, path=None, **details):
-        super(ApiError, self).__init__(message, status=status, path=path, **details)
+        super().__init__(message, status=status, path=path, **details)
         self.status = status
         self.path = path
 

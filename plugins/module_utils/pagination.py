@@ -10,10 +10,6 @@ links that stay on our server and never loop, a ``count`` that matches what arri
 that stay correct while the list changes (see "consistent reads" below).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import re
 import threading
@@ -412,7 +408,8 @@ class _ChainedRead:
         fetched = self.client.imap(self.fetch, self.planned(self.cap, self.count))
         try:
             for window, page in fetched:
-                for new, acc in self._through(acc, window, page):
+                # acc follows the chain as _through extends it (it started from the one before).
+                for new, acc in self._through(acc, window, page):  # noqa: B007, B020
                     if emit and new:
                         yield from new
                 if acc.last:
@@ -420,7 +417,7 @@ class _ChainedRead:
         finally:
             fetched.close()
         while not acc.last:  # the list grew past the plan, or there was no count to plan by
-            for new, acc in self._through(acc, plan_window(acc.window.end, self.cap), None):
+            for new, acc in self._through(acc, plan_window(acc.window.end, self.cap), None):  # noqa: B007, B020
                 if emit and new:
                     yield from new
 
@@ -574,7 +571,7 @@ def _read_chained(client, listing, first_url, first_results, next_url):
     except _PageSizeIgnored:
         if read.chained:
             raise PaginationError("%s: the server stopped honouring page_size in the middle of the list; it could "
-                                  "not be read completely." % listing.what, path=listing.path)
+                                  "not be read completely." % listing.what, path=listing.path) from None
         # Its pages are its own: read them one after the other, as numbered (nothing to prove overlaps with).
         listing.received = read.distinct
         yield from _tiled(client, listing, next_url, read.cap)

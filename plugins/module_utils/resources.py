@@ -14,10 +14,6 @@ Filters are passed to the server to save requests, but every item that comes bac
 again, so an ignored filter can cost time, never correctness. No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS

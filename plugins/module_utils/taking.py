@@ -10,10 +10,6 @@ after the POST names the created backup's id (in the message and as ``details["u
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import datetime
 import time
 
@@ -123,7 +119,8 @@ def take_backup(client, application, environment, services=None, notes="", wait=
     try:
         return True, _finish(client, created, app, env, instances, wait, wait_timeout, poll_interval, sleep, clock)
     except DivioError as exc:
-        raise _naming_backup(exc, created["uuid"])
+        _naming_backup(exc, created["uuid"])
+        raise
 
 
 def _finish(client, backup, app, env, instances, wait, wait_timeout, poll_interval, sleep, clock):

@@ -11,10 +11,6 @@ time that is left. ``read_body`` reads the body in chunks under the same deadlin
 No Ansible imports.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
 import io
 import socket
@@ -51,7 +47,7 @@ class BodyTooLarge(Exception):
     """The body passed ``max_bytes``; ``size`` is what was known when reading stopped."""
 
     def __init__(self, size, announced):
-        super(BodyTooLarge, self).__init__(size)
+        super().__init__(size)
         self.size = size
         self.announced = announced
 
@@ -104,7 +100,7 @@ class _DeadlineIO(socket.SocketIO):
             if remaining <= 0:
                 raise socket.timeout("the request's time is up")
             self._sock.settimeout(remaining)
-        return super(_DeadlineIO, self).readinto(b)
+        return super().readinto(b)
 
 
 class _DeadlineSocket:
@@ -128,7 +124,7 @@ class _DeadlineConnection:
     def connect(self):
         # Connecting (and the TLS handshake, which Python bounds as a whole by the socket timeout)
         # gets the connect timeout the client passes: what is left of the request's time.
-        super(_DeadlineConnection, self).connect()
+        super().connect()
         self.sock = _DeadlineSocket(self.sock)
 
 
@@ -155,11 +151,11 @@ class DeadlineAdapter(HTTPAdapter):
     """requests' adapter with connections whose reads end by the current request's deadline."""
 
     def init_poolmanager(self, *args, **kwargs):
-        super(DeadlineAdapter, self).init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super(DeadlineAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):  # SOCKS managers bring their own connections
             manager.pool_classes_by_scheme = _POOLS
         return manager

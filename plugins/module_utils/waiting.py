@@ -7,10 +7,6 @@
 No Ansible imports. ``sleep`` and ``clock`` are parameters so tests can drive the loop without waiting.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import math
 import time
 

@@ -112,7 +112,7 @@ class LookupCache:
 
     def _read(self, path):
         try:
-            with open(path, "r") as handle:
+            with open(path) as handle:
                 record = json.load(handle)
             stored = float(record["stored_at"])
             value = record["value"]

@@ -294,7 +294,7 @@ def profile(args):
         stats = pstats.Stats(profiler)
         total = stats.total_tt
         by_name = {}
-        for (filename, _unused, name), (_unused, _unused, tottime, _unused, _unused) in stats.stats.items():
+        for (filename, _unused, _name), (_unused, _unused, tottime, _unused, _unused) in stats.stats.items():
             key = "json decoding" if "json" in filename and "decoder" in filename else (
                 "collection code" if "divio/cloud" in filename or "module_utils" in filename else "requests/urllib3/http/sockets")
             by_name[key] = by_name.get(key, 0.0) + tottime

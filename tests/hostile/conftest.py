@@ -21,8 +21,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import loopback_guard  # noqa: E402
-from hostile_server import TOKEN, HostileServer  # noqa: E402
+import loopback_guard
+from hostile_server import TOKEN, HostileServer
 
 
 class Guard:

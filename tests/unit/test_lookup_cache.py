@@ -180,7 +180,7 @@ def test_a_failed_write_leaves_no_entry_and_no_temp_file(directory, clock, monke
 
 def _writer(directory, number, rounds):
     cache = LookupCache(directory, ttl=300)
-    for dummy in range(rounds):
+    for _round in range(rounds):
         cache.set((TOKEN_HASH, URL), {"writer": number, "blob": [number] * 20000})
 
 

@@ -4,6 +4,6 @@ import os
 import sys
 
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import loopback_guard  # noqa: E402
+import loopback_guard
 
 loopback_guard.install_from_environment()

@@ -78,7 +78,7 @@ from itertools import repeat
 from operator import itemgetter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List
+from typing import Any
 
 # Size presets for ``generate_dataset(**SIZES[name])``; ``days`` is the number of scheduled backups per
 # environment, taken every ``interval_hours``.
@@ -125,17 +125,17 @@ class Dataset:
     """All records of one simulated account, as the API returns them, with lookup indexes."""
 
     now: datetime
-    user: Dict[str, Any]
-    organisations: List[Dict[str, Any]]
-    regions: List[Dict[str, Any]]
-    applications: List[Dict[str, Any]]
-    environments: List[Dict[str, Any]]
-    deployments: List[Dict[str, Any]]
-    service_instances: List[Dict[str, Any]]
-    backups: List[Dict[str, Any]]
-    service_instance_backups: List[Dict[str, Any]]
+    user: dict[str, Any]
+    organisations: list[dict[str, Any]]
+    regions: list[dict[str, Any]]
+    applications: list[dict[str, Any]]
+    environments: list[dict[str, Any]]
+    deployments: list[dict[str, Any]]
+    service_instances: list[dict[str, Any]]
+    backups: list[dict[str, Any]]
+    service_instance_backups: list[dict[str, Any]]
     # Trouble kind -> [{"application": slug, "environment": slug, "uuid": environment uuid, ...}]
-    troubles: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    troubles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     id_style: str = "divio"  # of ids made later (API, churn): see the module docstring
     part_shape: str = "full"  # of service-instance backups made later
 
