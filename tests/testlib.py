@@ -1,4 +1,7 @@
-"""Constants shared by test modules (importable by name, unlike conftest.py, of which there are several)."""
+"""Constants and helpers shared by test modules (importable by name, unlike conftest.py, of which there are
+several)."""
+
+from divio_simulator import SIZES, generate_dataset, run_simulator
 
 # The simulator's token in tests: distinctive, so leak checks can search all output for it.
 TOKEN = "sim-Tok3n-6f1d9c2a7e4b"
@@ -23,3 +26,9 @@ def play(tasks, result_var="out", header=""):
   tasks:
 %s
 %s""" % (header, tasks, WRITE_RESULT % result_var)
+
+
+def private_simulator(**config):
+    """A simulator of its own over a fresh copy of the demo data set (seed 1, as in the session ``dataset``
+    fixture), for tests that change its data: ``with private_simulator(**config) as server: ...``."""
+    return run_simulator(dataset=generate_dataset(seed=1, **SIZES["demo"]), token=TOKEN, **config)

@@ -23,8 +23,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.deployments import (
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, NotFoundError, WaitTimeout
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_until
 
-from divio_simulator import generate_dataset, run_simulator
-from testlib import TOKEN, play
+from testlib import TOKEN, play, private_simulator
 
 DEPLOYMENTS = "/apps/v3/deployments/"
 DURATION = 0.6  # seconds a simulated deployment runs here
@@ -32,8 +31,7 @@ DURATION = 0.6  # seconds a simulated deployment runs here
 
 @pytest.fixture
 def dsim():
-    dataset = generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14)
-    with run_simulator(dataset=dataset, token=TOKEN, deployments={"duration_seconds": DURATION}) as server:
+    with private_simulator(deployments={"duration_seconds": DURATION}) as server:
         yield server
 
 

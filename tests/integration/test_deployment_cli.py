@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from divio_simulator import generate_dataset, run_simulator
-from testlib import TOKEN
+from testlib import TOKEN, private_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 CLI_VERSION = "4.0.5"
@@ -65,8 +64,7 @@ def divio_cli():
 
 @pytest.fixture
 def csim():
-    dataset = generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14)
-    with run_simulator(dataset=dataset, token=TOKEN, deployments={"duration_seconds": DURATION}) as server:
+    with private_simulator(deployments={"duration_seconds": DURATION}) as server:
         yield server
 
 

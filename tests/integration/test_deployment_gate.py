@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from divio_simulator import generate_dataset, run_simulator
-from testlib import TOKEN
+from testlib import TOKEN, private_simulator
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "gate_deployment.yml"
 FAST = {"deploy_poll_interval": 0.1, "backup_gate_backup_poll_interval": 0.1}
@@ -17,9 +16,7 @@ FAST = {"deploy_poll_interval": 0.1, "backup_gate_backup_poll_interval": 0.1}
 
 @pytest.fixture
 def gsim():
-    dataset = generate_dataset(seed=1, organisations=2, applications=6, environments=2, days=14)
-    with run_simulator(dataset=dataset, token=TOKEN, backup_duration_seconds=0.3,
-                       deployments={"duration_seconds": 0.6}) as server:
+    with private_simulator(backup_duration_seconds=0.3, deployments={"duration_seconds": 0.6}) as server:
         yield server
 
 
