@@ -25,7 +25,6 @@ from the defaults): ``duration_seconds`` (float >= 0, default 3), ``failing_envi
 """
 
 import hashlib
-import json
 import random
 import threading
 import time
@@ -278,31 +277,19 @@ class DeploymentJobs:
 
 class DeploymentHandlers:
     """Request handler methods for the deployment endpoints; mixed into the server's handler, whose
-    ``_send_json``, ``_filtered`` and ``_send_page`` they use."""
+    ``_send_json``, ``_json_body``, ``_create`` and ``_get_list`` they use."""
 
     def _create_deployment(self, resource, key, body):
         """POST /apps/v3/deployments/ as divio-cli sends it (JSON); a form-encoded body is read too, like DRF."""
         if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
             data = dict(parse_qsl((body or b"").decode("utf-8", "replace")))
         else:
-            try:
-                data = json.loads(body or b"null")
-            except ValueError:
-                self._send_json(400, {"detail": "JSON parse error."})
-                return
+            data = self._json_body(body)
         sim = self.simulator
-        errors = sim.deployment_jobs.validate(data)
-        if errors:
-            self._send_json(400, errors)
-            return
-        self._send_json(201, sim.deployment_jobs.create(data, sim.deployments))
+        self._create(sim.deployment_jobs, data, sim.deployments)
 
     def _list_deployments(self, resource, key, body):
-        items, error = self._filtered(resource)
-        if error:
-            self._send_json(400, error)
-            return
-        self._send_page(self.simulator.deployment_jobs.newest_first(items))
+        self._get_list(resource, key, body, order=self.simulator.deployment_jobs.newest_first)
 
     def _deployment_or_404(self, key):
         record = self.simulator.dataset.by_uuid["deployments"].get(key)

@@ -44,6 +44,8 @@ from .jobs import OUTCOMES, BackupJobs
 from .deployments import HANDLERS as DEPLOYMENT_HANDLERS
 from .deployments import DeploymentHandlers, DeploymentJobs, deployment_settings, split_subresource
 
+NOT_JSON = object()  # a request body that does not parse as JSON
+
 LOG = logging.getLogger("divio_simulator")
 
 DEFAULT_TOKEN = "simulator-token"
@@ -638,17 +640,28 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
 
     def _create_backup(self, resource, key, body):
         """POST /apps/v3/backups/ as divio-cli sends it: environment, services, trigger, notes."""
+        sim = self.simulator
+        self._create(sim.jobs, self._json_body(body), sim.backup_outcome, sim.backup_duration_seconds)
+
+    @staticmethod
+    def _json_body(body):
+        """A POST's JSON body, or ``NOT_JSON``."""
         try:
-            data = json.loads(body or b"null")
+            return json.loads(body or b"null")
         except ValueError:
+            return NOT_JSON
+
+    def _create(self, jobs, data, *args):
+        """Answer a POST of ``data`` the way DRF does: 400 for a body that is not JSON or that ``jobs.validate``
+        finds fault with, else 201 with what ``jobs.create(data, *args)`` made."""
+        if data is NOT_JSON:
             self._send_json(400, {"detail": "JSON parse error."})
             return
-        sim = self.simulator
-        errors = sim.jobs.validate(data)
+        errors = jobs.validate(data)
         if errors:
             self._send_json(400, errors)
             return
-        self._send_json(201, sim.jobs.create(data, sim.backup_outcome, sim.backup_duration_seconds))
+        self._send_json(201, jobs.create(data, *args))
 
     def _get_me(self, resource, key, body):
         self._send_json(200, self.simulator.dataset.user)
@@ -660,12 +673,13 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
         else:
             self._send_json(200, item)
 
-    def _get_list(self, resource, key, body):
+    def _get_list(self, resource, key, body, order=None):
+        """A page of the filtered list; ``order(items)``, when given, sorts it first (default: data set order)."""
         items, error = self._filtered(resource)
         if error:
             self._send_json(400, error)
             return
-        self._send_page(items)
+        self._send_page(order(items) if order is not None else items)
 
     def _filtered(self, resource):
         """The items matching the honoured filters, or ``(None, error body)`` for a malformed UUID."""
