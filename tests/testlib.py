@@ -1,10 +1,15 @@
 """Constants and helpers shared by test modules (importable by name, unlike conftest.py, of which there are
 several)."""
 
+from ansible.release import __version__ as _ansible_version
 from divio_simulator import SIZES, generate_dataset, run_simulator
 
 # The simulator's token in tests: distinctive, so leak checks can search all output for it.
 TOKEN = "sim-Tok3n-6f1d9c2a7e4b"
+
+# (major, minor) of the ansible-core under test (make test runs 2.19, then 2.16), for the few places where
+# the two behave differently in a way that is Ansible's, not the collection's.
+ANSIBLE_CORE = tuple(int(part) for part in _ansible_version.split(".")[:2])
 
 
 WRITE_RESULT = """

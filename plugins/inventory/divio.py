@@ -93,7 +93,8 @@ options:
       - Cached backup groups are as old as the cache entry - up to O(cache_timeout) seconds (default one hour).
         Within that time an environment cached as V(fresh) may have become stale (its C(age_seconds) does not grow
         in the cache), a backup taken since is not seen, and a backup deleted since still counts. C(divio_read_at)
-        tells when the data was read. Run with C(--flush-cache) to read it again now.
+        tells when the data was read. Run C(ansible-playbook) with C(--flush-cache) to read it again now
+        (C(ansible-inventory) takes C(--flush-cache) from ansible-core 2.19 on).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -288,7 +289,7 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable, DivioPlugin):
+class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable):
 
     NAME = "divio.cloud.divio"
 

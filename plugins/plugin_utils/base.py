@@ -13,6 +13,8 @@ came from, and precedence and validation are those of the modules.
 
 import contextlib
 
+from ansible import constants as C
+
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.connection import (
     CONNECTION_OPTIONS,
@@ -44,8 +46,42 @@ def describe_origin(option, origin):
 
 class DivioPlugin:
     """Mixin for ``LookupBase`` and ``BaseInventoryPlugin`` subclasses whose documentation extends
-    ``divio.cloud.connection`` and ``divio.cloud.connection.plugins``. Options must be set (``set_options``
-    or ``_read_config_data``) before these are called."""
+    ``divio.cloud.connection`` and ``divio.cloud.connection.plugins``; it must come first among the bases
+    (its option methods wrap Ansible's). Options must be set (``set_options`` or ``_read_config_data``)
+    before these are called."""
+
+    # ansible-core 2.16's get_option_and_origin ignores what set_options / set_option were given (keyword
+    # arguments, variables, the inventory source file) and answers from the environment, ansible.cfg and
+    # defaults alone - for the value too. 2.17+ keep each option's origin in self._origins; on 2.16 these
+    # three methods keep it in self._divio_origins, so the value and origin are those Ansible applied.
+
+    def _divio_core_keeps_origins(self):
+        return hasattr(self, "_origins")
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        if not self._divio_core_keeps_origins():
+            self._divio_origins = dict(
+                (name, C.config.get_config_value_and_origin(
+                    name, plugin_type=self.plugin_type, plugin_name=self._load_name, keys=task_keys,
+                    variables=var_options, direct=direct)[1])
+                for name in self._options)
+
+    def set_option(self, option, value):
+        super().set_option(option, value)
+        if not self._divio_core_keeps_origins():
+            self.__dict__.setdefault("_divio_origins", {})[option] = "Direct"
+
+    def get_option_and_origin(self, option, hostvars=None):
+        if self._divio_core_keeps_origins():
+            return super().get_option_and_origin(option, hostvars=hostvars)
+        origins = self.__dict__.setdefault("_divio_origins", {})
+        if option not in self._options or option not in origins:
+            # Never set: what Ansible's own lookup finds (it raises KeyError for an unknown option).
+            value, origin = super().get_option_and_origin(option, hostvars=hostvars)
+            self._options.setdefault(option, value)
+            origins.setdefault(option, origin)
+        return self._options[option], origins[option]
 
     def divio_settings(self):
         """``ConnectionSettings`` from this plugin's connection options (raises ``ConfigurationError``)."""

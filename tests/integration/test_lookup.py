@@ -7,7 +7,7 @@ import pytest
 
 import ground_truth
 from divio_simulator import generate_dataset, run_simulator
-from testlib import TOKEN, play
+from testlib import ANSIBLE_CORE, TOKEN, play
 
 VALID_TERMS = "applications, environments, latest_backup"
 BAD_TOKEN = "bad-Tok3n-LOOKUP-9q8w7e6r5t"
@@ -219,7 +219,12 @@ def test_bad_terms_and_options(run_playbook, sim_env, dataset):
     assert "option min_retention does not apply to term 'environments'" in msgs["misplaced_min_retention"]
     assert "application 'no-such-app' not found" in msgs["unknown_application"]
     for name, msg in msgs.items():
-        assert "The lookup plugin 'divio.cloud.divio' failed" in msg, name
+        if ANSIBLE_CORE >= (2, 19):
+            assert "The lookup plugin 'divio.cloud.divio' failed" in msg, name
+        else:
+            # ansible-core 2.16 shows a lookup's AnsibleLookupError as it is, without naming the plugin; anything
+            # else the lookup raised would read "An unhandled exception occurred while running the lookup plugin".
+            assert "unhandled exception" not in msg, name
     assert "Traceback" not in run.output
 
 
