@@ -54,7 +54,8 @@ def test_fresh_backups_deploy(gate):
     assert last_line(run) == result["line"]
     assert result["gate"]["summary"]["ok"] is True and result["error"] is None
     assert posted == ["/apps/v3/deployments/"]
-    assert result["started"] <= result["finished"]
+    assert isinstance(result["started"], int) and result["started"] <= result["finished"]
+    assert result["attached"] is None and result["refresh"] is False and result["backups_taken"] == []
 
 
 def test_stale_backups_refuse_before_any_post(gate):
