@@ -22,9 +22,6 @@ LOWEST_PYTHON ?= $(PYTHON)
 LOWEST_TESTS := tests/unit tests/integration tests/hostile/test_hostile.py::test_modules_and_lookup_at_vvvv_never_show_the_token \
 	-m "not quality" --ignore=tests/integration/test_soak.py --ignore=tests/integration/test_churn.py \
 	--ignore=tests/integration/test_fleet_scale.py --ignore=tests/integration/test_deployment_cli.py
-# Tests known to fail on 2.16, one node id (prefix) a line with its reason: left out, and counted in the output.
-LOWEST_KNOWN_FAILURES := hacking/known-failures-ansible-core-2.16.txt
-LOWEST_DESELECT := $(shell sed -e 's/\#.*//' -e '/^ *$$/d' -e 's/^ */--deselect=/' $(LOWEST_KNOWN_FAILURES) 2>/dev/null)
 
 .PHONY: demo test test-highest test-lowest venv venv-lowest clean
 
@@ -72,11 +69,10 @@ test-highest: venv
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-lowest: venv-lowest
-	@echo "== ansible-core $$($(LOWEST_VENV)/bin/python -c 'import ansible; print(ansible.__version__)'): the compatibility" \
-		"subset; $(words $(LOWEST_DESELECT)) known failure(s) left out ($(LOWEST_KNOWN_FAILURES))"
+	@echo "== ansible-core $$($(LOWEST_VENV)/bin/python -c 'import ansible; print(ansible.__version__)'): the compatibility subset"
 	PATH=$(abspath $(LOWEST_VENV)/bin):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(LOWEST_VENV)/collections) \
 		ANSIBLE_PYTHON_INTERPRETER=$(abspath $(LOWEST_VENV)/bin/python) \
-		$(LOWEST_VENV)/bin/python -m pytest -n 2 $(LOWEST_TESTS) $(LOWEST_DESELECT) $(PYTEST_ARGS)
+		$(LOWEST_VENV)/bin/python -m pytest -n 2 $(LOWEST_TESTS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) collections .pytest_cache reports
