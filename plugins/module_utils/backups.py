@@ -462,7 +462,7 @@ def _kept(backup):
     """A backup to keep, copied with the interpreter's shared key strings: the JSON decoder shares keys
     only within one page, so backups kept from thousands of pages would keep thousands of copies of the
     same keys alive (11 MB at 3,000 environments x 600 backups), and memory would grow with the pages."""
-    return dict((sys.intern(key) if type(key) is str else key, value) for key, value in backup.items())
+    return dict((sys.intern(key) if isinstance(key, str) else key, value) for key, value in backup.items())
 
 
 def _scan_pass(client, env_uuid, wanted, rule, keep, state=None):
