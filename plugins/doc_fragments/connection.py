@@ -73,7 +73,7 @@ options:
     description:
       - The most pages read for one list (applications, environments, backups, ...); a list with more pages
         fails the task instead of being read without end.
-      - If not set, the E(DIVIO_MAX_PAGES) environment variable is used, then V(10000).
+      - If not set, the E(DIVIO_MAX_PAGES) environment variable is used, then V(20000).
     type: int
   max_items:
     description:

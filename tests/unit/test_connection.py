@@ -343,7 +343,7 @@ def test_a_blank_environment_variable_counts_as_unset(blank):
 # -- limits (issue 14): defaults, sources, validation before any request --------------------------------
 
 LIMITS = {"retries": 6, "deadline": None, "allow_plain_http": False, "max_response_bytes": 32 * 1024 * 1024,
-          "max_pages": 10000, "max_items": 1000000, "max_concurrency": 8}
+          "max_pages": 20000, "max_items": 1000000, "max_concurrency": 8}
 
 
 def test_limits_have_their_documented_defaults():
