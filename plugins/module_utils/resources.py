@@ -137,12 +137,14 @@ def fleet(client, applications=None, organisation=None, environments=None):
     """
     if applications is not None and not isinstance(applications, (list, tuple)):
         raise InputError("applications %r is not valid: expected a list of application slugs or ids." % (applications,))
-    refs = None if applications is None else [require_text("applications item", ref, allow_none=False) for ref in applications]
+    # Named twice (or by slug and by id) is asked for once: one record per environment, one series per metric.
+    refs = None if applications is None else list(dict.fromkeys(require_text("applications item", ref, allow_none=False)
+                                                                for ref in applications))
     organisation = require_id("organisation", organisation)
     if environments is not None:
         if not isinstance(environments, (list, tuple)) or not environments:
             raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
-        environments = [require_text("environments item", slug, allow_none=False) for slug in environments]
+        environments = list(dict.fromkeys(require_text("environments item", slug, allow_none=False) for slug in environments))
 
     def entry(reference, app=None, error=None):
         return {"reference": reference, "application": app, "environments": [], "missing": [], "error": error}
@@ -155,6 +157,9 @@ def fleet(client, applications=None, organisation=None, environments=None):
         for ref, (app, error) in zip(refs, client.map(lambda ref: get_application(client, ref), refs, return_errors=True)):
             if error is None and organisation is not None and app.get("organisation") != organisation:
                 error = NotFoundError("application %r is not in organisation %s" % (app.get("slug"), organisation))
+            if error is None and any(item["application"] and item["application"].get("uuid") == app.get("uuid")
+                                     for item in entries):
+                continue
             entries.append(entry(ref, app, error))
 
     readable = [item for item in entries if item["error"] is None]

@@ -69,6 +69,13 @@ def test_missing_environment_and_unknown_application(client):
     assert summary == {"error": 1, "missing": 1, "stale": 0, "fresh": 1, "total": 3, "ok": False}
 
 
+def test_an_application_named_twice_is_checked_once(client, dataset):
+    wiki = next(app for app in dataset.applications if app["slug"] == "wiki")
+    records, summary = check_backups(client, applications=["wiki", wiki["uuid"], "wiki"], environments=["live", "live"])
+    assert [(r["application_slug"], r["environment_slug"]) for r in records] == [("wiki", "live")]
+    assert summary["total"] == 1
+
+
 def test_one_pass_over_backups_for_the_whole_fleet(client, sim, dataset):
     sim.configure(honour_backup_environment_filter=False)
     sim.reset_stats()
