@@ -90,7 +90,7 @@ def _tiled(client, listing, next_url, page_length):
     while they are read - a count that changes is an error."""
     last = _last_page_number(next_url, listing.count, page_length, client.max_concurrency)
     if last:
-        listing.check_announced(last)
+        listing.check_announced(last, page_length)
         fetched = client.imap(lambda url: (url, client.get_page(url)), _numbered_urls(next_url, last))
         try:
             yield from _numbered_items(listing, fetched, last)
@@ -190,12 +190,19 @@ class _Listing:
             raise ListTooLongError("%s: more than %d pages (the max_pages limit); refusing to read on. Raise "
                                    "max_pages to read longer lists." % (self.what, self.page_cap), path=self.path)
 
-    def check_announced(self, last_page):
+    def check_announced(self, requests, page_length):
         """Refuse at once a list the server announces beyond the caps, before fetching its pages."""
-        if last_page > self.page_cap:
+        if requests <= self.page_cap:
+            return
+        plain = -(-self.count // page_length)
+        if requests == plain:
             raise ListTooLongError("%s: the server announces %d items in %d pages, more than the max_pages limit of "
                                    "%d; refusing to read them. Raise max_pages to read longer lists."
-                                   % (self.what, self.count, last_page, self.page_cap), path=self.path)
+                                   % (self.what, self.count, plain, self.page_cap), path=self.path)
+        raise ListTooLongError("%s: the server announces %d items in pages of %d (%d pages); read as overlapping "
+                               "windows, so that a change during the read is seen, that is more requests than the "
+                               "max_pages limit of %d; refusing to read them. Raise max_pages to read longer lists."
+                               % (self.what, self.count, page_length, plain, self.page_cap), path=self.path)
 
     def read(self, page, url):
         """Validate one page; returns ``(results, next)``."""
@@ -323,6 +330,19 @@ def plan_window(end, cap):
                 best = _Window(start, size)
         smallest = 2  # an end that every size from cap/2 up divides: take any window that gets on
     return best
+
+
+def requests_needed(count, page, limit=None):
+    """Requests a read of ``count`` items in pages of at most ``page`` takes without re-reads: the chain of
+    overlapping windows ``_ChainedRead`` plans (the fewest there are), or plain pages when it does not chain.
+    Counting stops once past ``limit``."""
+    plain = max(1, -(-count // page))
+    if page < MIN_CHAINED_PAGE or count <= page:
+        return plain
+    end, windows = page, 1
+    while end < count and (limit is None or windows <= limit):
+        end, windows = plan_window(end, page).end, windows + 1
+    return windows
 
 
 def _identity(item):
@@ -565,7 +585,7 @@ def _read_chained(client, listing, first_url, first_results, next_url):
     above); falls back to ``_tiled`` for a server that ignores ``page_size``."""
     read = _ChainedRead(client, listing, first_results, next_url, listing.count)
     if listing.count is not None:
-        listing.check_announced(-(-listing.count // read.cap))
+        listing.check_announced(requests_needed(listing.count, read.cap, listing.page_cap), read.cap)
     try:
         yield from read.items()
     except _PageSizeIgnored:

@@ -466,13 +466,7 @@ def consistent_pages(items, page):
     by dynamic programming for these sizes). Plain pages when the paginator does not chain."""
     collection_imports()
     from ansible_collections.divio.cloud.plugins.module_utils import pagination
-    plain = max(1, -(-items // page))
-    if not hasattr(pagination, "plan_window") or page < pagination.MIN_CHAINED_PAGE or items <= page:
-        return plain
-    end, windows = page, 1
-    while end < items:
-        end, windows = pagination.plan_window(end, page).end, windows + 1
-    return windows
+    return pagination.requests_needed(items, page)
 
 
 def run_child(kind, url, **extra):

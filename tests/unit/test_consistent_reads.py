@@ -117,6 +117,26 @@ def test_windows_overlap_start_on_their_grid_and_get_on(cap):
     assert windows <= -(-60000 // cap) * (1.45 if cap < 50 else 1.16)
 
 
+def fewest_windows(count, cap):
+    """By dynamic programming over every chain: the fewest windows (any page size from 2 to ``cap``, each
+    starting on its own grid and holding the last item of the one before) that read ``count`` items."""
+    best = {cap: 1}
+    for end in range(cap, count):
+        if end in best:
+            for size in range(2, cap + 1):
+                reach = min(count, (end - 1) // size * size + size)
+                if reach > end and best[end] + 1 < best.get(reach, count):
+                    best[reach] = best[end] + 1
+    return best[count]
+
+
+@pytest.mark.parametrize("cap", [20, 25, 100])
+@pytest.mark.parametrize("count", [101, 999, 2000, 4321])
+def test_the_plan_takes_the_fewest_windows_there_are(cap, count):
+    # The benchmark's "minimum with consistent reads" and the max_pages check rest on this.
+    assert pagination.requests_needed(count, cap) == fewest_windows(count, cap)
+
+
 # -- a still list ----------------------------------------------------------------------------------------
 
 
@@ -373,6 +393,21 @@ def test_re_reads_count_against_max_pages(serve):
     with pytest.raises(PaginationError) as info:
         read(max_reread=50, max_pages=8)
     assert "max_pages" in str(info.value) and len(scripted.requests) <= 8
+
+
+def test_max_pages_is_checked_against_the_windows_a_consistent_read_takes(serve):
+    # 2,000 items in pages of 100 are 20 pages, but 23 overlapping windows: refused before the second
+    # request rather than after reading 20 of them; with max_pages at the windows needed, read whole.
+    needed = pagination.requests_needed(2000, 100)
+    assert needed > 20
+    scripted = serve(ScriptedList(2000))
+    with pytest.raises(PaginationError, match=r"in pages of 100 \(20 pages\); read as overlapping windows.*"
+                                               r"max_pages limit of 20;"):
+        read(4, max_pages=20)
+    assert len(scripted.requests) == 1
+    scripted.requests.clear()
+    assert read(4, max_pages=needed) == [item["uuid"] for item in scripted.items]
+    assert len(scripted.requests) == needed
 
 
 def test_max_reread_comes_from_the_option_table(serve):
