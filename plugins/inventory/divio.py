@@ -179,7 +179,7 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.divio.cloud.plugins.module_utils.checks import ERROR, FRESH, MISSING, STALE, check_backups
+from ansible_collections.divio.cloud.plugins.module_utils.checks import ERROR, FRESH, MISSING, STALE, FleetCheck
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
@@ -359,14 +359,16 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
         read_at = _utc_now()
         scope = dict(applications=self.get_option("applications"), organisation=self.get_option("organisation"),
                      environments=self.get_option("environments"))
+        check = None
+        if self.get_option("latest_backup"):
+            # Made first: it checks every backup option before the first request.
+            check = FleetCheck(services=self.get_option("services"), max_age=self.get_option("max_age"),
+                               min_retention=self.get_option("min_retention"))
         with self.divio_client() as client:
-            records = None
-            if self.get_option("latest_backup"):
-                # First: it checks every option before its first request.
-                records, _unused = check_backups(client, services=self.get_option("services"),
-                                                 max_age=self.get_option("max_age"),
-                                                 min_retention=self.get_option("min_retention"), **scope)
-            environments = fleet_environments(fleet(client, **scope))
+            # One read of the fleet: the hosts and the backup check are the same environments.
+            entries = fleet(client, **scope)
+            environments = fleet_environments(entries)
+            records = check.judge(client, entries)[0] if check is not None else None
         return build_hosts(environments, records, read_at)
 
     def _populate(self, hosts):

@@ -121,6 +121,73 @@ def _judge(record, checks):
                       age_seconds=stalest["age_seconds"])
 
 
+class FleetCheck:
+    """The rules of a fleet check, every option checked when it is made - before any request.
+
+    ``judge(client, entries)`` judges the environments of ``resources.fleet`` entries, so a caller that
+    needs the fleet itself (the inventory) reads it once and has the check judge exactly what it read."""
+
+    def __init__(self, services=DEFAULT_SERVICES, max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, now=None):
+        self.services = parse_services(services) or DEFAULT_SERVICES
+        self.limit = _Limit(max_age)
+        self.retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
+        self.now = now or datetime.datetime.now(datetime.timezone.utc)
+
+    def judge(self, client, entries):
+        """``(records, summary)`` for ``resources.fleet`` entries, records sorted worst first."""
+        limit = self.limit
+        records = []
+        targets = []  # (record, environment uuid) still to judge
+        for item in entries:
+            ref, app = item["reference"], item["application"]
+            if item["error"] is not None:
+                records.append(_error(_record(ref, app, limit=limit), item["error"]))
+                continue
+            for env in item["environments"]:
+                record = _record(ref, app, env, env.get("slug"), limit)
+                records.append(record)
+                targets.append((record, env["uuid"]))
+            for slug in item["missing"]:
+                records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
+        self._judge_environments(client, targets)
+        records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
+        summary = dict((status, sum(r["status"] == status for r in records)) for status in STATUSES)
+        summary.update(total=len(records), ok=bool(records) and summary[FRESH] == len(records))
+        return records, summary
+
+    def _judge_environments(self, client, targets):
+        """Fill in the records of ``targets`` (``(record, environment uuid)``) from the environments' backups."""
+        limit, now, retention, services = self.limit, self.now, self.retention, self.services
+        errors = {}
+        # One scan for all services (a backup that may hold any of them); each service is then judged on
+        # its own, sharing the parts already fetched (memo) and the environment's service instances.
+        keep = max(MIN_KEEP, min(DEFAULT_KEEP, FLEET_CANDIDATES // max(1, len(targets))))
+        candidates = scan_candidates(client, [uuid for record, uuid in targets],
+                                     BackupRule(services=services, min_retention=retention, now=now), errors, keep=keep)
+        instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
+        errors.update(instance_errors)
+        rules = [(service, BackupRule(services=[service], min_retention=retention, now=now)) for service in services]
+        memo = {}
+
+        def newest_per_service(env_uuid):
+            known = ServiceInstances(client, env_uuid, preloaded=instances[env_uuid])
+            return known, [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo, known))
+                           for service, rule in rules]
+
+        judged = client.map(newest_per_service, [uuid for record, uuid in targets if uuid not in errors], return_errors=True)
+        for record, env_uuid in targets:
+            error = errors.get(env_uuid)
+            if error is None:
+                result, error = judged.pop(0)
+            if error is not None:
+                _error(record, error)
+                continue
+            known, picks = result
+            record["warnings"] = ["%s: %s" % (_name(record), warning) for warning in candidates[env_uuid].warnings]
+            _judge(record, [_service_check(record, service, found[0] if found else None, limit, now, known)
+                            for service, found in picks])
+
+
 def check_backups(client, applications=None, organisation=None, environments=None, services=DEFAULT_SERVICES,
                   max_age=DEFAULT_MAX_AGE, now=None, min_retention=DEFAULT_MIN_RETENTION):
     """Check the fleet; returns ``(records, summary)``, records sorted worst first.
@@ -128,55 +195,5 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     Each service entry (``TYPE`` or ``TYPE:PREFIX``) is judged on its own by the rule of ``BackupRule``;
     ``min_retention`` (a duration, 0: off) leaves out backups due for deletion sooner. A record's
     ``warnings`` name the backups of its environment skipped as unusable."""
-    services = parse_services(services) or DEFAULT_SERVICES
-    limit = _Limit(max_age)
-    retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-
-    records = []
-    targets = []  # (record, environment uuid) still to judge
-    for item in fleet(client, applications=applications, organisation=organisation, environments=environments):
-        ref, app = item["reference"], item["application"]
-        if item["error"] is not None:
-            records.append(_error(_record(ref, app, limit=limit), item["error"]))
-            continue
-        for env in item["environments"]:
-            record = _record(ref, app, env, env.get("slug"), limit)
-            records.append(record)
-            targets.append((record, env["uuid"]))
-        for slug in item["missing"]:
-            records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
-
-    errors = {}
-    # One scan for all services (a backup that may hold any of them); each service is then judged on
-    # its own, sharing the parts already fetched (memo) and the environment's service instances.
-    keep = max(MIN_KEEP, min(DEFAULT_KEEP, FLEET_CANDIDATES // max(1, len(targets))))
-    candidates = scan_candidates(client, [uuid for record, uuid in targets],
-                                 BackupRule(services=services, min_retention=retention, now=now), errors, keep=keep)
-    instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
-    errors.update(instance_errors)
-    rules = [(service, BackupRule(services=[service], min_retention=retention, now=now)) for service in services]
-    memo = {}
-
-    def newest_per_service(env_uuid):
-        known = ServiceInstances(client, env_uuid, preloaded=instances[env_uuid])
-        return known, [(service, newest_backups(client, env_uuid, candidates[env_uuid], rule, 1, memo, known))
-                       for service, rule in rules]
-
-    judged = client.map(newest_per_service, [uuid for record, uuid in targets if uuid not in errors], return_errors=True)
-    for record, env_uuid in targets:
-        error = errors.get(env_uuid)
-        if error is None:
-            result, error = judged.pop(0)
-        if error is not None:
-            _error(record, error)
-            continue
-        known, picks = result
-        record["warnings"] = ["%s: %s" % (_name(record), warning) for warning in candidates[env_uuid].warnings]
-        _judge(record, [_service_check(record, service, found[0] if found else None, limit, now, known)
-                        for service, found in picks])
-
-    records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
-    summary = dict((status, sum(r["status"] == status for r in records)) for status in STATUSES)
-    summary.update(total=len(records), ok=bool(records) and summary[FRESH] == len(records))
-    return records, summary
+    check = FleetCheck(services=services, max_age=max_age, min_retention=min_retention, now=now)
+    return check.judge(client, fleet(client, applications=applications, organisation=organisation, environments=environments))

@@ -6,12 +6,15 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from datetime import datetime
 
 import pytest
+import yaml
 
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
 
 from divio_simulator import generate_dataset, run_simulator
 from testlib import ANSIBLE_CORE, TOKEN
@@ -506,3 +509,42 @@ def test_requests_grow_with_pages_not_hosts(divio_env, tmp_path, latest_backup):
     for hosts, (stats, backup_pages) in runs.items():
         assert backup_pages < hosts / 2  # per-host reads of the backups would cost more than their pages
         assert stats["by_path"]["/apps/v3/backups/"] <= backup_pages + 2, (stats, backup_pages)
+
+
+def _requests(sim):
+    """The requests the simulator answered since its counters were reset: ``Counter((method, path and query))``."""
+    return Counter((method, target) for method, target, _status in sim.requests)
+
+
+FLEET_PATHS = ("/apps/v3/applications/", "/apps/v3/environments/")
+
+
+@pytest.mark.parametrize("honoured", [True, False], ids=["filter-honoured", "filter-ignored"])
+@pytest.mark.parametrize("scope", ["", "applications: [%(app0)s, %(app1)s]\nenvironments: [live]\n"], ids=["all", "named"])
+def test_latest_backup_reads_the_fleet_once(inventory, sim, dataset, client, honoured, scope):
+    """With latest_backup the inventory makes exactly the requests of the backup check alone - applications and
+    environments listed once, not once for the check and again for the hosts - and each host carries the record
+    of its own environment."""
+    sim.configure(honour_backup_environment_filter=honoured)
+    scope = scope % dict(app0=dataset.applications[0]["slug"], app1=dataset.applications[1]["uuid"])
+    options = yaml.safe_load(scope) or {}
+    sim.reset_stats()
+    fleet(client, **options)
+    fleet_read = _requests(sim)
+    sim.reset_stats()
+    records, _unused = check_backups(client, **options)
+    check = _requests(sim)
+    sim.reset_stats()
+    run = inventory(BACKUPS + scope)
+    assert run.rc == 0, run
+    made = _requests(sim)
+    assert sum(made.values()) == sim.stats()["requests"] == sum(check.values()), (made, check)
+    assert made == check
+    for path in FLEET_PATHS:
+        listing = dict((request, count) for request, count in made.items() if request[1].split("?")[0] == path)
+        assert listing == dict((request, count) for request, count in fleet_read.items() if request[1].split("?")[0] == path)
+    # Hosts and records: the same environments, each host with its own environment's record.
+    assert sorted(run.hostvars) == sorted("%s.%s" % (r["application_slug"], r["environment_slug"]) for r in records)
+    for hostvars in run.hostvars.values():
+        assert hostvars["divio_backup"]["environment"] == hostvars["divio_environment"]["uuid"]
+        assert hostvars["divio_backup"]["application"] == hostvars["divio_application"]["uuid"]
