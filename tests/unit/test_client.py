@@ -122,13 +122,14 @@ def test_settings_reach_the_transport(api, make_client):
 
 def test_one_session_is_reused(api, client, monkeypatch):
     used = []
-    original = requests.Session.request
+    original = requests.Session.get_adapter
 
-    def recording_request(self, *args, **kwargs):
-        used.append(self)
-        return original(self, *args, **kwargs)
+    def recording_get_adapter(self, url):
+        adapter = original(self, url)
+        used.append((self, adapter))
+        return adapter
 
-    monkeypatch.setattr(requests.Session, "request", recording_request)
+    monkeypatch.setattr(requests.Session, "get_adapter", recording_get_adapter)
     session = client.session
     add_json(api, ME)
     add_json(api, BACKUPS, page([1]), query={"page_size": PAGE_SIZE})
@@ -136,8 +137,55 @@ def test_one_session_is_reused(api, client, monkeypatch):
     client.get(ME)
     list(client.paginate(BACKUPS))
     assert len(used) == 3
-    assert all(s is session for s in used)
+    assert all(s is session for s, _adapter in used)
+    assert len(set(id(adapter) for _s, adapter in used)) == 1  # one adapter: one pool of kept-alive connections
     assert client.session is session
+
+
+@pytest.mark.parametrize("method, body", [("GET", None), ("POST", {"environment": "env-1", "services": ["db"]})])
+def test_requests_are_what_the_session_would_have_prepared(api, client, method, body):
+    """The client prepares requests itself (cheaper than ``Session.request`` re-merging the session's settings
+    each time); what goes out is what requests would have made of the same session, header for header."""
+    url = client.url(BACKUPS, {"environment": "env 1/ü", "page": 2})
+    api.add(method, url, json={"ok": True})
+    assert client._request(method, url, body, idempotent=method == "GET") == {"ok": True}
+    sent = api.calls[0].request
+    expected = client.session.prepare_request(requests.Request(method, url, json=body))
+    assert sent.method == expected.method
+    assert sent.url == expected.url
+    assert dict(sent.headers) == dict(expected.headers)
+    assert sent.headers["Authorization"] == "Token " + TOKEN
+    assert sent.body == expected.body
+    kwargs = api.calls[0].request.req_kwargs
+    assert kwargs["proxies"] == client.session.proxies and kwargs["cert"] is None
+
+
+def test_cookies_the_server_sets_are_sent_back_as_a_session_would(api, client):
+    api.add(responses.GET, BASE + ME, json={"uuid": "u"}, headers={"Set-Cookie": "lb=node-2; Path=/"})
+    add_json(api, BACKUPS, page([1]), query={"page_size": PAGE_SIZE})
+    client.get(ME)
+    assert "Cookie" not in api.calls[0].request.headers
+    list(client.paginate(BACKUPS))
+    assert api.calls[1].request.headers["Cookie"] == "lb=node-2"
+
+
+def test_a_session_handed_in_is_used_through_its_own_request(api, make_policy):
+    """A caller's session (or one put in place of the client's later, as a benchmark does) may carry its own
+    settings and overrides: it is called the ordinary way, with the same arguments as always."""
+    calls = []
+
+    class RecordingSession(requests.Session):
+        def request(self, *args, **kwargs):
+            calls.append((args, kwargs))
+            return super().request(*args, **kwargs)
+
+    settings = resolve_connection({"api_url": BASE, "api_token": TOKEN, "timeout": 9}, {})
+    client = DivioClient(settings, retry=make_policy(), max_concurrency=1, session=RecordingSession())
+    add_json(api, ME, {"uuid": "u"})
+    assert client.get(ME) == {"uuid": "u"}
+    assert calls == [(("GET", BASE + ME), {"json": None, "timeout": (9, 9), "verify": True,
+                                            "allow_redirects": False, "stream": True})]
+    assert api.calls[0].request.headers["Authorization"] == "Token " + TOKEN
 
 
 def test_token_is_not_in_reprs_or_session_headers(client):
