@@ -54,14 +54,9 @@ options:
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(36h) or V(2d).
     type: raw
     default: 24h
-  min_retention:
-    description:
-      - A backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not count - the
-        temporary backups C(divio app pull db) makes, deleted an hour later, are no restore point.
-      - V(0) turns the rule off. Same forms as O(max_age).
-    type: raw
-    default: 24h
+  # min_retention is described in the divio.cloud.min_retention fragment.
 extends_documentation_fragment:
+  - divio.cloud.min_retention
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
   - divio.cloud.attributes.info_module

@@ -1,10 +1,18 @@
 """The option table is the one source of the connection options: the module argument spec, the plugins'
-option sources and the ``connection`` doc fragment (a static string, as ansible-test wants) must agree with it."""
+option sources and the ``connection`` doc fragment (a static string, as ansible-test wants) must agree with it.
+``min_retention`` is described once, in its fragment, wherever it applies unconditionally."""
+
+import importlib
+from pathlib import Path
 
 import pytest
 import yaml
+from ansible.plugins.loader import fragment_loader
+from ansible.utils.plugin_docs import get_docstring
 
 from ansible_collections.divio.cloud.plugins.doc_fragments.connection import ModuleDocFragment
+from ansible_collections.divio.cloud.plugins.doc_fragments.min_retention import ModuleDocFragment as MinRetentionFragment
+from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.connection import (
     CONNECTION_ARGUMENT_SPEC,
     CONNECTION_OPTION_NAMES,
@@ -13,6 +21,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.connection import (
 
 DOCUMENTED = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
 PLUGIN_SOURCES = yaml.safe_load(ModuleDocFragment.PLUGINS)["options"]
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
 def _doc_value(value):
@@ -72,3 +81,40 @@ def test_sources_follow_one_naming_rule():
     for option in CONNECTION_OPTIONS:
         assert (option.env, option.variable, option.ini_key) == (
             "DIVIO_" + option.name.upper(), "divio_" + option.name, option.name)
+
+
+# -- min_retention: one description, in the divio.cloud.min_retention fragment ----------------
+
+MIN_RETENTION = yaml.safe_load(MinRetentionFragment.DOCUMENTATION)["options"]["min_retention"]
+# Where min_retention always applies, the fragment describes it; the plugins below apply it only with another
+# option and say so in their own description (the inventory also that it is an error without it).
+MIN_RETENTION_MODULES = {"backup_info": "BackupInfo", "backup_check": "BackupCheck"}
+MIN_RETENTION_ONLY_WITH = {"modules/backup.py": "O(only_if_older_than)", "lookup/divio.py": "V(latest_backup)",
+                           "inventory/divio.py": "O(latest_backup)"}
+
+
+@pytest.mark.parametrize("name", sorted(MIN_RETENTION_MODULES))
+def test_min_retention_is_documented_by_its_fragment_and_agrees_with_the_argument_spec(name):
+    module = importlib.import_module("ansible_collections.divio.cloud.plugins.modules." + name)
+    own = yaml.safe_load(module.DOCUMENTATION)
+    assert "min_retention" not in own["options"]
+    assert "divio.cloud.min_retention" in own["extends_documentation_fragment"]
+    # As ansible-doc and validate-modules read it: the module's docs with its fragments merged in.
+    rendered = get_docstring(module.__file__, fragment_loader, collection_name="divio.cloud", is_module=True)[0]
+    assert rendered["options"]["min_retention"] == MIN_RETENTION
+    spec = getattr(module, MIN_RETENTION_MODULES[name]).argument_spec["min_retention"]
+    assert spec == {"type": MIN_RETENTION["type"], "default": MIN_RETENTION["default"]}
+    assert MIN_RETENTION["default"] == DEFAULT_MIN_RETENTION
+
+
+def test_min_retention_is_described_by_the_plugin_only_where_it_depends_on_another_option():
+    own = {}
+    for path in sorted(PLUGINS.glob("*/*.py")):
+        options = (yaml.safe_load(getattr(importlib.import_module(
+            "ansible_collections.divio.cloud.plugins.%s.%s" % (path.parent.name, path.stem)), "DOCUMENTATION", "")
+            or "{}") or {}).get("options") or {}
+        if "min_retention" in options:
+            own["%s/%s" % (path.parent.name, path.name)] = " ".join(options["min_retention"]["description"])
+    assert sorted(own) == sorted(MIN_RETENTION_ONLY_WITH)
+    for path, description in own.items():
+        assert MIN_RETENTION_ONLY_WITH[path] in description, path
