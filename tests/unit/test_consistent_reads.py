@@ -401,8 +401,8 @@ def test_max_pages_is_checked_against_the_windows_a_consistent_read_takes(serve)
     needed = pagination.requests_needed(2000, 100)
     assert needed > 20
     scripted = serve(ScriptedList(2000))
-    with pytest.raises(PaginationError, match=r"in pages of 100 \(20 pages\); read as overlapping windows.*"
-                                               r"max_pages limit of 20;"):
+    refused = r"in pages of 100 \(20 pages\); read as overlapping windows.*max_pages limit of 20;"
+    with pytest.raises(PaginationError, match=refused):
         read(4, max_pages=20)
     assert len(scripted.requests) == 1
     scripted.requests.clear()
