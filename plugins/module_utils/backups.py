@@ -66,6 +66,7 @@ _DURATION_RE = re.compile(r"^(\d+)([smhdw])")
 _TIMESTAMP_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$")
 _UTC = datetime.timezone.utc
+_UNBOUNDED = datetime.datetime.max.replace(tzinfo=_UTC)  # the latest possible snapshot of a running backup
 
 
 # -- input parsing -----------------------------------------------------------------------------
@@ -170,19 +171,28 @@ def parse_exception(value, what):
     raise AssertionError("%r is a valid timestamp" % (value,))
 
 
+def _from_z_as_offset(value):
+    """``fromisoformat`` of Python 3.10, which does not read "Z": the same moment written as +00:00."""
+    return datetime.datetime.fromisoformat(value[:-1] + "+00:00")
+
+
+_from_usual_form = datetime.datetime.fromisoformat if sys.version_info >= (3, 11) else _from_z_as_offset
+
+
 def _parse_timestamp(value):
     """``parse_timestamp`` without the message: raises ``_NotATimestamp``, or ``ValueError`` for a date that
-    does not exist. Every backup's times are read while scanning, so the common case is kept cheap."""
-    if isinstance(value, str) and len(value) >= 20 and value[-1] == "Z" and value[10] in "T " \
-            and value[4] == value[7] == "-" and value[13] == value[16] == ":" \
-            and (len(value) == 20 or value[19] == "." and len(value) <= 30 and value[20:-1].isascii() and value[20:-1].isdigit()):
-        # The API's usual form: the C parser (Python 3.11 on) is several times faster than the pattern below.
-        try:
-            moment = datetime.datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
+    does not exist. Backups' times are read while scanning, so the common case is kept cheap."""
+    if isinstance(value, str):
+        length = len(value)
+        # The API's usual forms, YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.ffffffZ, by the C parser (several
+        # times faster than the pattern below). fromisoformat reads more forms than the pattern, so only these
+        # shapes go to it; for them both give the same moment or both refuse (checked on 3.10 to 3.13).
+        if length == 20 and value[4:20:3] == "--T::Z" or \
+                length == 27 and value[4:20:3] == "--T::." and value[26] == "Z" and value[20:26].isdigit():
+            try:
+                return _from_usual_form(value)
+            except ValueError:
+                pass  # no such date: the pattern below says how it is wrong
     match = _TIMESTAMP_RE.match(value) if isinstance(value, str) else None
     if not match:
         raise _NotATimestamp(value)
@@ -279,6 +289,7 @@ class BackupRule:
         self.min_retention = datetime.timedelta(seconds=min_retention or 0)
         self.now = now or datetime.datetime.now(_UTC)
         self.latest_event = self.now + CLOCK_SKEW_ALLOWANCE  # an event after this has not happened yet
+        self.kept_until = self.now + self.min_retention  # a backup deleted before this does not count
 
     def may_qualify(self, backup):
         """Cheap test of the backup's state alone, before any part is fetched."""
@@ -293,18 +304,29 @@ class BackupRule:
         """``(may qualify, warning or None)`` from the backup object alone: state, deletion date, times."""
         if not self.may_qualify(backup):
             return False, None
-        problem = _time_problem(backup, BACKUP_EVENT_FIELDS, "backup %s" % backup["uuid"], self.latest_event)
+        usable, warning, _ended = self.screen_dates(backup)
+        return usable, warning
+
+    def screen_dates(self, backup, parsed=None):
+        """``(usable, warning or None, ended_at as a datetime or None)``: ``screen`` after ``may_qualify``.
+
+        ``parsed``: ``{field: datetime}`` of the backup's fields already parsed (each is parsed once)."""
+        parsed = {} if parsed is None else parsed
+        problem = _time_problem(backup, BACKUP_EVENT_FIELDS, "backup", self.latest_event, parsed)
         if problem:
-            return False, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], problem)
+            return False, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], problem), None
         if self.min_retention:
-            what = "scheduled_for_deletion_at of backup %s" % backup["uuid"]
-            try:
-                deletion = parse_timestamp(backup.get("scheduled_for_deletion_at"), what)
-            except InvalidResponseError as exc:
-                return False, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], str(exc).rstrip("."))
-            if deletion is not None and deletion < self.now + self.min_retention:
-                return False, None  # temporary: it is going away
-        return True, None
+            value = backup.get("scheduled_for_deletion_at")
+            if value is not None:
+                try:
+                    deletion = _parse_timestamp(value)
+                except (ValueError, OverflowError):
+                    exc = parse_exception(value, "scheduled_for_deletion_at of backup %s" % backup["uuid"])
+                    return False, "skipped backup %s: %s; the next older backup was judged." % (
+                        backup["uuid"], str(exc).rstrip(".")), None
+                if deletion < self.kept_until:
+                    return False, None, None  # temporary: it is going away
+        return True, None, parsed.get("ended_at")
 
     def counted_parts(self, parts, backup=None, instances=None):
         """The parts that make the backup qualify, or None when it does not."""
@@ -348,7 +370,7 @@ class BackupRule:
     def judge(self, backup, parts, instances=None):
         """``(Pick or None, warning or None)`` for a backup that passed ``screen``, with its parts."""
         for part in parts:
-            problem = _time_problem(part, PART_EVENT_FIELDS, "service-instance backup %s" % part.get("uuid"), self.latest_event)
+            problem = _time_problem(part, PART_EVENT_FIELDS, "service-instance backup", self.latest_event)
             if problem:
                 return None, "skipped backup %s: %s; the next older backup was judged." % (backup["uuid"], problem)
         counted = self.counted_parts(parts, backup, instances)
@@ -396,19 +418,26 @@ def _date_part(part, backup):
     return None, None
 
 
-def _time_problem(item, fields, what, latest):
-    """Why ``item``'s event timestamps make it unusable (no date, or later than ``latest``), or None."""
+def _time_problem(item, fields, kind, latest, parsed=None):
+    """Why ``item``'s event timestamps make it unusable (no date, or later than ``latest``), or None.
+
+    ``kind``: what the item is, for the message (``backup``); ``parsed``: a dict of fields already parsed,
+    which gets the ones parsed here."""
     for field in fields:
         value = item.get(field)
         if value is None:
             continue
-        try:
-            moment = _parse_timestamp(value)
-        except (ValueError, OverflowError):
-            return str(parse_exception(value, "%s of %s" % (field, what))).rstrip(".")
+        moment = parsed.get(field) if parsed else None
+        if moment is None:
+            try:
+                moment = _parse_timestamp(value)
+            except (ValueError, OverflowError):
+                return str(parse_exception(value, "%s of %s %s" % (field, kind, item.get("uuid")))).rstrip(".")
+            if parsed is not None:
+                parsed[field] = moment
         if moment > latest:
-            return "%s %r of %s is in the future (more than the %d min clock-skew allowance)" % (
-                field, item.get(field), what, CLOCK_SKEW_ALLOWANCE.seconds // 60)
+            return "%s %r of %s %s is in the future (more than the %d min clock-skew allowance)" % (
+                field, value, kind, item.get("uuid"), CLOCK_SKEW_ALLOWANCE.seconds // 60)
     return None
 
 
@@ -420,6 +449,10 @@ class Candidates:
     Keeps every running backup (no upper bound on its snapshot) and the ``keep`` finished ones whose
     snapshot can be the latest; ``dropped_bound`` is the latest possible snapshot of any backup it let
     go, so ``pick_newest`` can tell whether its answer is proven or a full re-read is needed.
+
+    A backup's dates are screened only once it could be kept: one that ended too early to be kept
+    is let go on its ``ended_at`` alone, so a problem with its other dates goes unsaid (it could never
+    be the answer; ``dropped_bound`` counts it either way, which can only make a proof stricter).
     """
 
     def __init__(self, keep=None):
@@ -429,18 +462,41 @@ class Candidates:
         self.warnings = []  # backups skipped as unusable, said once each (see ``note``)
         self._running = []
         self._heap = []
+        self._full_at = sys.maxsize if keep is None else max(1, keep)  # heap size from which a backup may be let go
         self._order = itertools.count()  # tie-breaker: backups themselves do not compare
 
-    def add(self, backup):
-        bound = _latest_possible_snapshot(backup)
-        if bound is None:
-            self._running.append(_kept(backup))
+    def offer(self, backup, rule):
+        """Count ``backup`` as seen; keep it if ``rule`` may let it qualify and it may be among the newest."""
+        self.seen += 1
+        if not rule.may_qualify(backup):
             return
-        if self.keep is not None and len(self._heap) >= self.keep and bound <= self._heap[0][0]:
-            # Not among the newest kept: dropped at once, without a copy.
-            self.dropped_bound = bound if self.dropped_bound is None else max(self.dropped_bound, bound)
+        parsed = None
+        if len(self._heap) >= self._full_at:
+            ended_at = backup.get("ended_at")
+            if ended_at is not None:
+                try:
+                    ended = _parse_timestamp(ended_at)
+                except (ValueError, OverflowError):
+                    ended = None  # screen_dates says what is wrong with it
+                if ended is not None:
+                    bound = ended + CLOCK_SLACK
+                    if bound <= self._heap[0][0]:
+                        # Not among the newest kept: let go at once, without a copy or a look at its other dates.
+                        if self.dropped_bound is None or bound > self.dropped_bound:
+                            self.dropped_bound = bound
+                        return
+                    parsed = {"ended_at": ended}
+        usable, warning, ended = rule.screen_dates(backup, parsed)
+        if warning:
+            self.note(warning)
+        if usable:
+            self._add(backup, ended)
+
+    def _add(self, backup, ended):
+        if ended is None:
+            self._running.append(_kept(backup))  # still running: its snapshot could be any time
             return
-        item = (bound, next(self._order), _kept(backup))
+        item = (ended + CLOCK_SLACK, next(self._order), _kept(backup))
         if self.keep is None or len(self._heap) < self.keep:
             heapq.heappush(self._heap, item)
             return
@@ -454,6 +510,12 @@ class Candidates:
     def __iter__(self):
         return iter(self._running + [item[2] for item in self._heap])
 
+    def newest_first(self):
+        """``(latest possible snapshot, backup)`` of each, latest first; running ones (None: unbounded) lead."""
+        pairs = [(None, backup) for backup in self._running] + [(item[0], item[2]) for item in self._heap]
+        pairs.sort(key=lambda pair: _UNBOUNDED if pair[0] is None else pair[0], reverse=True)
+        return pairs
+
     def __len__(self):
         return len(self._running) + len(self._heap)
 
@@ -462,7 +524,10 @@ def _kept(backup):
     """A backup to keep, copied with the interpreter's shared key strings: the JSON decoder shares keys
     only within one page, so backups kept from thousands of pages would keep thousands of copies of the
     same keys alive (11 MB at 3,000 environments x 600 backups), and memory would grow with the pages."""
-    return dict((sys.intern(key) if isinstance(key, str) else key, value) for key, value in backup.items())
+    try:
+        return dict(zip(map(sys.intern, backup), backup.values()))
+    except TypeError:  # a key that is no plain string (never from JSON) is kept as it is
+        return dict((sys.intern(key) if isinstance(key, str) else key, value) for key, value in backup.items())
 
 
 def _scan_pass(client, env_uuid, wanted, rule, keep, state=None):
@@ -478,12 +543,13 @@ def _scan_pass(client, env_uuid, wanted, rule, keep, state=None):
         owner = backup.get("environment")
         if not unfiltered and owner != env_uuid:
             unfiltered = state["unfiltered"] = True
-        if owner in found:
-            found[owner].seen += 1
-            usable, warning = rule.screen(backup)
-            found[owner].note(warning)
-            if usable:
-                found[owner].add(backup)
+        try:
+            candidates = found.get(owner)
+        except TypeError:  # unhashable: a list or an object where an id belongs
+            raise InvalidResponseError("GET %s returned backup %s whose environment %r is not an id."
+                                       % (BACKUPS, backup["uuid"], owner), path=BACKUPS) from None
+        if candidates is not None:
+            candidates.offer(backup, rule)
     return found, unfiltered
 
 
@@ -556,11 +622,6 @@ def _one_pass_is_cheaper(client, first_count, remaining):
     return pages < per_environment * remaining and pages <= getattr(client, "max_pages", pages)
 
 
-def _latest_possible_snapshot(backup):
-    ended = parse_timestamp(backup.get("ended_at"), "ended_at of backup %s" % backup["uuid"])
-    return ended + CLOCK_SLACK if ended else None  # None: still running, could be anything
-
-
 def fetch_parts(client, backup, memo=None):
     """The service-instance backups a backup lists, fetched by id and checked to belong to it.
 
@@ -610,11 +671,8 @@ def pick_newest(client, candidates, rule, count, memo=None, instances=None):
     Candidates are tried from the latest possible snapshot down; parts are fetched only while a
     candidate could still make the top ``count``. Backups found unusable are noted in
     ``candidates.warnings``. ``instances``: the environment's ``ServiceInstances``."""
-    unbounded = datetime.datetime.max.replace(tzinfo=_UTC)
-    ordered = sorted(candidates, key=lambda b: _latest_possible_snapshot(b) or unbounded, reverse=True)
     chosen = []
-    for backup in ordered:
-        bound = _latest_possible_snapshot(backup)
+    for bound, backup in candidates.newest_first():
         if len(chosen) >= count and bound is not None and bound < chosen[count - 1].order:
             return chosen[:count], True  # dropped candidates had even earlier bounds
         try:
