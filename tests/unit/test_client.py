@@ -4,6 +4,8 @@ import datetime
 import email.utils
 import json
 import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -678,8 +680,46 @@ def test_proxy_and_ca_bundle_come_from_the_environment_once(monkeypatch, make_cl
     api.add(responses.GET, BASE + "/iam/v3/me/", json={"uuid": "u"})
     client.get("/iam/v3/me/")
     assert api.calls[0].request.req_kwargs["verify"] == "/etc/ssl/company-ca.pem"
+    assert api.calls[0].request.req_kwargs["proxies"]["https"] == "http://proxy.internal:3128"
     monkeypatch.setenv("NO_PROXY", "api.divio.com")
     assert make_client().session.proxies == {}
+
+
+def test_requests_really_go_through_a_proxy_from_the_environment(monkeypatch, make_policy):
+    """Real HTTP, loopback only: with HTTP_PROXY set, the request goes to the proxy in absolute form (the API
+    host itself, 127.0.0.2:9 where nothing listens, is never contacted) and carries the token header."""
+    seen = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = b'{"uuid": "via-proxy"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        proxy = "http://127.0.0.1:%d" % server.server_port
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        settings = resolve_connection({"api_url": "http://127.0.0.2:9", "api_token": TOKEN, "timeout": 5}, {})
+        with DivioClient(settings, retry=make_policy(max_attempts=1), max_concurrency=1) as client:
+            assert client.get(ME) == {"uuid": "via-proxy"}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert seen == [("http://127.0.0.2:9" + ME, "Token " + TOKEN)]
 
 
 def test_a_bad_page_is_never_replayed_from_the_cache(api, make_client):
