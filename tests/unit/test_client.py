@@ -185,8 +185,8 @@ def test_a_session_handed_in_is_used_through_its_own_request(api, make_policy):
     client = DivioClient(settings, retry=make_policy(), max_concurrency=1, session=RecordingSession())
     add_json(api, ME, {"uuid": "u"})
     assert client.get(ME) == {"uuid": "u"}
-    assert calls == [(("GET", BASE + ME), {"json": None, "timeout": (9, 9), "verify": True,
-                                            "allow_redirects": False, "stream": True})]
+    sent = {"json": None, "timeout": (9, 9), "verify": True, "allow_redirects": False, "stream": True}
+    assert calls == [(("GET", BASE + ME), sent)]
     assert api.calls[0].request.headers["Authorization"] == "Token " + TOKEN
 
 
