@@ -782,7 +782,7 @@ def backup_entry(application, environment, pick, instances, now, max_age, warnin
 
 
 def find_backups(client, application, environment=None, latest=True, successful_only=True, services=None,
-                 max_age=None, limit=100, now=None, min_retention=DEFAULT_MIN_RETENTION):
+                 max_age=None, limit=100, now=None, min_retention=DEFAULT_MIN_RETENTION, warnings=None):
     """Backups of one application's environments, as ``backup_info`` returns them.
 
     ``latest``: one entry per environment, its newest qualifying backup, or an entry with
@@ -790,7 +790,9 @@ def find_backups(client, application, environment=None, latest=True, successful_
     Otherwise every qualifying backup, newest first, at most ``limit`` per environment.
     ``min_retention``: a duration (``24h``; 0 turns it off) - see ``BackupRule``.
     Each entry's ``warnings`` lists the backups of its environment skipped as unusable
-    (``"<app>/<env>: skipped backup ..."``).
+    (``"<app>/<env>: skipped backup ..."``). ``warnings``, a list, receives those of every environment, once
+    each - also of an environment left without entries (``latest=False``, nothing qualified), which no entry
+    can carry.
     """
     now = now or datetime.datetime.now(_UTC)
     retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
@@ -810,10 +812,13 @@ def find_backups(client, application, environment=None, latest=True, successful_
         instances = ServiceInstances(client, env["uuid"])
         found = candidates[env["uuid"]]
         picks = newest_backups(client, env["uuid"], found, rule, count, instances=instances)
-        warnings = ["%s/%s: %s" % (app.get("slug"), env.get("slug"), warning) for warning in found.warnings]
+        env_warnings = ["%s/%s: %s" % (app.get("slug"), env.get("slug"), warning) for warning in found.warnings]
         if latest:
-            return [backup_entry(app, env, picks[0] if picks else None, instances, now, max_age, warnings)]
-        return [backup_entry(app, env, pick, instances, now, max_age, warnings) for pick in picks]
+            return env_warnings, [backup_entry(app, env, picks[0] if picks else None, instances, now, max_age, env_warnings)]
+        return env_warnings, [backup_entry(app, env, pick, instances, now, max_age, env_warnings) for pick in picks]
 
     environments = sorted(environments, key=lambda e: str(e.get("slug") or ""))
-    return [entry for entries in client.map(resolve, environments) for entry in entries]
+    resolved = client.map(resolve, environments)
+    if warnings is not None:
+        warnings.extend(warning for env_warnings, _entries in resolved for warning in env_warnings)
+    return [entry for _env_warnings, entries in resolved for entry in entries]

@@ -199,7 +199,8 @@ backups:
     warnings:
       description:
         - Backups of this environment skipped as unusable (dated in the future, not dated at all, a time that is no
-          date), and O(services) entries that name no instance. The task shows them as warnings too.
+          date), and O(services) entries that name no instance. The task shows them as warnings too - also those of
+          an environment that, with O(latest=false), has no entry.
       type: list
       elements: str
       returned: always
@@ -282,10 +283,12 @@ class BackupInfo(DivioModule):
 
     def run(self, client):
         p = self.params
+        # Collected apart from the entries: with latest=false an environment may end with none to carry them.
+        warnings = []
         backups = find_backups(client, p["application"], environment=p["environment"], latest=p["latest"],
                                successful_only=p["successful_only"], services=p["services"], max_age=p["max_age"],
-                               limit=p["limit"], min_retention=p["min_retention"])
-        for warning in dict.fromkeys(w for entry in backups for w in entry["warnings"]):
+                               limit=p["limit"], min_retention=p["min_retention"], warnings=warnings)
+        for warning in warnings:
             self.module.warn(warning)
         return {"backups": backups}
 

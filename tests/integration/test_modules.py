@@ -263,9 +263,6 @@ def test_new_options_bad_input(run_playbook, sim_env, args, message):
     assert "Traceback" not in run.output
 
 
-# Needs find_backups(..., warnings=[]) in module_utils/backups.py and backup_info passing it (the change is
-# described in the #18 helper report): remove this mark with that change.
-@pytest.mark.xfail(strict=True, reason="find_backups drops the warnings of an environment left without entries")
 @pytest.mark.parametrize("environment", ["live", None], ids=["one-environment", "every-environment"])
 def test_latest_false_keeps_the_warnings_of_an_environment_left_without_entries(run_playbook, environment):
     """Every backup of live skipped as unusable - one dated in 2099, one that cannot be dated: with latest: false
