@@ -16,8 +16,8 @@ description:
     as the C(divio.cloud.backup_gate) role and the C(divio.cloud.check_backups) playbook do.
   - When the server ignores the C(backups/?environment=) filter, one pass over all backups serves every
     environment of every application.
-  - Backups are dated and skipped as in M(divio.cloud.backup_info) (see its notes); each skipped backup is named in
-    RV(checks[].warnings) and shown as a task warning.
+  - Backups are dated and skipped as in M(divio.cloud.backup_info) (see its notes); each skipped backup that could have
+    been the answer is named in RV(checks[].warnings) and shown as a task warning.
 author:
   - divio.cloud contributors (@divio)
 options:

@@ -71,7 +71,9 @@ notes:
     which field it was.
   - A backup with an event time (C(created_at), C(queued_at), C(started_at), C(ended_at), C(taken_at)) more than
     5 minutes (the clock-skew allowance) in the future, with a time that is no date, or that cannot be dated at all,
-    is skipped with a warning naming it, and the next older backup is judged. Ages are never negative.
+    is skipped with a warning naming it, and the next older backup is judged. Ages are never negative. Only a
+    backup that could have been the answer is screened so - one that ended before the newest kept candidates of
+    its environment cannot be, and a bad time on it is not reported.
   - Ids are opaque strings, returned as the API writes them.
 """
 
