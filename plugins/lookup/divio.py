@@ -184,6 +184,7 @@ _list:
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES
@@ -191,6 +192,8 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import InputErr
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, list_applications, list_environments
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
 from ansible_collections.divio.cloud.plugins.plugin_utils.lookup_cache import LookupCache, run_cache_dir
+
+display = Display()
 
 
 def _applications(client, o):
@@ -202,9 +205,13 @@ def _environments(client, o):
 
 
 def _latest_backup(client, o):
-    return find_backups(client, o["application"], environment=o["environment"], latest=o["latest"],
-                        successful_only=o["successful_only"], services=o["services"], max_age=o["max_age"],
-                        min_retention=o["min_retention"], limit=o["limit"])
+    warnings = []  # apart from the entries: with latest=false an environment may end with none to carry them
+    entries = find_backups(client, o["application"], environment=o["environment"], latest=o["latest"],
+                           successful_only=o["successful_only"], services=o["services"], max_age=o["max_age"],
+                           min_retention=o["min_retention"], limit=o["limit"], warnings=warnings)
+    for warning in warnings:
+        display.warning(warning)
+    return entries
 
 
 # term -> (function, options it takes, options it requires)

@@ -291,3 +291,21 @@ def test_latest_false_keeps_the_warnings_of_an_environment_left_without_entries(
     skipped = ["app/live: skipped backup %s: " % backup["uuid"] for backup in (future, undatable)]
     for prefix in skipped:
         assert sum(warning.startswith(prefix) for warning in history["warnings"]) == 1, (prefix, history["warnings"])
+
+
+@pytest.mark.parametrize("latest", [True, False])
+def test_the_lookup_shows_skipped_backups_as_warnings(run_playbook, latest):
+    """The lookup's latest_backup term warns about backups skipped as unusable, like backup_info - also with
+    latest=false, where the environment has no entry to carry them."""
+    account = Account("divio" if "divio" in id_styles() else "uuid")
+    database = account.instance("DATABASE")
+    future = account.backup(20, [database], ended_at="2099-01-01T00:00:00Z")
+    with account.serve():
+        run = run_playbook(play("""
+    - ansible.builtin.set_fact:
+        out: "{{ query('divio.cloud.divio', 'latest_backup', application='app', environment='live', latest=%s) }}"
+""" % latest), env={"DIVIO_API_URL": account.server.url, "DIVIO_API_TOKEN": TOKEN})
+    assert run.rc == 0, run
+    assert [entry["uuid"] for entry in run.result] == ([None] if latest else [])
+    said = re.sub(r"\s+", " ", run.output)
+    assert "[WARNING]: app/live: skipped backup %s: ended_at '2099-01-01T00:00:00Z'" % future["uuid"] in said, run.output
