@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.pagination import requests_needed
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     SERVICE_INSTANCES,
     get_application,
@@ -606,8 +607,9 @@ def _one_pass_is_cheaper(client, first_count, remaining):
     """Would one unfiltered pass cost fewer requests than a filtered pass per remaining environment?
 
     Estimated from the first environment's size and the account's total, read from one page of the
-    unfiltered list (which also shows the page size the server really allows). A pass longer than the
-    max_pages limit is never cheaper: it would be refused, while the filtered passes can still be read."""
+    unfiltered list (which also shows the page size the server really allows), both as the requests a
+    consistent read takes. A pass beyond the max_pages or max_items limit is never cheaper: it would be
+    refused, while the filtered passes can still be read."""
     try:
         page = client.get(BACKUPS, {"page_size": client.page_size})
     except DivioError:
@@ -617,9 +619,11 @@ def _one_pass_is_cheaper(client, first_count, remaining):
     total, length = page.get("count"), len(page.get("results") or [])
     if not isinstance(total, int) or isinstance(total, bool) or not length:
         return False
-    per_environment = max(1, -(-first_count // length))
-    pages = -(-total // length)
-    return pages < per_environment * remaining and pages <= getattr(client, "max_pages", pages)
+    max_pages = getattr(client, "max_pages", None)
+    if total > getattr(client, "max_items", total):
+        return False
+    pages = requests_needed(total, length, max_pages)
+    return pages < requests_needed(first_count, length) * remaining and (max_pages is None or pages <= max_pages)
 
 
 def fetch_parts(client, backup, memo=None):

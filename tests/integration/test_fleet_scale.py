@@ -55,6 +55,22 @@ def test_one_pass_over_every_backup_is_not_planned_beyond_max_pages(server):
     assert answers == expected
 
 
+@pytest.mark.parametrize("limit", ["max_pages", "max_items"])
+def test_one_pass_is_planned_as_read_consistently_and_within_max_items(server, limit):
+    """The single pass is planned by the requests a consistent read takes (its windows overlap, so there are
+    more than plain pages) and by the items it holds: just beyond either limit, the filtered passes are read."""
+    from ansible_collections.divio.cloud.plugins.module_utils.pagination import requests_needed
+    expected, _client = check(server)
+    server.configure(max_page_size=20)
+    backups = len(server.dataset.backups)
+    windows = requests_needed(backups, 20)
+    assert windows > -(-backups // 20)
+    server.reset_stats()
+    answers, _client = check(server, **{limit: windows - 1 if limit == "max_pages" else backups - 1})
+    assert answers == expected
+    assert server.stats()["by_path"][BACKUPS] > windows  # one filtered pass per environment, not one pass
+
+
 @pytest.mark.parametrize("burst, retry_after", [(6, 1), (24, 0)], ids=["6x429-wait-1s", "24x429-wait-0s"])
 def test_429_bursts_slow_the_task_and_the_answers_stay_right(server, burst, retry_after):
     """A run of 429s longer than one request's tries (6) is shared out among the task's requests: none
