@@ -35,6 +35,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     ApiError,
     AuthenticationError,
     DeadlineExceededError,
+    DescribedRequest,
     DivioError,
     InvalidResponseError,
     NotFoundError,
@@ -345,7 +346,7 @@ class DivioClient:
     def _send(self, method, url, body, idempotent):
         """The one retry loop: try, and on a problem that may pass wait (backoff or Retry-After) and try again."""
         policy = self.retry
-        what = _Described(method, url)
+        what = DescribedRequest(method, url)
         started = policy.clock()
         attempt, waited, problem = 0, 0.0, None
         while True:
@@ -588,23 +589,6 @@ class DivioClient:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="divio")
             return self._pool
-
-
-class _Described:
-    """``describe_request(method, url)``, worked out when a message first shows it: masking the URL
-    costs about as much as preparing the request, and almost every request ends without a message."""
-
-    __slots__ = ("method", "url", "_text")
-
-    def __init__(self, method, url):
-        self.method = method
-        self.url = url
-        self._text = None
-
-    def __str__(self):
-        if self._text is None:
-            self._text = describe_request(self.method, self.url)
-        return self._text
 
 
 class _Retryable:

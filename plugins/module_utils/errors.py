@@ -158,3 +158,20 @@ def describe_request(method, url):
     header; a URL a server chose (a next link, a redirect) is masked and cut like any server text."""
     parts = urlsplit(url)
     return "%s %s" % (method, excerpt(parts.path + ("?" + parts.query if parts.query else ""), 200))
+
+
+class DescribedRequest:
+    """``describe_request(method, url)``, worked out when a message first shows it: masking the URL costs
+    about as much as preparing the request, and almost every request (every page) ends without a message."""
+
+    __slots__ = ("method", "url", "_text")
+
+    def __init__(self, method, url):
+        self.method = method
+        self.url = url
+        self._text = None
+
+    def __str__(self):
+        if self._text is None:
+            self._text = describe_request(self.method, self.url)
+        return self._text

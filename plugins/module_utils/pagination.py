@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import DEFAULT_MAX_REREAD
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    DescribedRequest,
     InvalidResponseError,
     ListChangingError,
     ListTooLongError,
@@ -101,7 +102,7 @@ def _tiled(client, listing, next_url, page_length):
             listing.visit(next_url)
             results, following = listing.read(client.get_page(next_url), next_url)
             yield from listing.take(results)
-            next_url = (same_origin_url(client.base_url, following, _Described(next_url), listing.path)
+            next_url = (same_origin_url(client.base_url, following, DescribedRequest("GET", next_url), listing.path)
                         if following else None)
     listing.finish()
 
@@ -170,7 +171,7 @@ class _Listing:
 
     def __init__(self, first_url, path, max_items, item_cap, page_cap):
         self.first_url = first_url
-        self.what = _Described(first_url)
+        self.what = DescribedRequest("GET", first_url)
         self.path = path
         self.max_items = max_items  # the caller's
         self.item_cap = item_cap    # the max_items option's, for every list
@@ -206,7 +207,7 @@ class _Listing:
 
     def read(self, page, url):
         """Validate one page; returns ``(results, next)``."""
-        what = _Described(url)
+        what = DescribedRequest("GET", url)
         results, next_url, page_count = _page_parts(page, what, self.path)
         if self.count is not None and page_count is not None and page_count != self.count:
             raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
@@ -241,19 +242,6 @@ class _Listing:
         if self.count is not None and self.received != self.count:
             raise PaginationError("%s: the server announced %d items but %d arrived; the list is incomplete."
                                   % (self.what, self.count, self.received), path=self.path)
-
-
-class _Described:
-    """A GET of ``url`` as messages name it (masked, see ``describe_request``), worked out only when a message
-    is: every page read would otherwise pay for it."""
-
-    __slots__ = ("url",)
-
-    def __init__(self, url):
-        self.url = url
-
-    def __str__(self):
-        return describe_request("GET", self.url)
 
 
 def _page_number(url):
@@ -526,7 +514,7 @@ class _ChainedRead:
     def _read(self, window, page):
         """Validate a window's answer: ``(results, whether the list ends with it)``."""
         listing = self.listing
-        what = _Described(self.url(window))
+        what = DescribedRequest("GET", self.url(window))
         results, next_url, count = _page_parts(page, what, listing.path)
         with self._lock:
             self.counts.add(count)
