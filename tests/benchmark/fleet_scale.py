@@ -188,6 +188,7 @@ class PerThreadSession:
             session.proxies = dict(template.proxies)
             session.auth = template.auth
             session.headers.update(template.headers)
+            session.get_redirect_target = template.get_redirect_target  # redirects stay the client's to follow
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
