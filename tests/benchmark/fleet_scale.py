@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "tests" / "simulator"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))  # ground_truth: the right answers, by brute force
 TOKEN = "fleet-scale-token"
 CLI_VENV = REPO / ".venv-divio-cli"
-ROWS = ("scale", "capped", "bursts", "small", "profile", "keepalive", "cli", "startup")
+ROWS = ("scale", "capped", "bursts", "small", "profile", "keepalive", "inventory", "cli", "startup")
 CAPPED_MAX_PAGES = 100000
 # 429 bursts for the "bursts" row: runs of consecutive requests answered 429 with Retry-After: 1.
 BURSTS = [range(start, start + 16) for start in (500, 2500, 4500)]
@@ -593,6 +593,8 @@ def fleet_rows(args, report, which):
             print("\n  top functions by own CPU time:")
             for line in result["top"]:
                 print("  " + line)
+        if "inventory" in which:
+            inventory_rows(sim)
         if "cli" in which:
             cli_rows(args, sim)
     finally:
@@ -720,19 +722,58 @@ def cli_rows(args, sim):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def ansible_environment(sim, work):
+    """Environment for ansible-playbook / ansible-inventory of this venv against ``sim``, its state in ``work``."""
+    root = collection_imports()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DIVIO_", "ANSIBLE_"))}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+               ANSIBLE_HOME=str(work / "home"), ANSIBLE_LOCAL_TEMP=str(work / "tmp"), ANSIBLE_NOCOLOR="1",
+               DIVIO_API_URL=sim.url, DIVIO_API_TOKEN=TOKEN,
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return env
+
+
+PEAK_RSS_OF = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+
+
+def inventory_rows(sim):
+    """The inventory plugin over the same fleet: ``ansible-inventory --list`` (its start-up included), with and
+    without ``latest_backup``; peak RSS is ansible-inventory's, with 3,000 hosts in Ansible's inventory."""
+    work = Path(tempfile.mkdtemp(prefix="divio-fleet-inventory-"))
+    try:
+        env = ansible_environment(sim, work)
+        inventory = shutil.which("ansible-inventory", path=env["PATH"])
+        print("\nInventory plugin (`ansible-inventory --list`, start-up included):\n")
+        print("| latest_backup | hosts | requests | wall | peak RSS | backup groups |\n|---|---|---|---|---|---|")
+        for latest in (False, True):
+            source = work / "fleet.divio.yml"
+            source.write_text("plugin: divio.cloud.divio\nlatest_backup: %s\n" % str(latest).lower())
+            sim.reset()
+            # Through a wrapper process, so the peak RSS is this run's alone (RUSAGE_CHILDREN keeps the maximum).
+            wall, out = timed([sys.executable, "-c", PEAK_RSS_OF, inventory, "-i", str(source), "--list"], env)
+            if out.returncode != 0:
+                print("| %s | FAILED: %s |" % (latest, out.stderr[-800:]))
+                continue
+            listed = json.loads(out.stdout)
+            groups = ", ".join("%s %d" % (name, len(group.get("hosts", []))) for name, group in sorted(listed.items())
+                               if name.startswith("divio_backup_"))
+            print("| %s | %d | %d | %.1f s | %s | %s |" % (
+                str(latest).lower(), len(listed["_meta"]["hostvars"]), sim.requests(), wall,
+                "%.0f MB" % (int(out.stderr.strip().splitlines()[-1]) / 1024), groups or "-"),
+                flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def startup_row(args):
     """ansible-playbook start-up: a play with one debug task, and a play running backup_check on a tiny fleet
     against the same check run in-process."""
     sim = Simulator(3, 2, 5, args.latency_ms)
-    root = collection_imports()
     work = Path(tempfile.mkdtemp(prefix="divio-fleet-play-"))
     try:
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("DIVIO_", "ANSIBLE_"))}
-        env.update(ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_HOME=str(work / "home"), ANSIBLE_LOCAL_TEMP=str(work / "tmp"), ANSIBLE_NOCOLOR="1",
-                   DIVIO_API_URL=sim.url, DIVIO_API_TOKEN=TOKEN,
-                   PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        env = ansible_environment(sim, work)
         playbook = shutil.which("ansible-playbook", path=env["PATH"])
         (work / "debug.yml").write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
                                         "    - ansible.builtin.debug:\n        msg: hello\n")
@@ -766,7 +807,7 @@ def benchmark(args):
     report = Report(args.latency_ms, args.concurrency)
     if which & {"scale", "capped"} or args.with_600:
         print(Report.HEADER)
-    if which & {"scale", "capped", "keepalive", "profile", "cli"}:
+    if which & {"scale", "capped", "keepalive", "profile", "inventory", "cli"}:
         fleet_rows(args, report, which)
     if args.with_600:
         row_600(args, report)
