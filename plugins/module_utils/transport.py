@@ -13,6 +13,7 @@ No Ansible imports.
 
 import contextlib
 import io
+import ipaddress
 import socket
 import threading
 import time
@@ -21,8 +22,14 @@ try:
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 except ImportError:  # the client reports the missing library
     HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
+    ConnectTimeoutError = NewConnectionError = Exception
+try:
+    from urllib3.exceptions import NameResolutionError
+except ImportError:  # urllib3 1.x reports a failed lookup as a NewConnectionError
+    NameResolutionError = None
 
 CHUNK_BYTES = 64 * 1024
 _current = threading.local()
@@ -120,7 +127,60 @@ class _DeadlineSocket:
         return io.BufferedReader(_DeadlineIO(self._sock, "rb"))
 
 
+def resolve_within(host, port, seconds):
+    """``socket.getaddrinfo`` of ``host`` (TCP), waiting at most ``seconds``: the system resolver answers on its
+    own schedule, which no socket timeout bounds. None for an IP address (nothing to resolve). A lookup that
+    is given up on goes on in its daemon thread, and its answer is dropped."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+        return None
+    except ValueError:
+        pass
+    answer = {}
+
+    def lookup():
+        try:
+            answer["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the caller's thread
+            answer["error"] = exc
+
+    worker = threading.Thread(target=lookup, name="divio-resolve", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise socket.timeout("resolving %s took longer than %g s" % (host, seconds))
+    if "error" in answer:
+        raise answer["error"]
+    return answer["addresses"]
+
+
 class _DeadlineConnection:
+    def _new_conn(self):
+        """Connect as urllib3 does, with the name resolved within the connect timeout first (then each of its
+        addresses is tried in turn, as ``socket.create_connection`` would)."""
+        host = self._dns_host
+        try:
+            addresses = resolve_within(host, self.port, self.timeout if isinstance(self.timeout, (int, float)) else None)
+        except socket.timeout as exc:
+            raise ConnectTimeoutError(self, "Resolving %s took longer than the connect timeout (%s s)." % (host, self.timeout)) from exc
+        except OSError as exc:  # reported as urllib3 reports a failed lookup
+            if NameResolutionError is not None and isinstance(exc, socket.gaierror):
+                raise NameResolutionError(self.host, self, exc) from exc
+            raise NewConnectionError(self, "Failed to establish a new connection: %s" % exc) from exc
+        if not addresses:
+            return super()._new_conn()
+        failure = None
+        for family, _type, _proto, _name, address in addresses:
+            literal = address[0] if family != socket.AF_INET6 or not address[3] else "%s%%%d" % (address[0], address[3])
+            self._dns_host = literal
+            try:
+                return super()._new_conn()
+            except NewConnectionError as exc:  # refused or unreachable: the next address may answer (a timeout ends it)
+                failure = exc
+            finally:
+                self._dns_host = host
+        raise failure
+
     def connect(self):
         # Connecting (and the TLS handshake, which Python bounds as a whole by the socket timeout)
         # gets the connect timeout the client passes: what is left of the request's time.

@@ -241,6 +241,37 @@ def test_dripping_headers_cannot_stretch_the_timeout(hostile, make_client):
     assert elapsed_of.last < bound(0.5, 2)
 
 
+@pytest.fixture
+def slow_resolver(monkeypatch):
+    """``localhost`` resolves only when released (a resolver that hangs); other names as before (the guard)."""
+    import socket
+    import threading
+
+    release, lookups = threading.Event(), []
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "localhost":
+            lookups.append(host)
+            release.wait(10)
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield lookups
+    release.set()
+
+
+def test_a_hanging_name_lookup_cannot_stretch_the_timeout(hostile, make_client, slow_resolver):
+    # Name resolution happens before any socket exists, so no socket timeout bounds it: without its own bound
+    # each try would wait for the resolver (here 10 s).
+    server = hostile(answer({"uuid": "me"}))
+    client = make_client("http://localhost:%d" % server.port, timeout=0.5, retries=2)
+    with pytest.raises(TransportError, match="no connection within the timeout of 0.5 s"):
+        elapsed_of(client.get, "/iam/v3/me/")
+    assert elapsed_of.last < bound(0.5, 2) and slow_resolver == ["localhost", "localhost"]
+    assert server.requests == []
+
+
 @pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 def test_over_https_a_dripping_body_cannot_stretch_the_timeout_either(hostile, make_client, certificate):
     server = hostile(lambda ex: ex.drip(json.dumps({"x": "y" * 400}), 0.02), tls=certificate)
