@@ -230,13 +230,17 @@ class _Listing:
                 # Checked per item, not at the end: a server handing out endless next links stops here.
                 raise PaginationError("%s: more items arrived than the %d the server announced; the list is "
                                       "inconsistent." % (self.what, self.count), path=self.path)
-            if self.max_items is not None and self.received > self.max_items:
-                raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
-                                      "them all)." % (self.what, self.max_items), path=self.path)
-            if self.received > self.item_cap:
-                raise ListTooLongError("%s: more than %d items (the max_items limit); refusing to read on. Raise "
-                                       "max_items to read longer lists." % (self.what, self.item_cap), path=self.path)
+            self.check_total(self.received)
             yield item
+
+    def check_total(self, items):
+        """Refuse a list once ``items`` of it have arrived beyond the caller's or the option's limit."""
+        if self.max_items is not None and items > self.max_items:
+            raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
+                                  "them all)." % (self.what, self.max_items), path=self.path)
+        if items > self.item_cap:
+            raise ListTooLongError("%s: more than %d items (the max_items limit); refusing to read on. Raise "
+                                   "max_items to read longer lists." % (self.what, self.item_cap), path=self.path)
 
     def finish(self):
         if self.count is not None and self.received != self.count:
@@ -543,12 +547,7 @@ class _ChainedRead:
                 continue
             seen.add(ident)
             self.distinct += 1
-            if listing.max_items is not None and self.distinct > listing.max_items:
-                raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
-                                      "them all)." % (listing.what, listing.max_items), path=listing.path)
-            if self.distinct > listing.item_cap:
-                raise ListTooLongError("%s: more than %d items (the max_items limit); refusing to read on. Raise "
-                                       "max_items to read longer lists." % (listing.what, listing.item_cap), path=listing.path)
+            listing.check_total(self.distinct)
             new.append(item)
         return new
 

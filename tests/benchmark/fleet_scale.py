@@ -137,34 +137,14 @@ def child_single(args):
     return {"wall": wall, "rss_mb": usage()[0], "answer": entry["uuid"]}
 
 
-def naive_pages(session, url):
-    """Follow ``next`` from the server's default page size, as divio-cli does."""
-    while url:
-        page = session.get(url, timeout=60)
-        page.raise_for_status()
-        body = page.json()
-        yield from body["results"]
-        url = body["next"]
-
-
 def child_naive(args):
-    """The documented chain for one environment: application, environment, every backup, every part."""
+    """The documented chain for one environment, as benchmark.py walks it: application, environment, every
+    backup, every part."""
     import requests
+    from benchmark import naive_latest  # this script's folder is on the path: it runs as a script
     session = requests.Session()
     session.headers["Authorization"] = "Token " + TOKEN
-    base = args.url + "/apps/v3/"
-    [app] = [a for a in naive_pages(session, base + "applications/?slug=" + args.app) if a["slug"] == args.app]
-    [env] = [e for e in naive_pages(session, base + "environments/?application=" + app["uuid"]) if e["slug"] == args.env]
-    backups = set(b["uuid"] for b in naive_pages(session, base + "backups/")
-                  if b["environment"] == env["uuid"] and b["state"] == "COMPLETED")
-    best = None
-    for part in naive_pages(session, base + "service-instance-backups/"):
-        if part["backup"] in backups and part["service_type"] in SERVICES and part["ended_at"] and not part["errors"]:
-            if best is None or _ts(part["taken_at"]) > _ts(best["taken_at"]):
-                best = part
-    if best is not None:
-        session.get(base + "service-instances/%s/" % best["service_instance"], timeout=60).raise_for_status()
-    return {"answer": best and best["backup"]}
+    return {"answer": naive_latest(session, args.url, args.app, args.env)}
 
 
 class PerThreadSession:
