@@ -309,6 +309,19 @@ class DivioClient:
         query = urlencode(sorted((k, v) for k, v in (params or {}).items() if v is not None))
         return urlunsplit((self._base.scheme, self._base.netloc, path, query, ""))
 
+    def own_url(self, url):
+        """``url`` on our origin, ready to carry the token; None when it points elsewhere. The one origin rule, for
+        redirects and next links alike: the API's host and port; an ``http://`` URL without a port under an
+        ``https://`` API (a proxy that forgot the scheme) goes over https, never down. ValueError when malformed."""
+        parts = urlsplit(url)
+        origin = _origin(parts)
+        if origin[0] not in _DEFAULT_PORTS or not origin[1]:
+            raise ValueError(url)
+        upgraded = origin[:2] == ("http", self._origin[1]) and self._origin[0] == "https" and parts.port is None
+        if origin != self._origin and not upgraded:
+            return None
+        return urlunsplit((self._base.scheme, self._base.netloc, parts.path or "/", parts.query, ""))
+
     def cache_key(self, url):
         """The cache key of an answer: the URL and a hash of the token, never the token."""
         return (self._token_hash, url)
@@ -483,11 +496,12 @@ class DivioClient:
                 what, status, "" if location else " without a Location"), status=status, path=path)
         try:
             parts = urlsplit(urljoin(seen[-1], location.strip()))
-            origin = _origin(parts)
+            target = self.own_url(urlunsplit(parts))
         except ValueError:
             raise RedirectError("%s: the server redirected (HTTP %d) to a malformed URL; not followed." % (what, status),
                                 status=status, path=path) from None
-        if origin != self._origin:
+        if target is None:
+            origin = _origin(parts)
             raise RedirectError(
                 "%s: the server redirected (HTTP %d) to another origin, %s; the token is only ever sent to %s, so "
                 "the redirect was not followed. Check api_url." % (what, status, _show_origin(origin), _show_origin(self._origin)),
@@ -497,7 +511,6 @@ class DivioClient:
                 "%s: the server redirected the %s (HTTP %d) to %s; it was not sent again, because it may already "
                 "have been carried out." % (what, method, status, describe_request(method, urlunsplit(parts))),
                 status=status, path=path)
-        target = urlunsplit((self._base.scheme, self._base.netloc, parts.path or "/", parts.query, ""))
         if target in seen:
             raise RedirectError("%s: the server's redirects loop (back to %s); not followed further." % (
                 what, describe_request(method, target)), status=status, path=path)

@@ -2,304 +2,52 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The one paginator: reads a DRF page-number list completely, or raises. No Ansible imports.
+"""The one paginator: every item that exists for the whole read comes back exactly once, or it raises.
 
-``DivioClient.paginate`` is the public entry; pages are fetched through the client, so retries,
-limits and token hygiene are the client's. This module holds what makes a list *complete*: next
-links that stay on our server and never loop, a ``count`` that matches what arrived, caps, and reads
-that stay correct while the list changes (see "consistent reads" below).
+``_Reader`` reads a list in passes over one ``PageSource``, which fetches and checks each page (its shape, a
+next link that stays on our origin, no empty page that links on, the ``max_pages`` / ``max_items`` limits);
+a ``_Pass`` records what one pass saw (distinct ids in order, items twice, counts) and hands on the items not
+yielded before. Where the server honours ``page_size`` and windows of its cap can overlap every boundary of
+the list, a pass is a ``_Chain`` of overlapping windows: a window counts once it holds an item of the window
+before it, so every item between two such anchors was in a window when that window was read, and the pass
+proves itself; a window without an anchor is read again from further back, ``max_reread`` times in a row at
+most. Where windows cannot overlap (``page_size`` ignored, next links that are not numbered, a cap too small
+for the list), a pass follows the pages as the server cuts them (``_pages``) and proves nothing alone: it
+stands once the next pass brings the same ids in the same order with no item twice. (A pass can lose an item
+only to a deletion in front of a page boundary; the deleted item is then in no later pass - or, when it was
+inserted behind the read and deleted again, its insertion first showed an item twice.) A list that never
+holds still that long raises ``ListChangingError``; one that comes back the same but disagrees with its own
+``count`` or serves an item twice raises ``PaginationError``.
 """
 
+import hashlib
 import json
-import re
+import math
 import threading
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import DEFAULT_MAX_REREAD
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
-    DescribedRequest,
-    InvalidResponseError,
-    ListChangingError,
-    ListTooLongError,
-    NotFoundError,
-    PaginationError,
-    describe_request,
-)
+    DescribedRequest, InvalidResponseError, ListChangingError, ListTooLongError, NotFoundError, PaginationError)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+RAISE_LIMIT = " Raise %s to read longer lists."
 
 
 def paginate(client, path, params=None, max_items=None):
-    """Yield every item of a DRF-paginated list, following ``next`` until it is null.
-
-    Raises ``PaginationError`` rather than ever ending early: a looping or foreign ``next``, an
-    empty page that claims a next one, a ``count`` that disagrees with what arrived, or more
-    than ``max_items`` items (when given). ``ListTooLongError`` (a ``PaginationError``) when the
-    list passes the client's ``max_pages`` / ``max_items`` limits, however the server paginates.
-
-    When the server numbers its pages (``next`` of page 1 is ``...page=2``) in pages of at least
-    ``MIN_CHAINED_PAGE`` items, the list is read consistently while it changes (``_read_chained``): every
-    item that exists for the whole read is yielded exactly once. The pages after the first are fetched
-    concurrently, a window at a time, and checked in order.
-    """
+    """Yield every item of a DRF-paginated list, the caller's ``max_items`` included in the limits."""
     params = dict(params or {})
     params.setdefault("page_size", client.page_size)
     first_url = client.url(path, params)
     if client.cache is None:
-        yield from _read_listing(client, first_url, path, max_items)
+        yield from _Reader(PageSource(client, first_url, path, max_items)).items()
         return
-    # Cached as one entry, only once complete and checked: pages cached (and expiring) one by one
-    # could combine pages read at different times into a list that passes every check but is wrong.
+    # Cached only once complete: pages cached one by one could combine reads of different moments.
     key = client.cache_key(first_url + "#complete-list")
     items = client.cache.get(key)
     if items is None:
-        items = list(_read_listing(client, first_url, path, max_items))
+        items = list(_Reader(PageSource(client, first_url, path, max_items)).items())
         client.cache.set(key, items)
     yield from items
-
-
-def _read_listing(client, first_url, path, max_items):
-    listing = _Listing(first_url, path, max_items, client.max_items, client.max_pages)
-    results, next_url = listing.read(client.get_page(first_url), first_url)
-    if not next_url and not _whole(results, listing.count):
-        # One page that disagrees with its own count, or holds an item twice: read it once more before
-        # believing either (its count and its items may have been taken a moment apart).
-        listing.count = None
-        results, next_url = listing.read(client.get_page(first_url), first_url)
-        if not next_url and not _whole(results, listing.count):
-            announced = len(results) if listing.count is None else listing.count
-            distinct = len(set(_identity(item) for item in results))
-            raise PaginationError("%s: the server announced %d items but %d distinct items arrived, also when it was "
-                                  "read again; the list is inconsistent." % (listing.what, announced, distinct),
-                                  path=path)
-    next_url = same_origin_url(client.base_url, next_url, listing.what, path) if next_url else None
-    if next_url and len(results) >= MIN_CHAINED_PAGE and _page_number(next_url) == 2:
-        yield from _read_chained(client, listing, first_url, results, next_url)
-        return
-    yield from listing.take(results)
-    yield from _tiled(client, listing, next_url, len(results))
-
-
-def _whole(results, count):
-    """A single page that agrees with its count and holds no item twice."""
-    distinct = len(set(_identity(item) for item in results))
-    return distinct == len(results) and (count is None or count == len(results))
-
-
-def _tiled(client, listing, next_url, page_length):
-    """Pages 2.. of a list as the server cuts them (small pages, or not numbered): they must not change
-    while they are read - a count that changes is an error."""
-    last = _last_page_number(next_url, listing.count, page_length, client.max_concurrency)
-    if last:
-        listing.check_announced(last, page_length)
-        fetched = client.imap(lambda url: (url, client.get_page(url)), _numbered_urls(next_url, last))
-        try:
-            yield from _numbered_items(listing, fetched, last)
-        finally:
-            fetched.close()  # here, not in whichever thread garbage-collects it
-    else:
-        while next_url:
-            listing.visit(next_url)
-            results, following = listing.read(client.get_page(next_url), next_url)
-            yield from listing.take(results)
-            next_url = (same_origin_url(client.base_url, following, DescribedRequest("GET", next_url), listing.path)
-                        if following else None)
-    listing.finish()
-
-
-def _numbered_items(listing, fetched, last):
-    """Items of pages 2..last fetched out of band; each page must link on to the next, the last to none."""
-    for number, (url, page) in enumerate(fetched, start=2):
-        results, next_url = listing.read(page, url)
-        expected = number + 1 if number != last else None
-        if _page_number(next_url) != expected:
-            raise PaginationError(
-                "%s: its next link (%s) does not lead to page %s as the announced count of %d implies; the "
-                "list could not be read completely."
-                % (describe_request("GET", url), _page_number(next_url) or "none", expected or "none (the last page)",
-                   listing.count),
-                path=listing.path)
-        yield from listing.take(results)
-
-
-def _last_page_number(next_url, count, page_length, concurrency):
-    """The number of the last page when pages 2..N can be computed (and it is worth it), else None."""
-    if not next_url or count is None or not page_length or concurrency < 2:
-        return None
-    if dict(parse_qsl(urlsplit(next_url).query, keep_blank_values=True)).get("page") != "2":
-        return None
-    pages = -(-count // page_length)
-    return pages if pages > 2 else None
-
-
-def _numbered_urls(next_url, last):
-    """URLs of pages 2..last, made one at a time: ``last`` comes from the server and is never a list."""
-    parts = urlsplit(next_url)
-    others = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
-    for number in range(2, last + 1):
-        yield urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(others + [("page", str(number))]), ""))
-
-
-def same_origin_url(base_url, url, came_from, path):
-    """Make a server-given next link safe to follow with our token, or refuse it.
-
-    Only our own host and port are accepted. A same-host ``http://`` link under an ``https://``
-    base (a proxy that forgot the scheme) is followed over ``https://`` - never downgraded.
-    """
-    base = urlsplit(base_url)
-    try:
-        parts = urlsplit(url)
-        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
-        parts, port = None, None
-    base_port = base.port or _DEFAULT_PORTS[base.scheme]
-    if parts is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise PaginationError("%s returned a malformed next link; the list could not be read completely." % came_from,
-                              path=path)
-    same_host = (parts.hostname or "").lower() == (base.hostname or "").lower()
-    downgraded = parts.scheme == "http" and base.scheme == "https" and parts.port is None
-    if not same_host or (port != base_port and not downgraded):
-        raise PaginationError(
-            "%s returned a next link to another server (%s); it was not followed, so the token is only "
-            "ever sent to %s. The list could not be read completely." % (came_from, parts.netloc, base.netloc),
-            path=path)
-    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
-
-
-class _Listing:
-    """The checks one paginated read must pass, whichever way its pages are fetched."""
-
-    def __init__(self, first_url, path, max_items, item_cap, page_cap):
-        self.first_url = first_url
-        self.what = DescribedRequest("GET", first_url)
-        self.path = path
-        self.max_items = max_items  # the caller's
-        self.item_cap = item_cap    # the max_items option's, for every list
-        self.page_cap = page_cap    # the max_pages option's
-        self.count = None
-        self.received = 0
-        self._seen = set([_page_key(first_url)])
-
-    def visit(self, url):
-        key = _page_key(url)
-        if key in self._seen:
-            raise PaginationError("%s: the server's next links loop back to a page already read; the list "
-                                  "could not be read completely." % describe_request("GET", url), path=self.path)
-        self._seen.add(key)
-        if len(self._seen) > self.page_cap:
-            # Also ends a server that hands out fresh next links forever without a count.
-            raise ListTooLongError("%s: more than %d pages (the max_pages limit); refusing to read on. Raise "
-                                   "max_pages to read longer lists." % (self.what, self.page_cap), path=self.path)
-
-    def check_announced(self, requests, page_length):
-        """Refuse at once a list the server announces beyond the caps, before fetching its pages."""
-        if requests <= self.page_cap:
-            return
-        plain = -(-self.count // page_length)
-        if requests == plain:
-            raise ListTooLongError("%s: the server announces %d items in %d pages, more than the max_pages limit of "
-                                   "%d; refusing to read them. Raise max_pages to read longer lists."
-                                   % (self.what, self.count, plain, self.page_cap), path=self.path)
-        raise ListTooLongError("%s: the server announces %d items in pages of %d (%d pages); read as overlapping "
-                               "windows, so that a change during the read is seen, that is more requests than the "
-                               "max_pages limit of %d; refusing to read them. Raise max_pages to read longer lists."
-                               % (self.what, self.count, page_length, plain, self.page_cap), path=self.path)
-
-    def read(self, page, url):
-        """Validate one page; returns ``(results, next)``."""
-        what = DescribedRequest("GET", url)
-        results, next_url, page_count = _page_parts(page, what, self.path)
-        if self.count is not None and page_count is not None and page_count != self.count:
-            raise PaginationError("%s: the list changed while it was read (count went from %d to %d); try again."
-                                  % (what, self.count, page_count), path=self.path)
-        if page_count is not None and self.count is None and page_count > self.item_cap:
-            raise ListTooLongError("%s: the server announces %d items, more than the max_items limit of %d; refusing "
-                                   "to read them. Raise max_items to read longer lists."
-                                   % (what, page_count, self.item_cap), path=self.path)
-        if page_count is not None:
-            self.count = page_count
-        if not results and next_url:
-            raise PaginationError("%s: an empty page that still links to a next one; the list could not be "
-                                  "read completely." % what, path=self.path)
-        return results, next_url
-
-    def take(self, results):
-        for item in results:
-            self.received += 1
-            if self.count is not None and self.received > self.count:
-                # Checked per item, not at the end: a server handing out endless next links stops here.
-                raise PaginationError("%s: more items arrived than the %d the server announced; the list is "
-                                      "inconsistent." % (self.what, self.count), path=self.path)
-            self.check_total(self.received)
-            yield item
-
-    def check_total(self, items):
-        """Refuse a list once ``items`` of it have arrived beyond the caller's or the option's limit."""
-        if self.max_items is not None and items > self.max_items:
-            raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read "
-                                  "them all)." % (self.what, self.max_items), path=self.path)
-        if items > self.item_cap:
-            raise ListTooLongError("%s: more than %d items (the max_items limit); refusing to read on. Raise "
-                                   "max_items to read longer lists." % (self.what, self.item_cap), path=self.path)
-
-    def finish(self):
-        if self.count is not None and self.received != self.count:
-            raise PaginationError("%s: the server announced %d items but %d arrived; the list is incomplete."
-                                  % (self.what, self.count, self.received), path=self.path)
-
-
-def _page_number(url):
-    if not url:
-        return None
-    number = dict(parse_qsl(urlsplit(url).query)).get("page")
-    return int(number) if number and re.match(r"^[0-9]+$", number) else number
-
-
-def _page_key(url):
-    parts = urlsplit(url)
-    return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-
-
-def _page_parts(page, what, path):
-    """Validate one DRF page and return ``(results, next, count)``."""
-    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-        raise InvalidResponseError("%s: expected a paginated list ({count, next, results}), got something else." % what,
-                                   path=path)
-    next_url = page.get("next")
-    count = page.get("count")
-    if next_url is not None and not isinstance(next_url, str):
-        raise InvalidResponseError("%s: the page's next link is not a URL." % what, path=path)
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-        raise InvalidResponseError("%s: the page's count is not a number." % what, path=path)
-    return page["results"], next_url, count
-
-
-# -- consistent reads of a list that changes while it is read ----------------------------------------
-#
-# Page-number pagination shifts items across page boundaries when items are added or removed in front of
-# them: an item can arrive twice (pushed onto the next page) or never (pulled onto a page already read),
-# and one addition plus one removal between two page reads leave ``count`` as it was. So a list is read as
-# a chain of windows (``page`` and ``page_size`` chosen per request) in which every window overlaps the one
-# before it, and a window counts only once it holds an item of the window before it - its anchor.
-#
-# The proof, given that the server keeps the relative order of the items it does not change (a stable
-# ordering, as any database ordering by a key): a window is a contiguous run of the list at the moment it
-# was read. The first window starts at the start of the list, the last one ends where ``next`` is null,
-# and each other window holds an item of the one before, so every item between two anchors was in one
-# window at the moment it was read: an item that exists for the whole read is in at least one window, and
-# yielded once (the items up to a window's anchor were yielded before). Memory stays bounded: only the ids
-# of the last window are kept (after a re-read also those read past it: at most four windows' worth) -
-# items shifted by a change reappear only next to a window boundary.
-#
-# A window without an anchor means the list moved under the read by more than the overlap: the stretch of
-# the previous window and this window are read again, together (from further back while none of the
-# previous window's items is found), ``max_reread`` times in a row at most; then ``ListChangingError``
-# says how much changed. Windows are planned from the first page's ``count`` and fetched concurrently;
-# the chain is checked in list order. When every answer gave the same count and no stretch was re-read, the distinct
-# items must add up to that count; if they do not, the list is read once more without yielding, and if it
-# is still short, an item came twice while another never came: an error naming the list.
-
-MIN_CHAINED_PAGE = 20  # items; smaller pages are read as the server cuts them and must not change (_tiled)
 
 
 class _Window:
@@ -308,42 +56,45 @@ class _Window:
     __slots__ = ("start", "size")
 
     def __init__(self, start, size):
-        self.start = start
-        self.size = size
+        self.start, self.size = start, size
 
-    @property
-    def end(self):
-        return self.start + self.size
-
-    @property
-    def page(self):
-        return self.start // self.size + 1
+    end = property(lambda self: self.start + self.size)
+    page = property(lambda self: self.start // self.size + 1)
 
 
 def plan_window(end, cap):
-    """The window that holds the item before ``end`` and reaches furthest past it, pages of at most ``cap``.
-
-    A window must start at a multiple of its size, so the sizes from ``cap`` down to half of it are tried;
-    the overlap with what was read is usually one or two items.
-    """
+    """The window of at most ``cap`` items that holds the item before ``end`` and reaches furthest past it
+    (sizes from ``cap`` down to half of it first: a window starts at a multiple of its size). Where every size
+    up to ``cap`` divides ``end``, a boundary no window can straddle, the window that starts there."""
     best = None
-    smallest = max(2, (cap + 1) // 2)
-    while best is None:
-        for size in range(cap, smallest - 1, -1):
+    for sizes in (range(cap, (cap - 1) // 2, -1), range((cap - 1) // 2, 1, -1)):
+        for size in sizes:
             start = (end - 1) // size * size
             if start + size > end and (best is None or start + size > best.end):
                 best = _Window(start, size)
-        smallest = 2  # an end that every size from cap/2 up divides: take any window that gets on
-    return best
+        if best:
+            return best
+    return _Window(end, cap)
+
+
+def chains(count, cap):
+    """Whether windows of at most ``cap`` items overlap every boundary of ``count`` items (None: unknown)."""
+    multiple = 1
+    for size in range(2, cap + 1):
+        multiple = multiple * size // math.gcd(multiple, size)
+        if count is None or multiple >= count:
+            return cap >= 3
+    return False
 
 
 def requests_needed(count, page, limit=None):
-    """Requests a read of ``count`` items in pages of at most ``page`` takes without re-reads: the chain of
-    overlapping windows ``_ChainedRead`` plans (the fewest there are), or plain pages when it does not chain.
-    Counting stops once past ``limit``."""
-    plain = max(1, -(-count // page))
-    if page < MIN_CHAINED_PAGE or count <= page:
-        return plain
+    """Requests a read of ``count`` items in pages of at most ``page`` takes while nothing changes: the chain
+    of windows (the fewest there are), or two passes of plain pages where windows cannot overlap every
+    boundary. Counting stops once past ``limit``."""
+    if count <= page:
+        return 1
+    if not chains(count, page):
+        return 2 * -(-count // page)
     end, windows = page, 1
     while end < count and (limit is None or windows <= limit):
         end, windows = plan_window(end, page).end, windows + 1
@@ -357,260 +108,328 @@ def _identity(item):
     return json.dumps(item, sort_keys=True, default=str)
 
 
-class _Chained:
-    """The last window taken into the chain: where it is, its items' ids in order, whether the list ends with it."""
+def _page_number(url):
+    return dict(parse_qsl(urlsplit(url).query)).get("page") if url else None
 
-    __slots__ = ("window", "ids", "last")
 
-    def __init__(self, window, ids, last):
-        self.window = window
-        self.ids = ids
-        self.last = last
+def _page_key(url):
+    parts = urlsplit(url)
+    return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
+def _close(iterator):
+    getattr(iterator, "close", lambda: None)()  # here, not in whichever thread garbage-collects it
+
+
+class _Page:
+    __slots__ = ("url", "results", "next", "count")
+
+    def __init__(self, url, results, next_url, count):
+        self.url, self.results, self.next, self.count = url, results, next_url, count
+
+    def ends(self, window):
+        """Whether this answer to ``window`` ends the list: it links nowhere and reaches its own count (a
+        server counts, then slices: a change in between can make a page look like the last)."""
+        return not self.next and (self.count is None or window.start + len(self.results) == self.count)
+
+
+class PageSource:
+    """The pages of one list through the client, each checked, and the limits of the read: the seam the
+    reader stands on (``first``, ``window``, ``get``)."""
+
+    def __init__(self, client, first_url, path, max_items=None):
+        self.client, self.first_url, self.path, self.max_items = client, first_url, path, max_items
+        self.what = DescribedRequest("GET", first_url)
+        self.requests, self._lock = 0, threading.Lock()
+        self._parts = urlsplit(first_url)
+        self._query = [(k, v) for k, v in parse_qsl(self._parts.query, keep_blank_values=True)
+                       if k not in ("page", "page_size")]
+
+    def first(self):
+        return self.get(self.first_url)
+
+    def window(self, window):
+        """``(window, page)``; page None when the window lies beyond the end of the list now (404)."""
+        query = urlencode(self._query + [("page", str(window.page)), ("page_size", str(window.size))])
+        return window, self.get(urlunsplit(self._parts[:3] + (query, "")), missing=None)
+
+    def get(self, url, missing=NotFoundError):
+        with self._lock:
+            self.requests += 1
+            requests = self.requests
+        if requests > self.client.max_pages:
+            raise ListTooLongError("%s: more than %d pages (the max_pages limit), re-reads included; refusing to read "
+                                   "on.%s" % (self.what, self.client.max_pages, RAISE_LIMIT % "max_pages"), path=self.path)
+        try:
+            return self._check(self.client.get_page(url), DescribedRequest("GET", url))
+        except NotFoundError:
+            if missing is NotFoundError:
+                raise
+            return missing
+
+    def _check(self, body, what):
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise InvalidResponseError("%s: expected a paginated list ({count, next, results}), got something else."
+                                       % what, path=self.path)
+        next_url, count = body.get("next"), body.get("count")
+        if next_url is not None and not isinstance(next_url, str):
+            raise InvalidResponseError("%s: the page's next link is not a URL." % what, path=self.path)
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise InvalidResponseError("%s: the page's count is not a number." % what, path=self.path)
+        if next_url:
+            try:
+                own = self.client.own_url(next_url)
+            except ValueError:
+                raise PaginationError("%s returned a malformed next link; the list could not be read completely."
+                                      % what, path=self.path) from None
+            if own is None:
+                raise PaginationError("%s returned a next link to another server (%s); it was not followed, so the "
+                                      "token is only ever sent to %s. The list could not be read completely."
+                                      % (what, urlsplit(next_url).netloc, self._parts.netloc), path=self.path)
+            if not body["results"]:
+                raise PaginationError("%s: an empty page that still links to a next one; the list could not be read "
+                                      "completely." % what, path=self.path)
+        return _Page(what.url, body["results"], own if next_url else None, count)
+
+    def check_announced(self, first, requests):
+        """Refuse at once a list announced beyond the limits, before reading on."""
+        if first.count > self.client.max_items:
+            raise ListTooLongError("%s: the server announces %d items, more than the max_items limit of %d; refusing "
+                                   "to read them.%s" % (self.what, first.count, self.client.max_items,
+                                                        RAISE_LIMIT % "max_items"), path=self.path)
+        if requests > self.client.max_pages:
+            raise ListTooLongError("%s: the server announces %d items in pages of %d; reading them so that a change "
+                                   "during the read is seen takes more requests than the max_pages limit of %d; "
+                                   "refusing to read them.%s" % (self.what, first.count, len(first.results),
+                                                                 self.client.max_pages, RAISE_LIMIT % "max_pages"),
+                                   path=self.path)
+
+    def check_total(self, items):
+        """Refuse a list once ``items`` of it have arrived beyond the caller's or the option's limit."""
+        if self.max_items is not None and items > self.max_items:
+            raise PaginationError("%s: more than %d items; refusing to continue (raise the limit to read them all)."
+                                  % (self.what, self.max_items), path=self.path)
+        if items > self.client.max_items:
+            raise ListTooLongError("%s: more than %d items (the max_items limit); refusing to read on.%s"
+                                   % (self.what, self.client.max_items, RAISE_LIMIT % "max_items"), path=self.path)
 
 
 class _PageSizeIgnored(Exception):
-    """The server answers ``page_size`` with pages of its own size: windows cannot be chosen."""
+    """The server showed that it answers ``page_size`` with pages of its own size."""
 
 
-class _ChainedRead:
-    """One consistent read of a page-numbered list, given its first page (see the comment above)."""
+class _Pass:
+    """What one pass over the list saw; ``take`` hands on the items the read has not yielded yet."""
 
-    def __init__(self, client, listing, first_results, next_url, count):
-        self.client = client
-        self.listing = listing
-        self.first_results = first_results
-        self.count = count  # the first page's
-        self.cap = len(first_results)
-        parts = urlsplit(next_url)
-        self._parts = parts
-        self._query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("page", "page_size")]
-        self.max_reread = getattr(client.settings, "max_reread", None) or DEFAULT_MAX_REREAD
-        self._lock = threading.Lock()
-        self.pages = 1  # requests for this list, the first page included
-        self.counts = set([count])
-        self.rereads = 0
-        self.duplicates = 0
-        self.distinct = 0
-        self.chained = 0  # windows taken into the chain after the first page
+    def __init__(self, source, yielded):
+        self.source, self.yielded = source, yielded
+        self.seen = set()  # hashes of ids: half the memory of ids, and a collision costs a re-read, not an item
+        self.digest = hashlib.sha1()
+        self.duplicates, self.counts = 0, set()
+        self.unproven = 0  # page boundaries no overlap proved
+        self.moved = False  # the chain saw the list change under it
+        self.problem = None
 
-    def url(self, window):
-        query = urlencode(self._query + [("page", str(window.page)), ("page_size", str(window.size))])
-        return urlunsplit((self._parts.scheme, self._parts.netloc, self._parts.path, query, ""))
+    def take(self, page, start=0):
+        self.counts.add(page.count)
+        for item in page.results[start:]:
+            ident = _identity(item)
+            key = hash(ident)
+            if key in self.seen:
+                self.duplicates += 1
+                continue
+            self.seen.add(key)
+            self.digest.update(ident.encode("utf-8", "replace") + b"\0")
+            self.source.check_total(len(self.seen))
+            if key not in self.yielded:
+                self.yielded.add(key)
+                yield item
 
-    # -- fetching (in worker threads) ------------------------------------------------------------------
+    def finish(self):
+        """A pass of plain pages must keep one count; a pass that saw nothing move must match its count and hold
+        no item twice."""
+        count = next(iter(self.counts)) if len(self.counts) == 1 else None
+        if self.problem is None and self.unproven and len(self.counts) > 1:
+            self.problem = "the count changed while it was read (%s)" % ", ".join(map(str, sorted(self.counts, key=str)))
+        if self.problem is None and not self.moved and (self.duplicates or count not in (None, len(self.seen))):
+            self.problem = "the server announced %d items but %d distinct items arrived%s" % (
+                len(self.seen) + self.duplicates if count is None else count, len(self.seen),
+                " (%d arrived twice)" % self.duplicates if self.duplicates else "")
+        return self
 
-    def fetch(self, window):
-        """``(window, page)``; page None when the window lies beyond the end of the list (404)."""
-        with self._lock:
-            self.pages += 1
-            pages = self.pages
-        if pages > self.listing.page_cap:
-            raise ListTooLongError("%s: more than %d pages (the max_pages limit), re-read parts included; refusing to "
-                                   "read on. Raise max_pages to read longer lists." % (self.listing.what, self.listing.page_cap),
-                                   path=self.listing.path)
-        try:
-            return window, self.client.get_page(self.url(window))
-        except NotFoundError:
-            return window, None  # "Invalid page.": the list is shorter now than when the window was planned
+    def confirms(self, other):
+        return other is not None and (self.digest.digest(), self.problem) == (other.digest.digest(), other.problem)
 
-    def planned(self, end, count):
-        """The windows that read on from ``end`` to the ``count`` the first page announced (lazily:
-        ``count`` comes from the server); without a count, until the consumer stops."""
-        while count is None or end < count:
+
+class _Reader:
+    """One read of one list, pass after pass, until one proves itself or two agree (see the module docstring)."""
+
+    def __init__(self, source):
+        self.source, self.path, self.what = source, source.path, source.what
+        self.max_reread = getattr(source.client.settings, "max_reread", None) or DEFAULT_MAX_REREAD
+        self.yielded = set()  # hashes of the ids handed on, over every pass
+        self.fixed = None  # whether the server ignores page_size, once it showed
+
+    def items(self):
+        first, previous = self.source.first(), None
+        for _attempt in range(self.max_reread + 1):
+            read = _Pass(self.source, self.yielded)
+            try:
+                yield from (_Chain(self, read, first).items() if self._windowed(first) else _pages(self, read, first))
+            except _PageSizeIgnored:
+                read, self.fixed = _Pass(self.source, self.yielded), True
+                yield from _pages(self, read, first)
+            if read.finish().problem is None and not read.unproven:
+                return
+            if read.confirms(previous):
+                if not (read.problem or read.duplicates or previous.duplicates):
+                    return  # the same ids in the same order, nothing twice
+                raise PaginationError("%s: the list is inconsistent: %s, also when it was read again; it cannot be "
+                                      "trusted." % (self.what, read.problem), path=self.path)
+            previous, first = read, self.source.first()
+        raise ListChangingError("%s: the list kept changing while it was read: %d reads in a row came back different%s."
+                                " Raise max_reread (now %d) to keep trying longer, or read it when the account is "
+                                "quieter." % (self.what, self.max_reread + 1, " (the last: %s)" % previous.problem
+                                              if previous.problem else "", self.max_reread), path=self.path)
+
+    def _windowed(self, first):
+        """Whether this pass can choose its windows: numbered next links, ``page_size`` honoured so far, and
+        windows of the first page's length that overlap every boundary of the list."""
+        cap, asked = len(first.results), dict(parse_qsl(urlsplit(first.url).query)).get("page_size", "")
+        windowed = (_page_number(first.next) == "2" and not self.fixed and chains(first.count, cap)
+                    and (not asked.isdigit() or cap <= int(asked)))
+        if first.count is not None:
+            self.source.check_announced(first, requests_needed(first.count, cap, self.source.client.max_pages)
+                                        if windowed else 2 * -(-first.count // cap) if first.next else 1)
+        return windowed
+
+
+def _pages(reader, read, first):
+    """A pass that follows the server's next links (fetched ahead, all at once, where they are numbered and the
+    count says how many); it proves nothing alone unless the list is one page."""
+    source, read.unproven = reader.source, int(bool(first.next))
+    yield from read.take(first)
+    page, visited, ahead = first, set([_page_key(first.url)]), iter(())
+    if first.count and _page_number(first.next) == "2" and source.client.max_concurrency > 1:
+        parts = urlsplit(first.next)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+        urls = (urlunsplit(parts[:3] + (urlencode(query + [("page", str(number))]), ""))
+                for number in range(2, -(-first.count // len(first.results)) + 1))
+        ahead = source.client.imap(lambda url: (url, source.get(url, missing=None)), urls)
+    try:
+        while page.next:
+            link = page.next
+            if _page_key(link) in visited:
+                raise PaginationError("%s: the server's next links loop back to a page already read; the list could "
+                                      "not be read completely." % DescribedRequest("GET", link), path=reader.path)
+            visited.add(_page_key(link))
+            url, page = next(ahead, (None, None))
+            if url is None or _page_key(url) != _page_key(link):  # off the plan: follow the links one by one
+                _close(ahead)
+                ahead, page = iter(()), source.get(link, missing=None)
+            if page is None:
+                read.problem = "%s was gone (404) while the list was read" % DescribedRequest("GET", link)
+                return
+            yield from read.take(page)
+            if page.count is not None and page.count == first.count < len(read.seen) + read.duplicates:
+                read.problem = "more items arrived than the %d the server announced" % page.count
+                return
+    finally:
+        _close(ahead)
+
+
+class _Chain:
+    """A pass as a chain of overlapping windows from the first page on (see the module docstring)."""
+
+    def __init__(self, reader, read, first):
+        self.reader, self.source, self.read, self.first = reader, reader.source, read, first
+        self.cap = len(first.results)
+        self.ahead, self.pending = iter(()), None
+        if first.count is not None and self.source.client.max_concurrency > 1:
+            self.ahead = self.source.client.imap(self.source.window, self._planned(first.count))
+
+    def _planned(self, count):
+        end = self.cap
+        while end < count:  # lazily: count comes from the server
             window = plan_window(end, self.cap)
             yield window
             end = window.end
 
-    # -- the chain ------------------------------------------------------------------------------------
-
-    def items(self, emit=True):
-        """Yield (``emit``) or just count the distinct items, the first page's included."""
-        ids = [_identity(item) for item in self.first_results]
-        first = self._distinct(self.first_results, ids, set())
-        if emit:
-            yield from first
-        acc = _Chained(_Window(0, self.cap), ids, False)
-        fetched = self.client.imap(self.fetch, self.planned(self.cap, self.count))
+    def items(self):
+        read, cap = self.read, self.cap
+        yield from read.take(self.first)
+        prev, prev_ids, page = _Window(0, cap), [_identity(item) for item in self.first.results], self.first
+        misses, furthest = 0, cap
         try:
-            for window, page in fetched:
-                # acc follows the chain as _through extends it (it started from the one before).
-                for new, acc in self._through(acc, window, page):  # noqa: B007, B020
-                    if emit and new:
-                        yield from new
-                if acc.last:
-                    break
+            while not page.ends(prev):
+                target = plan_window(prev.end, cap)
+                page = self._answer(target)
+                linked, back = (yield from self._link(prev, prev_ids, target, page)), 0
+                if linked is None and prev.start == 0:
+                    self._probe_page_size()  # page 2 out of place: is page_size ignored?
+                while linked is None:  # the list moved by more than the overlap: read back from prev
+                    misses, back, read.moved = misses + 1, back + 1, True
+                    if misses > self.reader.max_reread:
+                        raise self._changing(prev, misses - 1)
+                    hold = prev.start - (back - 1) * max(1, cap // 2)
+                    target, page = self.source.window(plan_window(hold + 1, cap) if hold >= cap else _Window(0, cap))
+                    linked = yield from self._link(prev, prev_ids, target, page)
+                prev, prev_ids = target, linked
+                if prev.end > furthest:
+                    misses, furthest = 0, prev.end
         finally:
-            fetched.close()
-        while not acc.last:  # the list grew past the plan, or there was no count to plan by
-            for new, acc in self._through(acc, plan_window(acc.window.end, self.cap), None):  # noqa: B007, B020
-                if emit and new:
-                    yield from new
+            _close(self.ahead)
 
-    def _through(self, acc, window, page):
-        """Extend the chain through ``window`` (its answer ``page``, or None: fetch it): yields
-        ``(new items, acc)`` as it goes. A stretch that keeps failing counts against ``max_reread``."""
-        attempts, furthest = 0, acc.window.end
-        while not acc.last and acc.window.end < window.end:
-            if acc.window.end > window.start:
-                target, answer, page = window, page, None  # an answer is used once, then read afresh
-            else:  # a re-read left the chain short of this window: bridge the gap first
-                target, answer = plan_window(acc.window.end, self.cap), None
-            acc, new = self._advance(acc, target, answer)
-            if new is None:
-                attempts += 1
-                acc, new, attempts = self._reread(acc, target, attempts)
-            if acc.window.end > furthest:
-                attempts, furthest = 0, acc.window.end
-            yield new, acc
-
-    def _advance(self, acc, window, page):
-        """Chain ``window`` (its answer ``page``, fetched now if None) onto ``acc``: ``(new acc, new items)``,
-        or ``(acc, None)`` when it holds no item of ``acc`` (the list moved by more than the overlap)."""
-        if page is None:
-            window, page = self.fetch(window)
-        if page is None:
-            return acc, None
-        results, last = self._read(window, page)
-        ids = [_identity(item) for item in results]
-        tail = dict((ident, position) for position, ident in enumerate(acc.ids))
-        anchor, latest = None, -1
-        for index, ident in enumerate(ids):
-            position = tail.get(ident, -1)
-            if position > latest:
-                anchor, latest = index, position
-        if anchor is None:
-            return acc, None
-        # Items up to the anchor were read before (or came after that part was read: not owed).
-        new = self._distinct(results[anchor + 1:], ids[anchor + 1:], set(ids[:anchor + 1]), tail)
-        self.chained += 1
-        # What the previous tail held after the anchor was yielded too, and lies after this window (a window
-        # read again from further back ends before it): keep it, so it is never yielded twice.
-        remembered = ids + acc.ids[latest + 1:]
-        return _Chained(window, remembered[-4 * self.cap:], last), new
-
-    def _reread(self, acc, window, attempts):
-        """The list moved under the read between ``acc`` and ``window``: read ``acc``'s stretch and ``window``
-        again, together, until they chain (from further back while no item of ``acc`` is found);
-        ``(acc, new items, attempts)``."""
-        back, collected = acc.window.start, []
+    def _answer(self, target):
+        """The answer to ``target``: fetched ahead when it is the next window planned, else fetched now."""
         while True:
-            if attempts > self.max_reread:
-                raise self._changing(acc, attempts - 1)
-            self.rereads += 1
-            again = plan_window(back + 1, self.cap) if back > 0 else _Window(0, self.cap)
-            answers = self.client.map(self.fetch, [again, window])
-            chained, new = self._advance(acc, *answers[0])
-            if new is None:
-                if back <= 0:
-                    attempts = self.max_reread  # from the start of the list on, nothing of it is left
-                back -= self.cap // 2
-                attempts += 1
-                continue
-            acc, collected = chained, collected + new
-            if acc.last or acc.window.end >= window.end:
-                return acc, collected, attempts
-            chained, more = self._advance(acc, *answers[1])
-            if more is not None:
-                return chained, collected + more, attempts
-            back = acc.window.start  # it moved again between the two reads: that stretch once more
-            attempts += 1
+            self.pending = self.pending or next(self.ahead, None)
+            if self.pending is None or self.pending[0].start > target.start:
+                return self.source.window(target)[1]
+            (window, page), self.pending = self.pending, None
+            if (window.start, window.size) == (target.start, target.size):
+                return page
 
-    def _read(self, window, page):
-        """Validate a window's answer: ``(results, whether the list ends with it)``."""
-        listing = self.listing
-        what = DescribedRequest("GET", self.url(window))
-        results, next_url, count = _page_parts(page, what, listing.path)
-        with self._lock:
-            self.counts.add(count)
-        if not results and next_url:
-            raise PaginationError("%s: an empty page that still links to a next one; the list could not be "
-                                  "read completely." % what, path=listing.path)
-        if len(results) > window.size:
+    def _probe_page_size(self):
+        """Raise ``_PageSizeIgnored`` when the first page, asked one item shorter, comes back as long."""
+        if self.reader.fixed is None:
+            page = self.source.window(_Window(0, self.cap - 1))[1]
+            self.reader.fixed = page is not None and len(page.results) >= self.cap
+        if self.reader.fixed:
             raise _PageSizeIgnored()
-        if next_url:
-            same_origin_url(self.client.base_url, next_url, what, listing.path)
-            if _page_number(next_url) != window.page + 1:
-                raise PaginationError("%s: its next link (%s) does not lead to page %d; the list could not be read "
-                                      "completely." % (what, _page_number(next_url) or "none", window.page + 1),
-                                      path=listing.path)
-        # A server counts and then slices (two queries): a change in between can make a page look like the
-        # last one when it is not. It ends the list only when it reaches its own count.
-        return results, not next_url and (count is None or window.start + len(results) == count)
 
-    def _distinct(self, results, ids, seen, tail=None):
-        """The items not seen before, counted against the caps; an id seen twice is an item served twice."""
-        new = []
-        listing = self.listing
-        for item, ident in zip(results, ids):
-            if ident in seen or (tail is not None and ident in tail):
-                self.duplicates += 1
-                continue
-            seen.add(ident)
-            self.distinct += 1
-            listing.check_total(self.distinct)
-            new.append(item)
-        return new
+    def _link(self, prev, prev_ids, window, page):
+        """Take ``window`` into the chain after ``prev``: its ids, or None when it holds no item of ``prev``."""
+        if page is None:
+            return None
+        if len(page.results) > window.size:
+            raise _PageSizeIgnored()
+        if page.next and _page_number(page.next) != str(window.page + 1):
+            raise PaginationError("%s: its next link (page %s) does not lead to page %d; the list could not be read "
+                                  "completely." % (DescribedRequest("GET", page.url), _page_number(page.next),
+                                                   window.page + 1), path=self.reader.path)
+        ids, tail = [_identity(item) for item in page.results], set(prev_ids)
+        anchor = next((index for index in range(len(ids) - 1, -1, -1) if ids[index] in tail), None)
+        if anchor is None:
+            if window.start and window.start < prev.end:
+                return None
+            self.read.unproven += window.start > 0  # a boundary no window can straddle: another pass confirms it
+            anchor = -1
+        low = max(window.start, prev.start)
+        if ids[low - window.start:prev.end - window.start] != prev_ids[low - prev.start:]:
+            self.read.moved = True
+        yield from self.read.take(page, anchor + 1)
+        return ids
 
-    @property
-    def still(self):
-        """Nothing seen changing: one count throughout and no stretch re-read (an item twice is then the
-        server's doing, see ``short``)."""
-        return len(self.counts) == 1 and not self.rereads
-
-    def short(self):
-        """The announced count when the distinct items of a still read do not add up to it, else None."""
-        count = next(iter(self.counts)) if len(self.counts) == 1 else None
-        if count is not None and (self.distinct != count or self.duplicates):
-            return count
-        return None
-
-    def _changing(self, acc, times):
-        if len(self.counts) == 1 and None not in self.counts:
-            # Nothing moved, yet the stretch never chained: its last page does not end at its own count.
+    def _changing(self, prev, times):
+        counts = sorted(count for count in self.read.counts if count is not None)
+        if len(self.read.counts) == 1 and counts:
             return PaginationError("%s: the list is inconsistent: it ends before or after the %d items the server "
-                                   "counts, also when read again %d times." % (self.listing.what, next(iter(self.counts)),
-                                                                               times), path=self.listing.path)
-        counts = sorted(count for count in self.counts if count is not None)
-        moved = (" (the count moved between %d and %d meanwhile)" % (counts[0], counts[-1])) if len(counts) > 1 else ""
+                                   "counts, also when read again %d times." % (self.reader.what, counts[0], times),
+                                   path=self.reader.path)
         return ListChangingError(
             "%s: the list kept changing while it was read: the part after item %d moved %d times in a row while it "
-            "was read again%s; %d parts re-read in all. Raise max_reread (now %d) to keep trying longer, or read it "
-            "when the account is quieter." % (self.listing.what, acc.window.end, times, moved, self.rereads,
-                                              self.max_reread),
-            path=self.listing.path)
-
-
-def _read_chained(client, listing, first_url, first_results, next_url):
-    """Every item of a page-numbered list, its first page's included, read consistently (see the comment
-    above); falls back to ``_tiled`` for a server that ignores ``page_size``."""
-    read = _ChainedRead(client, listing, first_results, next_url, listing.count)
-    if listing.count is not None:
-        listing.check_announced(requests_needed(listing.count, read.cap, listing.page_cap), read.cap)
-    try:
-        yield from read.items()
-    except _PageSizeIgnored:
-        if read.chained:
-            raise PaginationError("%s: the server stopped honouring page_size in the middle of the list; it could "
-                                  "not be read completely." % listing.what, path=listing.path) from None
-        # Its pages are its own: read them one after the other, as numbered (nothing to prove overlaps with).
-        listing.received = read.distinct
-        yield from _tiled(client, listing, next_url, read.cap)
-        return
-    if read.still and read.short() is not None:
-        # Still, yet short (or an item twice): a change the counts did not show, or a server that serves
-        # one item twice and another never. A second read, yielding nothing, tells which.
-        results, following, count = _page_parts(client.get_page(first_url), listing.what, listing.path)
-        again = _ChainedRead(client, listing, results, following or next_url, count)
-        if following:
-            for _item in again.items(emit=False):
-                pass
-        else:
-            again.distinct = len(set(_identity(item) for item in results))
-        announced = again.short() if again.still else None
-        if announced is not None:
-            raise PaginationError(
-                "%s: the list is inconsistent: the server announced %d items but %d distinct items arrived%s, "
-                "also when it was read again; an item came twice while another never came, so the list cannot be "
-                "trusted." % (listing.what, announced, again.distinct,
-                              " (%d arrived twice)" % again.duplicates if again.duplicates else ""),
-                path=listing.path)
+            "was read again%s. Raise max_reread (now %d) to keep trying longer, or read it when the account is "
+            "quieter." % (self.reader.what, prev.end, times, " (the count moved between %d and %d meanwhile)"
+                          % (counts[0], counts[-1]) if len(counts) > 1 else "", self.reader.max_reread),
+            path=self.reader.path)

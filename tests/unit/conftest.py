@@ -8,6 +8,7 @@
   ``DivioError.__str__`` is bypassed on purpose (the raw ``args`` are checked): it must not hide leaks.
 - ``fake_time`` / ``make_policy``: a ``RetryPolicy`` whose sleeps are recorded and advance a fake clock.
 - ``api``: a ``responses`` mock of the HTTP layer; unregistered URLs raise ``ConnectionError``.
+- ``make_client`` / ``client``: a client on that mocked API (mock_api.py: its address, token and DRF pages).
 """
 
 import pytest
@@ -92,3 +93,28 @@ def api():
     """The mocked HTTP layer (``responses``); ``api.calls`` lists every request that was sent."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def make_client(make_policy):
+    """``make_client(options=None, environ=None, max_concurrency=1, limits=None, **RetryPolicy kwargs)``; the
+    token is an option by default; ``limits`` overrides settings (``max_pages``, ``deadline``, ...) after they
+    were resolved. Sequential unless asked: the order of requests is then part of what tests check."""
+
+    from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+    from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
+    from mock_api import BASE, TOKEN
+
+    def make(options=None, environ=None, max_concurrency=1, limits=None, **policy):
+        options = dict({"api_url": BASE, "api_token": TOKEN}, **(options or {}))
+        settings = resolve_connection(options, environ or {})
+        for name, value in (limits or {}).items():
+            setattr(settings, name, value)
+        return DivioClient(settings, retry=make_policy(**policy), max_concurrency=max_concurrency)
+
+    return make
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client(max_attempts=3)

@@ -2,11 +2,9 @@
 
 import datetime
 import email.utils
-import json
 import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -15,7 +13,6 @@ import responses
 from responses import matchers
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import (
-    DEFAULT_PAGE_SIZE,
     DivioClient,
     RetryPolicy,
     TokenAuth,
@@ -28,9 +25,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DeadlineExceededError,
     DivioError,
     InvalidResponseError,
-    ListTooLongError,
     NotFoundError,
-    PaginationError,
     PermissionDeniedError,
     RateLimitError,
     RedirectError,
@@ -40,11 +35,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     scrub,
 )
 
-TOKEN = "tok-sekrit-5f2c9a71e0d84b36"
-BASE = "https://api.divio.com"
-ME = "/iam/v3/me/"
-BACKUPS = "/apps/v3/backups/"
-PAGE_SIZE = str(DEFAULT_PAGE_SIZE)
+from mock_api import BACKUPS, BASE, ME, PAGE_SIZE, TOKEN, add_json, call_hosts, page
 
 
 class EdgeRng:
@@ -55,46 +46,6 @@ class EdgeRng:
 
     def uniform(self, low, high):
         return high if self.high else low
-
-
-@pytest.fixture
-def make_client(make_policy):
-    """``make_client(options=None, environ=None, max_concurrency=1, limits=None, **RetryPolicy kwargs)``; the
-    token is an option by default; ``limits`` overrides settings (``max_pages``, ``deadline``, ...) after they
-    were resolved. Sequential unless asked: the order of requests is then part of what tests check."""
-
-    def make(options=None, environ=None, max_concurrency=1, limits=None, **policy):
-        options = dict({"api_url": BASE, "api_token": TOKEN}, **(options or {}))
-        settings = resolve_connection(options, environ or {})
-        for name, value in (limits or {}).items():
-            setattr(settings, name, value)
-        return DivioClient(settings, retry=make_policy(**policy), max_concurrency=max_concurrency)
-
-    return make
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client(max_attempts=3)
-
-
-def add_json(api, path, body=None, status=200, query=None, **kwargs):
-    match = [matchers.query_param_matcher(query)] if query is not None else []
-    api.add(responses.GET, BASE + path, json=body if body is not None else {}, status=status, match=match, **kwargs)
-
-
-def page(results, next_query=None, count=None, host=BASE, path=BACKUPS):
-    """A DRF page; ``next_query`` is the next link's query string (absolute URL on ``host``)."""
-    return {"count": count, "next": "%s%s?%s" % (host, path, next_query) if next_query else None,
-            "previous": None, "results": results}
-
-
-def call_hosts(api):
-    return [urlsplit(call.request.url).netloc for call in api.calls]
-
-
-def call_queries(api):
-    return [{k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()} for call in api.calls]
 
 
 # -- authentication and session ---------------------------------------------------------------
@@ -414,153 +365,6 @@ def test_html_body_then_json_recovers(api, client):
     assert client.get(ME) == {"ok": True}
 
 
-# -- pagination -------------------------------------------------------------------------------
-
-def test_paginate_follows_absolute_next_links_over_three_pages(api, client):
-    add_json(api, BACKUPS, page([1, 2], "page=2&page_size=%s" % PAGE_SIZE, count=5), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([3, 4], "page=3&page_size=%s" % PAGE_SIZE, count=5),
-             query={"page": "2", "page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([5], None, count=5), query={"page": "3", "page_size": PAGE_SIZE})
-    assert list(client.paginate(BACKUPS)) == [1, 2, 3, 4, 5]
-    assert call_queries(api) == [{"page_size": PAGE_SIZE}, {"page": "2", "page_size": PAGE_SIZE},
-                                 {"page": "3", "page_size": PAGE_SIZE}]
-
-
-def test_paginate_passes_filters_and_drops_unset_ones(api, client):
-    add_json(api, BACKUPS, page([1], count=1), query={"environment": "e1", "page_size": "50"})
-    assert list(client.paginate(BACKUPS, {"environment": "e1", "slug": None, "page_size": 50})) == [1]
-
-
-def test_paginate_without_count_reads_until_next_is_null(api, client):
-    add_json(api, BACKUPS, page([1], "page=2"), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([2]), query={"page": "2"})
-    assert list(client.paginate(BACKUPS)) == [1, 2]
-
-
-def test_empty_list(api, client):
-    add_json(api, BACKUPS, page([], count=0), query={"page_size": PAGE_SIZE})
-    assert list(client.paginate(BACKUPS)) == []
-
-
-def three_pages(api):
-    add_json(api, BACKUPS, page([1, 2], "page=2", count=5), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([3, 4], "page=3", count=5), query={"page": "2"})
-    add_json(api, BACKUPS, page([5], count=5), query={"page": "3"})
-
-
-def test_max_items_exceeded_raises_instead_of_truncating(api, client):
-    three_pages(api)
-    with pytest.raises(PaginationError, match="more than 3 items"):
-        list(client.paginate(BACKUPS, max_items=3))
-
-
-def test_max_items_equal_to_the_total_is_fine(api, client):
-    three_pages(api)
-    assert list(client.paginate(BACKUPS, max_items=5)) == [1, 2, 3, 4, 5]
-
-
-@pytest.mark.parametrize("second_next", [
-    "page=2",            # links to itself
-    "page_size=%s" % PAGE_SIZE,   # back to the first page
-])
-def test_next_that_loops_is_an_error(api, client, second_next):
-    add_json(api, BACKUPS, page([1], "page=2", count=9), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([2], second_next, count=9), query={"page": "2"})
-    with pytest.raises(PaginationError, match="loop"):
-        list(client.paginate(BACKUPS, max_items=50))  # max_items: a backstop so a broken check cannot hang
-    assert len(api.calls) == 2
-
-
-def test_endless_fresh_next_links_stop_once_count_is_exceeded(api, client):
-    """A server that links to page n+1 forever (here: capped at 30 pages) must not keep the client reading
-    long after the announced ``count`` was passed."""
-
-    def endless(request):
-        number = int(parse_qs(urlsplit(request.url).query).get("page", ["1"])[0])
-        body = page(["a", "b"], "page=%d" % (number + 1) if number < 30 else None, count=2)
-        return 200, {}, json.dumps(body)
-
-    api.add_callback(responses.GET, BASE + BACKUPS, callback=endless)
-    with pytest.raises(PaginationError):
-        list(client.paginate(BACKUPS))
-    assert len(api.calls) <= 2
-
-
-@pytest.mark.parametrize("next_url", [
-    "https://evil.example/apps/v3/backups/?page=2",
-    "https://api.divio.com.evil.example/apps/v3/backups/?page=2",
-    "https://api.divio.com@evil.example/apps/v3/backups/?page=2",
-    "https://api.divio.com:8443/apps/v3/backups/?page=2",
-    "http://api.divio.com:8080/apps/v3/backups/?page=2",
-    "ftp://api.divio.com/apps/v3/backups/?page=2",
-    "/apps/v3/backups/?page=2",
-    "https://api.divio.com:bad/apps/v3/backups/?page=2",
-])
-def test_next_to_another_server_is_refused_and_never_requested(api, client, next_url):
-    first = page([1], None, count=2)
-    first["next"] = next_url
-    add_json(api, BACKUPS, first, query={"page_size": PAGE_SIZE})
-    for host in ("https://evil.example", "https://api.divio.com.evil.example", "https://api.divio.com:8443",
-                 "http://api.divio.com:8080"):
-        api.add(responses.GET, host + BACKUPS, json=page([2], count=2))
-    with pytest.raises(PaginationError, match="next link"):
-        list(client.paginate(BACKUPS))
-    assert call_hosts(api) == ["api.divio.com"]
-
-
-def test_same_host_http_next_is_followed_over_https(api, client):
-    add_json(api, BACKUPS, page([1], "page=2", count=2, host="http://api.divio.com"), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([2], count=2), query={"page": "2"})
-    assert list(client.paginate(BACKUPS)) == [1, 2]
-    assert [call.request.url.split("://")[0] for call in api.calls] == ["https", "https"]
-    assert all(call.request.headers["Authorization"] == "Token " + TOKEN for call in api.calls)
-
-
-def test_count_disagreeing_with_items_is_an_error(api, client):
-    add_json(api, BACKUPS, page([1, 2], "page=2", count=5), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([3, 4], count=5), query={"page": "2"})
-    with pytest.raises(PaginationError, match="announced 5 items but 4 arrived"):
-        list(client.paginate(BACKUPS))
-
-
-def test_count_changing_between_pages_is_an_error(api, client):
-    add_json(api, BACKUPS, page([1, 2], "page=2", count=4), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([3, 4], count=5), query={"page": "2"})
-    with pytest.raises(PaginationError, match="count went from 4 to 5"):
-        list(client.paginate(BACKUPS))
-
-
-def test_empty_page_with_a_next_link_is_an_error(api, client):
-    add_json(api, BACKUPS, page([], "page=2", count=3), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, page([1, 2, 3], count=3), query={"page": "2"})
-    with pytest.raises(PaginationError, match="empty page"):
-        list(client.paginate(BACKUPS))
-    assert len(api.calls) == 1
-
-
-@pytest.mark.parametrize("body", [
-    [1, 2, 3],
-    {"detail": "ok"},
-    {"count": 1, "next": None, "results": {"a": 1}},
-    {"count": 1, "next": 2, "results": [1]},
-    {"count": "1", "next": None, "results": [1]},
-    {"count": True, "next": None, "results": [1]},
-    "results",
-])
-def test_page_not_shaped_like_drf_is_invalid(api, client, body):
-    add_json(api, BACKUPS, body, query={"page_size": PAGE_SIZE})
-    with pytest.raises(InvalidResponseError) as info:
-        list(client.paginate(BACKUPS))
-    assert info.value.path == BACKUPS and BACKUPS in str(info.value)
-
-
-def test_page_error_stops_the_list(api, client):
-    add_json(api, BACKUPS, page([1], "page=2", count=2), query={"page_size": PAGE_SIZE})
-    add_json(api, BACKUPS, {"detail": "gone"}, status=404, query={"page": "2"})
-    with pytest.raises(NotFoundError):
-        list(client.paginate(BACKUPS))
-
-
 # -- the leak guard itself --------------------------------------------------------------------
 
 def test_leak_guard_sees_the_errors_of_a_test(api, client, leak_guard):
@@ -569,41 +373,6 @@ def test_leak_guard_sees_the_errors_of_a_test(api, client, leak_guard):
         client.get(ME)
     assert any(isinstance(exc, AuthenticationError) for exc in leak_guard)
     assert all(isinstance(exc, DivioError) for exc in leak_guard)
-
-
-# -- concurrent reading of numbered pages ---------------------------------------------------------
-
-def numbered_pages(api, items, per_page, count=None, broken=None):
-    """Register a DRF page-number listing of ``items``; ``broken`` maps a page number to a replacement page."""
-    count = len(items) if count is None else count
-    pages = [items[i:i + per_page] for i in range(0, len(items), per_page)]
-    for number, chunk in enumerate(pages, start=1):
-        next_query = "page=%d&page_size=%s" % (number + 1, PAGE_SIZE) if number < len(pages) else None
-        body = (broken or {}).get(number) or page(chunk, next_query, count=count)
-        query = {"page_size": str(PAGE_SIZE)} if number == 1 else {"page": str(number), "page_size": str(PAGE_SIZE)}
-        add_json(api, BACKUPS, body, query=query)
-
-
-def test_numbered_pages_are_read_concurrently_and_in_order(api, make_client):
-    items = list(range(95))
-    numbered_pages(api, items, per_page=10)
-    client = make_client(max_concurrency=4)
-    assert list(client.paginate(BACKUPS)) == items
-    assert len(api.calls) == 10
-
-
-def test_numbered_page_linking_back_is_an_error(api, make_client):
-    items = list(range(40))
-    numbered_pages(api, items, per_page=10, broken={3: page(items[20:30], "page=2&page_size=%s" % PAGE_SIZE, count=40)})
-    with pytest.raises(PaginationError, match="does not lead to page 4"):
-        list(make_client(max_concurrency=4).paginate(BACKUPS))
-
-
-def test_numbered_pages_ending_before_the_count_is_an_error(api, make_client):
-    items = list(range(30))
-    numbered_pages(api, items, per_page=10, broken={2: page(items[10:20], None, count=30)})
-    with pytest.raises(PaginationError, match="does not lead to page 3"):
-        list(make_client(max_concurrency=4).paginate(BACKUPS))
 
 
 def test_imap_keeps_order_and_raises_at_the_failing_item(make_client):
@@ -722,35 +491,6 @@ def test_requests_really_go_through_a_proxy_from_the_environment(monkeypatch, ma
     assert seen == [("http://127.0.0.2:9" + ME, "Token " + TOKEN)]
 
 
-def test_a_bad_page_is_never_replayed_from_the_cache(api, make_client):
-    """Pages go into the cache only once the whole list passed its checks: a server that looped once must
-    not make every later read of the list fail for the cache's lifetime."""
-    cache = {}
-
-    class DictCache:
-        def get(self, key):
-            return cache.get(key)
-
-        def set(self, key, value):
-            cache[key] = value
-
-    api.add(responses.GET, BASE + BACKUPS, json=page([1], "page=2&page_size=%s" % PAGE_SIZE, count=2),
-            match=[matchers.query_param_matcher({"page_size": PAGE_SIZE})])
-    api.add(responses.GET, BASE + BACKUPS, json=page([2], "page=2&page_size=%s" % PAGE_SIZE, count=2),  # loops
-            match=[matchers.query_param_matcher({"page": "2", "page_size": PAGE_SIZE})])
-    api.add(responses.GET, BASE + BACKUPS, json=page([2], None, count=2),
-            match=[matchers.query_param_matcher({"page": "2", "page_size": PAGE_SIZE})])
-    client = make_client()
-    client.cache = DictCache()
-    with pytest.raises(PaginationError, match="loop"):
-        list(client.paginate(BACKUPS))
-    assert cache == {}
-    assert list(client.paginate(BACKUPS)) == [1, 2]
-    assert len(cache) == 1  # the complete, checked list: never pages read at different times
-    assert list(client.paginate(BACKUPS)) == [1, 2]
-    assert len(api.calls) == 4  # the third read came from the cache
-
-
 @pytest.mark.parametrize("exc", [requests.exceptions.ReadTimeout("slow"), requests.exceptions.ChunkedEncodingError("cut")])
 def test_a_post_that_may_have_arrived_is_never_sent_twice(api, client, exc):
     api.add(responses.POST, BASE + BACKUPS, body=exc)
@@ -773,7 +513,7 @@ def test_same_origin_redirect_of_a_get_is_followed_with_the_token(api, client):
 
 @pytest.mark.parametrize("location, shown", [
     ("https://evil.example/iam/v3/me/", "https://evil.example:443"),
-    ("http://api.divio.com/iam/v3/me/", "http://api.divio.com:80"),            # a downgrade is another origin
+    ("http://api.divio.com:8080/iam/v3/me/", "http://api.divio.com:8080"),
     ("https://api.divio.com:8443/iam/v3/me/", "https://api.divio.com:8443"),
     ("//evil.example/iam/v3/me/", "https://evil.example:443"),
     ("https://api.divio.com.evil.example/", "https://api.divio.com.evil.example:443"),
@@ -782,7 +522,7 @@ def test_same_origin_redirect_of_a_get_is_followed_with_the_token(api, client):
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_cross_origin_redirect_is_an_error_naming_both_origins(api, client, fake_time, location, shown, status):
     api.add(responses.GET, BASE + ME, status=status, headers={"Location": location})
-    for host in ("https://evil.example", "http://api.divio.com", "https://api.divio.com:8443",
+    for host in ("https://evil.example", "http://api.divio.com:8080", "https://api.divio.com:8443",
                  "https://api.divio.com.evil.example"):
         api.add(responses.GET, host + "/iam/v3/me/", json={"stolen": True})
     with pytest.raises(RedirectError) as info:
@@ -791,6 +531,16 @@ def test_cross_origin_redirect_is_an_error_naming_both_origins(api, client, fake
     assert shown in message and "https://api.divio.com:443" in message and "not followed" in message
     assert call_hosts(api) == ["api.divio.com"] and fake_time.sleeps == []
     assert info.value.status == status
+
+
+def test_a_same_host_http_redirect_is_followed_over_https_never_down(api, client):
+    """The one origin rule of redirects and next links (``DivioClient.own_url``): a proxy that forgot the scheme
+    says http://, the request goes to https://."""
+    api.add(responses.GET, BASE + ME, status=301, headers={"Location": "http://api.divio.com/iam/v3/me/?x=1"})
+    api.add(responses.GET, "http://api.divio.com/iam/v3/me/", json={"stolen": True})
+    api.add(responses.GET, BASE + ME, json={"uuid": "u"}, match=[matchers.query_param_matcher({"x": "1"})])
+    assert client.get(ME) == {"uuid": "u"}
+    assert [call.request.url.split(":")[0] for call in api.calls] == ["https", "https"]
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
@@ -855,58 +605,6 @@ def test_absurdly_nested_json_is_invalid_not_a_crash(api, client):
     api.add(responses.GET, BASE + ME, body="[" * 100000 + "]" * 100000, content_type="application/json")
     with pytest.raises(InvalidResponseError, match="not valid JSON"):
         client.get(ME)
-
-
-# -- bounded pages and items ----------------------------------------------------------------------
-
-def endless_pages(api, count=None):
-    def serve(request):
-        number = int(parse_qs(urlsplit(request.url).query).get("page", ["1"])[0])
-        return 200, {}, json.dumps(page(["item-%d" % number], "page=%d" % (number + 1), count=count))
-
-    api.add_callback(responses.GET, BASE + BACKUPS, callback=serve)
-
-
-def test_endless_next_links_without_count_end_at_max_pages(api, make_client):
-    endless_pages(api)
-    client = make_client(limits={"max_pages": 5})
-    with pytest.raises(ListTooLongError, match="more than 5 pages .the max_pages limit"):
-        list(client.paginate(BACKUPS))
-    assert len(api.calls) == 5
-
-
-@pytest.mark.parametrize("max_concurrency", [1, 4])
-def test_an_absurd_count_is_refused_before_any_further_page(api, make_client, max_concurrency):
-    endless_pages(api, count=10 ** 12)
-    client = make_client(max_concurrency=max_concurrency)
-    with pytest.raises(ListTooLongError, match="announces 1000000000000 items"):
-        list(client.paginate(BACKUPS))
-    assert len(api.calls) == 1
-
-
-def test_announced_pages_beyond_max_pages_are_refused_at_once(api, make_client):
-    numbered_pages(api, list(range(60)), per_page=2)
-    client = make_client(max_concurrency=4, limits={"max_pages": 10})
-    with pytest.raises(ListTooLongError, match="30 pages, more than the max_pages limit of 10"):
-        list(client.paginate(BACKUPS))
-    assert len(api.calls) == 1
-
-
-def test_items_beyond_max_items_are_refused(api, make_client):
-    three_pages(api)
-    with pytest.raises(ListTooLongError, match="announces 5 items, more than the max_items limit of 4"):
-        list(make_client(limits={"max_items": 4}).paginate(BACKUPS))
-    add_json(api, "/apps/v3/regions/", page(["a"], "page=2", path="/apps/v3/regions/"), query={"page_size": PAGE_SIZE})
-    add_json(api, "/apps/v3/regions/", page(["b", "c"], path="/apps/v3/regions/"), query={"page": "2"})
-    with pytest.raises(ListTooLongError, match="more than 2 items .the max_items limit"):
-        list(make_client(limits={"max_items": 2}).paginate("/apps/v3/regions/"))
-
-
-def test_defaults_read_a_thousand_applications_in_pages_of_ten(api, make_client):
-    numbered_pages(api, list(range(1000)), per_page=10)
-    client = make_client(max_concurrency=4)
-    assert list(client.paginate(BACKUPS)) == list(range(1000))
-    assert client.request_count == 100
 
 
 # -- bounded time ---------------------------------------------------------------------------------
