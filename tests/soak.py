@@ -79,8 +79,9 @@ CAUSES = {
     "html": ("HTTP 502",),
     "html-200": ("not valid JSON",),
     "loop-next": ("loop back", "does not lead to page"),
-    "count-mismatch": ("announced", "count went from", "more items arrived than"),
+    "count-mismatch": ("announced", "the count changed", "more items arrived than", "ends before or after"),
     "empty-next": ("an empty page that still links to a next one",),
+    "duplicate-item": ("arrived twice",),
 }
 # Kinds after which a failure must also say that the client retried and gave up.
 RETRIED = {"502", "503", "504", "429-seconds", "429-date", "stall", "reset", "truncated", "partial-json", "html",

@@ -46,9 +46,11 @@ def _environment_keys(dataset, env_uuids):
     return {(apps[envs[uuid]["application"]], envs[uuid]["slug"]) for uuid in env_uuids}
 
 
-@pytest.mark.parametrize("honoured", [True, False], ids=["filter-honoured", "filter-ignored"])
-def test_fleet_check_under_churn(fleet, honoured):
-    fleet.configure(churn_rate=0, churn_per_request=0, honour_backup_environment_filter=honoured)
+@pytest.mark.parametrize("honoured, cap", [(True, 100), (False, 100), (False, 13)],
+                         ids=["filter-honoured", "filter-ignored", "filter-ignored-pages-of-13"])
+def test_fleet_check_under_churn(fleet, honoured, cap):
+    """Pages of 13 (issue 23): windows of 13 down to 7 items still chain over every boundary of the list."""
+    fleet.configure(churn_rate=0, churn_per_request=0, honour_backup_environment_filter=honoured, max_page_size=cap)
     still = _run(fleet)
     assert len(still) == 300 and not [key for key, r in still.items() if r["status"] == "error"]
 
@@ -57,7 +59,7 @@ def test_fleet_check_under_churn(fleet, honoured):
     try:
         churned = _run(fleet)
     finally:
-        fleet.configure(churn_rate=0)
+        fleet.configure(churn_rate=0, max_page_size=100)
     churn = fleet.stats()["churn"]
     requests = fleet.stats()["requests"]
     assert churn["created"] + churn["deleted"] >= 5, churn  # the read really ran under change
@@ -70,8 +72,8 @@ def test_fleet_check_under_churn(fleet, honoured):
     differ = [key for key in set(still) - touched
               if [churned[key][f] for f in fields[:3]] != [still[key][f] for f in fields[:3]]]
     assert not differ, "untouched environments answered differently: %s" % [(k, still[k]["uuid"], churned[k]["uuid"]) for k in differ]
-    print("churn %s: %d changes touching %d environments, %d requests, 0 error records"
-          % ("honoured" if honoured else "ignored", churn["created"] + churn["deleted"], len(touched), requests))
+    print("churn %s, pages of %d: %d changes touching %d environments, %d requests, 0 error records"
+          % ("honoured" if honoured else "ignored", cap, churn["created"] + churn["deleted"], len(touched), requests))
 
 
 def test_backup_check_module_under_churn(fleet, run_playbook):

@@ -19,6 +19,10 @@ When they happen:
 
 ``stats()`` counts the changes and names the environments they touched: an environment no change touched
 has the same answer as on a still server.
+
+``shift`` is the other kind of change: made on request (the server's ``shift_lists``), it deletes an item in
+front of the page asked for and adds one at the end, so ``count`` does not change while every later item
+moves back one page boundary - the change a naive page-number reader misses silently.
 """
 
 import random
@@ -28,6 +32,7 @@ import time
 from .data import PULL_LIFETIME, PULL_NOTES, shape_part
 
 RETENTION_SECONDS = 30 * 86400  # of the scheduled backups churn creates
+SHIFTABLE = ("applications", "environments")  # lists ``Churn.shift`` can change: new ones need no other records
 
 
 def _iso(epoch, micro):
@@ -51,6 +56,7 @@ class Churn:
         self.created = 0
         self.deleted = 0
         self.touched = set()
+        self.shifts_left = None  # shifts still to make (the server's shift_limit); None: no limit
 
     def configure(self, rate=0.0, seed=0, per_request=0):
         """Start over with new settings: the generator restarts from ``seed``."""
@@ -167,6 +173,28 @@ class Churn:
             dataset.add("service_instance_backups", part)
         dataset.add("backups", backup, position=rng.randrange(len(dataset.backups) + 1))
         return backup
+
+    def shift(self, name, listed, start):
+        """The change page-number pagination hides best, made before a page from ``start`` on is answered: an
+        item in front of it (of ``listed``, the list as served) deleted, a new one added at the end. ``count``
+        stays; every later item moves one place forward, so the first item of the page asked for has just moved
+        onto the page before it. Returns whether it made the change (``shifts_left`` may say no more); the
+        two records join ``touched``."""
+        dataset = self.dataset
+        with dataset.lock, self._lock:
+            if self.shifts_left is not None:
+                if not self.shifts_left:
+                    return False
+                self.shifts_left -= 1
+            victim = listed[self._rng.randrange(start)]
+            twin = dict(listed[-1], uuid=dataset.new_id(self._rng))
+            if "slug" in twin:
+                twin["slug"] = "%s-%s" % (twin["slug"][:40], twin["uuid"][:6])
+            dataset.remove(name, victim)
+            dataset.add(name, twin)
+            self.created, self.deleted = self.created + 1, self.deleted + 1
+            self.touched.update((victim["uuid"], twin["uuid"]))
+            return True
 
     # -- counters -------------------------------------------------------------------------------------
 

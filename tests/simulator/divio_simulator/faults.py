@@ -23,6 +23,7 @@ html-200         200 with a ``text/html`` page (a maintenance or captive-portal 
 loop-next        list pages only: ``next`` links back to the page itself
 count-mismatch   list pages only: ``count`` differs from the real number of items (by 1 or 2, up or down)
 empty-next       list pages only: ``results`` is empty but ``next`` is not null
+duplicate-item   list pages only: the page's last item replaced by its first (one item twice, one never), count kept
 ===============  ===========================================================================================
 
 Requests are numbered from 1 among the eligible requests that match ``only_paths`` (all of them when it is
@@ -36,7 +37,7 @@ import random
 import threading
 
 STATUS_KINDS = ("500", "502", "503", "504")
-LIST_KINDS = ("loop-next", "count-mismatch", "empty-next")
+LIST_KINDS = ("loop-next", "count-mismatch", "empty-next", "duplicate-item")
 KINDS = STATUS_KINDS + ("429-seconds", "429-date", "stall", "reset", "truncated", "partial-json", "html", "html-200") + LIST_KINDS
 # Kinds a careful client recovers from by retrying a GET (each try is a fresh chance).
 RETRIABLE_KINDS = ("502", "503", "504", "429-seconds", "429-date", "stall", "reset", "truncated", "partial-json", "html",

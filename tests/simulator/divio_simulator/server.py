@@ -22,6 +22,7 @@ counts them and names the environments they touched. Backups whose ``scheduled_f
 passed are deleted before a request is answered, as the platform deletes them (``Dataset.expire``).
 """
 
+import base64
 import contextlib
 import email.utils
 import json
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .churn import Churn
+from .churn import SHIFTABLE, Churn
 from .data import SIZES, generate_dataset
 from .faults import LIST_KINDS, STATUS_KINDS, FaultPlan
 from .jobs import OUTCOMES, BackupJobs
@@ -110,7 +111,8 @@ class SimulatorServer:
 
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
                    "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments",
-                   "churn_rate", "churn_seed", "churn_per_request")
+                   "churn_rate", "churn_seed", "churn_per_request", "page_size_ignored", "null_count", "cursor_links",
+                   "shift_lists", "shift_limit")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
@@ -135,6 +137,12 @@ class SimulatorServer:
         self.churn_rate = 0.0
         self.churn_seed = 0
         self.churn_per_request = 0
+        # How lists are cut (``_send_page``), and the lists where a change hides from ``count`` (``Churn.shift``).
+        self.page_size_ignored = False
+        self.null_count = False
+        self.cursor_links = False
+        self.shift_lists = []
+        self.shift_limit = 0  # shifts still to make; 0: one before every page after the first
         # Deployments: their life cycle, logs and variables (deployments.py); ``deployments`` holds its settings.
         self.deployment_jobs = DeploymentJobs(dataset)
         self.deployments = deployment_settings(None, dataset)
@@ -255,6 +263,16 @@ class SimulatorServer:
             elif key == "churn_seed":
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"{key} must be an integer")
+            elif key in ("page_size_ignored", "null_count", "cursor_links"):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false")
+            elif key == "shift_lists":
+                if not isinstance(value, (list, tuple)) or not set(value) <= set(SHIFTABLE):
+                    raise ValueError(f"{key} must be a list of: {', '.join(SHIFTABLE)}")
+                value = list(value)
+            elif key == "shift_limit":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{key} must be an integer >= 0 (0: no limit)")
             elif key == "churn_per_request":
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
                     raise ValueError(f"{key} must be an integer between 0 and 1000")
@@ -264,6 +282,8 @@ class SimulatorServer:
         # Validate everything first so that a bad request changes nothing.
         for key, value in checked.items():
             setattr(self, key, value)
+        if "shift_limit" in checked:
+            self.churn.shifts_left = self.shift_limit or None
         if checked.keys() & {"churn_rate", "churn_seed", "churn_per_request"}:
             # Any churn setting starts the churn over (its generator restarts from the seed).
             self.churn.configure(self.churn_rate, self.churn_seed, self.churn_per_request)
@@ -563,7 +583,10 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
             body["next"] = self._page_link(page)
         elif fault == "count-mismatch":
             delta = self._plan.draw((-2, -1, 1, 2))
-            body["count"] = body["count"] + delta if body["count"] + delta >= 0 else body["count"] - delta
+            if body["count"] is not None:
+                body["count"] = body["count"] + delta if body["count"] + delta >= 0 else body["count"] - delta
+        elif fault == "duplicate-item" and len(body["results"]) > 1:
+            body["results"][-1] = body["results"][0]  # one item twice, another never; the count as it was
         elif fault == "empty-next":
             body["results"] = []
             body["next"] = body["next"] or self._page_link(page + 1)
@@ -679,6 +702,10 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
         if error:
             self._send_json(400, error)
             return
+        start = self._page_window(len(items))[0]
+        sim = self.simulator
+        if resource.name in sim.shift_lists and 0 < start <= len(items) and sim.churn.shift(resource.name, items, start):
+            items, error = self._filtered(resource)
         self._send_page(order(items) if order is not None else items)
 
     def _filtered(self, resource):
@@ -706,40 +733,64 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
                 items = [item for item in items if dataset._field_value(resource.name, item, param) == value]
         return (getattr(dataset, resource.name) if items is None else items), None
 
-    def _send_page(self, items):
-        """DRF page-number pagination: ``page`` (1-based, or ``last``) and ``page_size`` (capped)."""
+    def _page_window(self, count):
+        """``(start, size, page)`` this request asks of a list of ``count`` items; start None for an invalid page.
+
+        Page-number pagination (``page``, 1-based or ``last``), or with ``cursor_links`` an opaque ``cursor`` that
+        only the server reads (an offset, as DRF's LimitOffset and cursor paginations hand out); ``page_size``
+        honoured up to ``max_page_size``, or with ``page_size_ignored`` every page ``default_page_size`` long,
+        as Django REST framework cuts pages for a view without ``page_size_query_param``."""
         sim = self.simulator
-        page_size = sim.default_page_size
+        size = sim.default_page_size
         with contextlib.suppress(ValueError):
             asked = int(self.query.get("page_size", [""])[-1])
-            if asked > 0:
-                page_size = min(asked, sim.max_page_size)
-        count = len(items)
-        pages = max(1, -(-count // page_size))
+            if asked > 0 and not sim.page_size_ignored:
+                size = min(asked, sim.max_page_size)
+        pages = max(1, -(-count // size))
+        if sim.cursor_links:
+            cursor = self.query.get("cursor", [""])[-1]
+            try:
+                start = int(base64.urlsafe_b64decode(cursor).decode("ascii")[2:]) if cursor else 0
+            except (ValueError, UnicodeDecodeError):
+                start = None
+            return start, size, None
         raw_page = self.query.get("page", ["1"])[-1]
         try:
             page = pages if raw_page == "last" else int(raw_page)
         except ValueError:
             page = 0
-        if not 1 <= page <= pages:
-            self._send_json(404, {"detail": "Invalid page."})
+        return ((page - 1) * size if 1 <= page <= pages else None), size, page
+
+    def _send_page(self, items):
+        """One page of ``items`` (see ``_page_window``), with ``count`` (null with ``null_count``) and links."""
+        sim = self.simulator
+        count = len(items)
+        start, size, page = self._page_window(count)
+        if start is None or start < 0:
+            self._send_json(404, {"detail": "Invalid cursor" if sim.cursor_links else "Invalid page."})
             return
-        start = (page - 1) * page_size
-        body = {
-            "count": count,
-            "next": self._page_link(page + 1) if page < pages else None,
-            "previous": self._page_link(page - 1) if page > 1 else None,
-            "results": items[start:start + page_size],
-        }
+        if sim.cursor_links:
+            following = self._cursor_link(start + size) if start + size < count else None
+            previous = self._cursor_link(max(start - size, 0)) if start > 0 else None
+        else:
+            following = self._page_link(page + 1) if start + size < count else None
+            previous = self._page_link(page - 1) if page > 1 else None
+        body = {"count": None if sim.null_count else count, "next": following, "previous": previous,
+                "results": items[start:start + size]}
         if self._fault in LIST_KINDS:
-            body = self._page_fault(body, page)
+            body = self._page_fault(body, page or start // size + 1)
         self._send_json(200, body)
 
-    def _page_link(self, page):
+    def _cursor_link(self, offset):
+        return self._page_link(None, base64.urlsafe_b64encode(b"o=%d" % offset).decode("ascii"))
+
+    def _page_link(self, page, cursor=None):
         """Absolute link to another page, keeping every other query parameter (sorted, as DRF does)."""
-        query = {key: values for key, values in self.query.items() if key != "page"}
+        query = {key: values for key, values in self.query.items() if key not in ("page", "cursor")}
         # DRF drops the page parameter from the link to page 1.
-        if page > 1:
+        if cursor is not None:
+            query["cursor"] = [cursor]
+        elif page > 1:
             query["page"] = [str(page)]
         path = urlsplit(self.path).path
         encoded = urlencode(sorted(query.items()), doseq=True)
