@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
-from ansible_collections.divio.cloud.plugins.module_utils.pagination import requests_needed
+from ansible_collections.divio.cloud.plugins.module_utils.pages import requests_needed
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     SERVICE_INSTANCES,
     get_application,

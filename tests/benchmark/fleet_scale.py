@@ -448,8 +448,8 @@ def consistent_pages(items, page):
     windows, each overlapping the one before (its greedy plan takes the fewest windows there are; checked
     by dynamic programming for these sizes). Plain pages when the paginator does not chain."""
     collection_imports()
-    from ansible_collections.divio.cloud.plugins.module_utils import pagination
-    return pagination.requests_needed(items, page)
+    from ansible_collections.divio.cloud.plugins.module_utils import pages
+    return pages.requests_needed(items, page)
 
 
 def run_child(kind, url, **extra):
@@ -797,7 +797,7 @@ def benchmark(args):
               "W(S)) + (filter honoured: min(sum over environments of W(b_e), W(B)); ignored: W(B)) + the parts of "
               "each environment's newest qualifying backup and of every finished backup that ended after it, by id; "
               "W(n) = the fewest requests that read a list of n items so that a change during the read is seen: "
-              "overlapping windows of at most P items (pagination.requests_needed, checked against dynamic "
+              "overlapping windows of at most P items (pages.requests_needed, checked against dynamic "
               "programming); P the page size the server serves (min(page_size asked, its cap)); A applications, "
               "E environments, S service instances, B backups, e_a / s_e / b_e per application / environment. "
               "plain pages: the same with W(n) = ceil(n/P), pages that only touch - a read that cannot see a change. "

@@ -59,7 +59,7 @@ def test_one_pass_over_every_backup_is_not_planned_beyond_max_pages(server):
 def test_one_pass_is_planned_as_read_consistently_and_within_max_items(server, limit):
     """The single pass is planned by the requests a consistent read takes (its windows overlap, so there are
     more than plain pages) and by the items it holds: just beyond either limit, the filtered passes are read."""
-    from ansible_collections.divio.cloud.plugins.module_utils.pagination import requests_needed
+    from ansible_collections.divio.cloud.plugins.module_utils.pages import requests_needed
     expected, _client = check(server)
     server.configure(max_page_size=20)
     backups = len(server.dataset.backups)

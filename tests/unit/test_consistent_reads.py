@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from ansible_collections.divio.cloud.plugins.module_utils import pagination
+from ansible_collections.divio.cloud.plugins.module_utils import pagination, pages
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
 from ansible_collections.divio.cloud.plugins.module_utils.errors import ListChangingError, PaginationError
@@ -106,7 +106,7 @@ def assert_guarantee(got, before, after, created_meanwhile, deleted_meanwhile=()
 def test_windows_overlap_start_on_their_grid_and_get_on(cap):
     end, windows = cap, 1
     while end < 60000:
-        window = pagination.plan_window(end, cap)
+        window = pages.plan_window(end, cap)
         assert window.start % window.size == 0 and window.page == window.start // window.size + 1
         assert (cap + 1) // 2 <= window.size <= cap
         assert window.start <= end - 1 < window.end  # holds the last item read, and more
@@ -134,7 +134,7 @@ def fewest_windows(count, cap):
 @pytest.mark.parametrize("count", [101, 999, 2000, 4321])
 def test_the_plan_takes_the_fewest_windows_there_are(cap, count):
     # The benchmark's "minimum with consistent reads" and the max_pages check rest on this.
-    assert pagination.requests_needed(count, cap) == fewest_windows(count, cap)
+    assert pages.requests_needed(count, cap) == fewest_windows(count, cap)
 
 
 # -- a still list ----------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_a_still_list_is_read_once_in_order(serve, count, concurrency):
     assert read(concurrency) == [item["uuid"] for item in scripted.items]
     planned, end = 1, 100
     while end < count:
-        end, planned = pagination.plan_window(end, 100).end, planned + 1
+        end, planned = pages.plan_window(end, 100).end, planned + 1
     assert len(scripted.requests) == planned
 
 
@@ -386,7 +386,7 @@ def test_small_pages_are_chained_too(serve):
     original = [item["uuid"] for item in scripted.items]
     got = read()
     assert_guarantee(got, original, [item["uuid"] for item in scripted.items], {"new-00001"})
-    assert len(scripted.requests) == pagination.requests_needed(101, 10)
+    assert len(scripted.requests) == pages.requests_needed(101, 10)
 
 
 def test_re_reads_count_against_max_pages(serve):
@@ -403,7 +403,7 @@ def test_re_reads_count_against_max_pages(serve):
 def test_max_pages_is_checked_against_the_windows_a_consistent_read_takes(serve):
     # 2,000 items in pages of 100 are 20 pages, but 23 overlapping windows: refused before the second
     # request rather than after reading 20 of them; with max_pages at the windows needed, read whole.
-    needed = pagination.requests_needed(2000, 100)
+    needed = pages.requests_needed(2000, 100)
     assert needed > 20
     scripted = serve(ScriptedList(2000))
     refused = r"announces 2000 items in pages of 100; reading them so that a change during the read is seen takes more "

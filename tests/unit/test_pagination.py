@@ -12,7 +12,7 @@ from responses import matchers
 from mock_api import BACKUPS, BASE, PAGE_SIZE, TOKEN, add_json, call_hosts, call_queries, page
 from scripted_list import ScriptedList
 
-from ansible_collections.divio.cloud.plugins.module_utils import pagination
+from ansible_collections.divio.cloud.plugins.module_utils import pages
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InvalidResponseError, ListTooLongError, PaginationError)
 
@@ -87,7 +87,7 @@ def test_max_items_equal_to_the_total_is_fine(api, client):
 def test_next_that_loops_is_an_error(api, client, second_next):
     add_json(api, BACKUPS, page([1], "page=2", count=9), query={"page_size": PAGE_SIZE})
     add_json(api, BACKUPS, page([2], second_next, count=9), query={"page": "2"})
-    with pytest.raises(PaginationError, match="loop"):
+    with pytest.raises(PaginationError, match="its next link .page (2|None). does not lead to page 3"):
         list(client.paginate(BACKUPS, max_items=50))  # max_items: a backstop so a broken check cannot hang
     assert len(api.calls) == 2
 
@@ -196,7 +196,7 @@ def test_fixed_pages_are_read_concurrently_and_in_order(api, make_client):
 def test_a_fixed_page_linking_back_is_an_error(api, make_client):
     items = list(range(40))
     fixed_pages(api, items, per_page=10, broken={3: page(items[20:30], "page=2&page_size=%s" % PAGE_SIZE, count=40)})
-    with pytest.raises(PaginationError, match="loop back to a page already read"):
+    with pytest.raises(PaginationError, match="its next link .page 2. does not lead to page 4"):
         list(make_client(max_concurrency=4).paginate(BACKUPS))
 
 
@@ -227,7 +227,7 @@ def test_a_bad_page_is_never_replayed_from_the_cache(api, make_client):
             match=[matchers.query_param_matcher({"page": "2", "page_size": PAGE_SIZE})])
     client = make_client()
     client.cache = DictCache()
-    with pytest.raises(PaginationError, match="loop"):
+    with pytest.raises(PaginationError, match="does not lead to page 3"):
         list(client.paginate(BACKUPS))
     assert cache == {}
     assert list(client.paginate(BACKUPS)) == [1, 2]
@@ -286,7 +286,7 @@ def test_defaults_read_a_thousand_applications_in_pages_of_ten(api, make_client)
     api.add_callback(responses.GET, BASE + BACKUPS, callback=scripted)
     client = make_client(max_concurrency=4)
     assert [item["uuid"] for item in client.paginate(BACKUPS)] == ["item-%05d" % n for n in range(1000)]
-    assert client.request_count == pagination.requests_needed(1000, 10) == 162  # windows of 10 down to 5 overlap
+    assert client.request_count == pages.requests_needed(1000, 10) == 162  # windows of 10 down to 5 overlap
 
 
 # -- what each shape costs on a quiet list ----------------------------------------------------------------
@@ -305,4 +305,4 @@ def test_what_a_quiet_read_costs_per_shape(api, make_client, cap, ignore, cursor
     assert [item["uuid"] for item in make_client().paginate(BACKUPS)] == ["item-%05d" % n for n in range(count)]
     assert len(scripted.requests) == requests
     if not (ignore or cursor):
-        assert requests == pagination.requests_needed(count, cap)  # the plan the limits and the benchmark use
+        assert requests == pages.requests_needed(count, cap)  # the plan the limits and the benchmark use
