@@ -39,7 +39,14 @@ sys.path.insert(0, str(REPO / "tests" / "simulator"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))  # ground_truth: the right answers, by brute force
 TOKEN = "fleet-scale-token"
 CLI_VENV = REPO / ".venv-divio-cli"
-ROWS = ("scale", "capped", "bursts", "small", "profile", "keepalive", "inventory", "cli", "startup")
+ROWS = ("scale", "capped", "shapes", "bursts", "small", "profile", "keepalive", "inventory", "cli", "startup")
+# The "shapes" rows (issue 23): the fleet check, filter ignored, on every page shape a DRF server can serve.
+SHAPES = (("page_size honoured up to 13", {"max_page_size": 13}),
+          ("page_size honoured up to 7", {"max_page_size": 7}),
+          ("page_size ignored, fixed pages of 25", {"page_size_ignored": True, "default_page_size": 25}),
+          ("page_size ignored, fixed pages of 10, count null", {"page_size_ignored": True, "default_page_size": 10,
+                                                                "null_count": True}),
+          ("cursor links, pages of 25", {"max_page_size": 25, "cursor_links": True}))
 CAPPED_MAX_PAGES = 100000
 # 429 bursts for the "bursts" row: runs of consecutive requests answered 429 with Retry-After: 1.
 BURSTS = [range(start, start + 16) for start in (500, 2500, 4500)]
@@ -423,10 +430,14 @@ class Simulator:
         read of a list that may change), each in the fewest windows there are (``consistent_pages``)."""
         ds = self.dataset
         config = self.server.config()
-        page = min(page_size_asked, config["max_page_size"])
+        own_pages = config["page_size_ignored"] or config["cursor_links"]  # pages that cannot overlap
+        page = config["default_page_size"] if config["page_size_ignored"] else min(page_size_asked, config["max_page_size"])
 
         def pages(n):
-            return consistent_pages(n, page) if consistent else max(1, -(-n // page))
+            plain = max(1, -(-n // page))
+            if not consistent or n <= page:
+                return plain
+            return 2 * plain if own_pages else consistent_pages(n, page)
 
         apps, envs, backups = len(ds.applications), len(ds.environments), len(ds.backups)
         per_app = sum(pages(len(ds.lookup("environments", "application", a["uuid"]))) for a in ds.applications)
@@ -537,6 +548,15 @@ def fleet_rows(args, report, which):
             report.fleet_row("fleet %dx%dx%d, filter ignored, page cap %d, max_pages %d" % (
                 apps, envs, days, args.cap, CAPPED_MAX_PAGES), sim, result, sim.minimum(asked))
             sim.configure(honour_backup_environment_filter=True, max_page_size=100)
+        if "shapes" in which:
+            for label, config in SHAPES:
+                sim.configure(honour_backup_environment_filter=False, **config)
+                sim.reset()
+                result = run_fleet_child(sim, params=json.dumps({"max_pages": CAPPED_MAX_PAGES}))
+                report.fleet_row("fleet %dx%dx%d, filter ignored, %s" % (apps, envs, days, label), sim, result,
+                                 sim.minimum(asked))
+            sim.configure(honour_backup_environment_filter=True, max_page_size=100, default_page_size=20,
+                          page_size_ignored=False, null_count=False, cursor_links=False)
         if "bursts" in which:
             sim.configure(faults={"kinds": ["429-seconds"], "retry_after": 1,
                                   "on_requests": [n for burst in BURSTS for n in burst]})
@@ -785,9 +805,9 @@ def benchmark(args):
     print("latency %d ms per request, %d requests in flight at most, Python %s, %d CPUs, load average %.1f\n"
           % (args.latency_ms, args.concurrency, sys.version.split()[0], os.cpu_count(), os.getloadavg()[0]))
     report = Report(args.latency_ms, args.concurrency)
-    if which & {"scale", "capped"} or args.with_600:
+    if which & {"scale", "capped", "shapes"} or args.with_600:
         print(Report.HEADER)
-    if which & {"scale", "capped", "keepalive", "profile", "inventory", "cli"}:
+    if which & {"scale", "capped", "shapes", "keepalive", "profile", "inventory", "cli"}:
         fleet_rows(args, report, which)
     if args.with_600:
         row_600(args, report)
@@ -798,7 +818,9 @@ def benchmark(args):
               "each environment's newest qualifying backup and of every finished backup that ended after it, by id; "
               "W(n) = the fewest requests that read a list of n items so that a change during the read is seen: "
               "overlapping windows of at most P items (pages.requests_needed, checked against dynamic "
-              "programming); P the page size the server serves (min(page_size asked, its cap)); A applications, "
+              "programming), or two reads of plain pages where windows cannot overlap every boundary (page_size "
+              "ignored, cursor links, a cap too small for the list); P the page size the server serves (min(page_size "
+              "asked, its cap), or its fixed size); A applications, "
               "E environments, S service instances, B backups, e_a / s_e / b_e per application / environment. "
               "plain pages: the same with W(n) = ceil(n/P), pages that only touch - a read that cannot see a change. "
               "limit = requests x latency / %d." % args.concurrency)
