@@ -186,8 +186,9 @@ class _Chain:
         self.reader, self.source, self.read, self.first = reader, reader.source, read, first
         self.cap, self.overlap, self.link = len(first.results), overlap, None if overlap else first.next
         self.ahead, self.pending = iter(()), None
-        if first.count is not None and self.source.client.max_concurrency > 1:
-            self.ahead = self.source.client.imap(self.fetch, self._planned(first.count))
+        if self.source.client.max_concurrency > 1:
+            self.ahead = self.source.client.imap(self.fetch, self._planned(first.count)) if first.count is not None \
+                else self._batches()
 
     def plan(self, end):
         return plan_window(end, self.cap) if self.overlap else Window(end, self.cap)
@@ -201,6 +202,17 @@ class _Chain:
             window = self.plan(end)
             yield window
             end = window.end
+
+    def _batches(self):
+        """Without a count the end is unknown: windows fetched together in batches of 1, 2, 4 ... up to
+        ``max_concurrency``, so a short list costs no more than a request or two past its end."""
+        end, size = self.cap, 1
+        while True:
+            batch = [self.plan(end)]
+            while len(batch) < size:
+                batch.append(self.plan(batch[-1].end))
+            yield from self.source.client.map(self.fetch, batch)
+            end, size = batch[-1].end, min(2 * size, self.source.client.max_concurrency)
 
     def ends(self, window, page):
         """A page links nowhere and reaches its own count (a server counts, then slices: a change in between can

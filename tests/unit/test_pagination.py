@@ -306,3 +306,17 @@ def test_what_a_quiet_read_costs_per_shape(api, make_client, cap, ignore, cursor
     assert len(scripted.requests) == requests
     if not (ignore or cursor):
         assert requests == pages.requests_needed(count, cap)  # the plan the limits and the benchmark use
+
+
+@pytest.mark.parametrize("count, most", [
+    (15, 2 * 2 + 2),       # two reads of 2 pages; the window out of place and page 1 asked shorter (page_size ignored)
+    (95, 2 * 10 + 1 + 4),  # two reads of 10 pages; the window that showed it; two past the end in each read
+])
+def test_without_a_count_pages_are_fetched_in_growing_batches(api, make_client, count, most):
+    """No count, so no end to plan to: batches of 1, 2, 4 ... up to max_concurrency, a few requests past the end
+    at most (here: fixed pages of 10, read twice; the window that shows page_size ignored; the batch past the end)."""
+    scripted = ScriptedList(count, cap=10, ignore_page_size=True, null_count=True)
+    api.add_callback(responses.GET, BASE + BACKUPS, callback=scripted)
+    client = make_client(max_concurrency=4)
+    assert [item["uuid"] for item in client.paginate(BACKUPS)] == ["item-%05d" % n for n in range(count)]
+    assert len(scripted.requests) <= most
