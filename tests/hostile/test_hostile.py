@@ -306,7 +306,7 @@ def test_each_address_of_a_name_is_tried_in_turn(hostile, make_client, resolver)
     server = hostile(lambda ex: ex.json({"host": ex.headers["Host"]}))
     resolver.names["localhost"] = ["127.0.0.2", "127.0.0.1"]  # nothing listens on 127.0.0.2: refused
     client = make_client("http://localhost:%d" % server.port, retries=1)
-    assert [client.get("/iam/v3/me/") for _ in range(2)] == [{"host": "localhost:%d" % server.port}] * 2
+    assert [client.get("/iam/v3/me/") for _request in range(2)] == [{"host": "localhost:%d" % server.port}] * 2
     assert resolver.lookups == ["localhost"] and len(server.requests) == 2  # one connection, kept alive
 
 
