@@ -133,7 +133,7 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _DeadlineSocket:
-    """A connected socket whose response reader is a ``_DeadlineIO``; everything else is the socket's."""
+    """A connected socket whose response reader is a ``_DeadlineReader``; everything else is the socket's."""
 
     def __init__(self, sock):
         self._sock = sock
