@@ -196,15 +196,15 @@ class TokenAuth(AuthBase):
         return "TokenAuth(<hidden>)"
 
 
-def _detail(response):
-    """A short server explanation from an error body: its ``detail``, else an excerpt (masked, then cut)."""
-    body = _decode(response)
-    if body is None:
-        text = (response.content or b"").decode("utf-8", "replace").strip()
-    elif isinstance(body, dict) and isinstance(body.get("detail"), str):
-        text = body["detail"]
+def _detail(body):
+    """A short server explanation from an error body (bytes): its ``detail``, else an excerpt (masked, then cut)."""
+    decoded = _decode(body)
+    if decoded is None:
+        text = body.decode("utf-8", "replace").strip()
+    elif isinstance(decoded, dict) and isinstance(decoded.get("detail"), str):
+        text = decoded["detail"]
     else:
-        text = json.dumps(body, sort_keys=True)
+        text = json.dumps(decoded, sort_keys=True)
     return excerpt(text, 300)
 
 
@@ -404,7 +404,7 @@ class DivioClient:
         try:
             with self.concurrency:  # the try's time starts once it may send, not while it queues
                 with transport.bounded_by(self._try_deadline(what)) as deadline:
-                    response = self._exchange(method, url, body, deadline, what)
+                    response, answer = self._exchange(method, url, body, deadline, what)
         except (requests.exceptions.RequestException, transport.BodyTimeout) as exc:
             problem, may_have_arrived = self._transport_problem(exc, what, deadline)
             cut_short = self.deadline is not None and self.deadline.passed()
@@ -419,12 +419,12 @@ class DivioClient:
             self.concurrency.succeeded()
         if status >= 400:
             if status not in (RETRY_STATUSES if idempotent else RETRY_STATUSES_NOT_IDEMPOTENT):
-                raise self._status_error(response, what)
-            detail = _detail(response).rstrip(".")
+                raise self._status_error(response, answer, what)
+            detail = _detail(answer).rstrip(".")
             return _Retryable("HTTP %d%s" % (status, (": " + detail) if detail else ""),
                               RateLimitError if status == 429 else ApiError, status, urlsplit(url).path,
                               parse_retry_after(response.headers.get("Retry-After")))
-        result = _decode(response)
+        result = _decode(answer)
         if result is not None:
             return result
         problem = "the body is not valid JSON (status %d)" % status
@@ -442,7 +442,8 @@ class DivioClient:
         return transport.Deadline(budget, self.retry.clock)
 
     def _exchange(self, method, url, body, deadline, what):
-        """Send, follow same-origin redirects of a GET, read the whole body; returns the final response."""
+        """Send, follow same-origin redirects of a GET, read the whole body; returns the final response and
+        its body (bytes)."""
         seen = [url]
         while True:
             with self._counter_lock:
@@ -451,7 +452,7 @@ class DivioClient:
             response = self._send_once(method, url, body, (left, left))
             if not 300 <= response.status_code < 400:
                 try:
-                    return transport.read_body(response, deadline, self.max_response_bytes)
+                    return response, transport.read_body(response, deadline, self.max_response_bytes)
                 except transport.BodyTooLarge as exc:
                     raise ResponseTooLargeError(
                         "%s: the answer is larger than the max_response_bytes limit of %d bytes (%s %d bytes); it "
@@ -542,8 +543,8 @@ class DivioClient:
             return "the connection to %s was closed or reset before an answer arrived" % self._base.netloc, True
         return "the connection failed while reading the answer (%s)" % type(exc).__name__, True
 
-    def _status_error(self, response, what):
-        status, path, detail = response.status_code, urlsplit(response.url or "").path, _detail(response)
+    def _status_error(self, response, body, what):
+        status, path, detail = response.status_code, urlsplit(response.url or "").path, _detail(body)
         said = " Server said: %s" % detail if detail else ""
         if status == 401:
             return AuthenticationError(
@@ -637,10 +638,11 @@ def _returning_errors(function):
     return attempt
 
 
-def _decode(response):
-    """The JSON body, or None when it is not JSON (a proxy's HTML page, a cut-off body, absurd nesting)."""
+def _decode(body):
+    """The JSON body (bytes) decoded, or None when it is not JSON (a proxy's HTML page, a cut-off body, absurd
+    nesting)."""
     try:
-        return json.loads(response.content or b"")
+        return json.loads(body)
     except (ValueError, RecursionError):
         return None
 

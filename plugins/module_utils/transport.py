@@ -9,6 +9,12 @@ could hold a request open for ever. Here the client sets a deadline per request 
 and the connections of ``DeadlineAdapter`` give each read of the headers and the body only the
 time that is left. ``read_body`` reads the body in chunks under the same deadline and a byte cap.
 No Ansible imports.
+
+Works on both urllib3 lines, 1.26 and 2.x; ``make test`` runs the client and hostile-server tests on each.
+Public interfaces where they do the job: the socket's own ``makefile``, the connection's ``host``, the pool's
+``ConnectionCls``, the pool manager's ``pool_classes_by_scheme`` (how urllib3's own SOCKS support brings its
+connections). Below them, the same on both lines: the ``_new_conn`` hook where urllib3 opens the socket, and
+its ``_dns_host`` (the name with a trailing dot kept), read only, with ``host`` to fall back on.
 """
 
 import contextlib
@@ -75,8 +81,8 @@ def bounded_by(deadline):
 
 
 def read_body(response, deadline, max_bytes):
-    """Read a streamed requests response's whole body into it (``response.content``), or raise
-    ``BodyTooLarge`` / ``BodyTimeout``; requests' own exceptions pass through."""
+    """The whole body of a streamed requests response, as bytes, or ``BodyTooLarge`` / ``BodyTimeout``;
+    requests' own exceptions pass through. The response is spent afterwards: use the bytes."""
     announced = response.headers.get("Content-Length", "")
     if announced.isdigit() and int(announced) > max_bytes:
         response.close()
@@ -93,25 +99,41 @@ def read_body(response, deadline, max_bytes):
     except BaseException:
         response.close()
         raise
-    response._content = b"".join(chunks)  # what requests' own .content/.json() would have read
-    return response
+    return b"".join(chunks)
 
 
-class _DeadlineIO(socket.SocketIO):
-    """The raw reader under ``sock.makefile("rb")``: each read waits only for what is left of the deadline."""
+class _DeadlineReader(io.RawIOBase):
+    """The raw reader under ``sock.makefile("rb")``: each read waits only for what is left of the deadline.
+    It reads through the socket's own unbuffered reader, which keeps the socket open until it is closed too."""
 
-    def readinto(self, b):  # the name SocketIO.readinto gives it
+    def __init__(self, sock):
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+
+    def readable(self):
+        return True
+
+    def fileno(self):
+        return self._raw.fileno()
+
+    def readinto(self, b):
         deadline = getattr(_current, "deadline", None)
         if deadline is not None:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise socket.timeout("the request's time is up")
             self._sock.settimeout(remaining)
-        return super().readinto(b)
+        return self._raw.readinto(b)
+
+    def close(self):
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
 
 class _DeadlineSocket:
-    """A connected socket whose response reader is a ``_DeadlineIO``; everything else is the socket's."""
+    """A connected socket whose response reader is a ``_DeadlineReader``; everything else is the socket's."""
 
     def __init__(self, sock):
         self._sock = sock
@@ -122,9 +144,7 @@ class _DeadlineSocket:
     def makefile(self, mode="r", buffering=None, **kwargs):
         if mode != "rb":
             return self._sock.makefile(mode, buffering, **kwargs)
-        # As socket.makefile does: the socket stays open until this reader is closed too.
-        self._sock._io_refs += 1
-        return io.BufferedReader(_DeadlineIO(self._sock, "rb"))
+        return io.BufferedReader(_DeadlineReader(self._sock))
 
 
 def resolve_within(host, port, seconds):
@@ -157,12 +177,14 @@ def resolve_within(host, port, seconds):
 class _DeadlineConnection:
     def _new_conn(self):
         """Connect as urllib3 does, with the name resolved within the connect timeout first (then each of its
-        addresses is tried in turn, as ``socket.create_connection`` would)."""
-        host = self._dns_host
+        addresses is tried in turn, as ``socket.create_connection`` would). urllib3 dials ``host``: it is set to
+        each address while urllib3 connects, and back to the name after (TLS checks the certificate against it)."""
+        # The name as written: ``host`` drops a trailing dot, which means "no search domains" to the resolver.
+        name = getattr(self, "_dns_host", None) or self.host
         try:
-            addresses = resolve_within(host, self.port, self.timeout if isinstance(self.timeout, (int, float)) else None)
+            addresses = resolve_within(name, self.port, self.timeout if isinstance(self.timeout, (int, float)) else None)
         except socket.timeout as exc:
-            raise ConnectTimeoutError(self, "Resolving %s took longer than the connect timeout (%s s)." % (host, self.timeout)) from exc
+            raise ConnectTimeoutError(self, "Resolving %s took longer than the connect timeout (%s s)." % (name, self.timeout)) from exc
         except OSError as exc:  # reported as urllib3 reports a failed lookup
             if NameResolutionError is not None and isinstance(exc, socket.gaierror):
                 raise NameResolutionError(self.host, self, exc) from exc
@@ -172,13 +194,13 @@ class _DeadlineConnection:
         failure = None
         for family, _type, _proto, _name, address in addresses:
             literal = address[0] if family != socket.AF_INET6 or not address[3] else "%s%%%d" % (address[0], address[3])
-            self._dns_host = literal
+            self.host = literal
             try:
                 return super()._new_conn()
             except NewConnectionError as exc:  # refused or unreachable: the next address may answer (a timeout ends it)
                 failure = exc
             finally:
-                self._dns_host = host
+                self.host = name
         raise failure
 
     def connect(self):

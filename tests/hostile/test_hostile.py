@@ -272,6 +272,52 @@ def test_a_hanging_name_lookup_cannot_stretch_the_timeout(hostile, make_client, 
     assert server.requests == []
 
 
+class Resolver:
+    """Answers lookups of the names in ``names`` (name -> loopback addresses, in order) and records every lookup
+    of a name (urllib3 looks the addresses up too, which asks no resolver)."""
+
+    def __init__(self, names):
+        self.names = names
+        self.lookups = []
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    import socket
+
+    fake = Resolver({})
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if not host[:1].isdigit():
+            fake.lookups.append(host)
+        if host in fake.names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))
+                    for address in fake.names[host]]
+        return resolve(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return fake
+
+
+def test_each_address_of_a_name_is_tried_in_turn(hostile, make_client, resolver):
+    """The client resolves the name itself (within the timeout) and connects to its addresses one by one; the
+    requests still name the host, the connection after the first one too."""
+    server = hostile(lambda ex: ex.json({"host": ex.headers["Host"]}))
+    resolver.names["localhost"] = ["127.0.0.2", "127.0.0.1"]  # nothing listens on 127.0.0.2: refused
+    client = make_client("http://localhost:%d" % server.port, retries=1)
+    assert [client.get("/iam/v3/me/") for _request in range(2)] == [{"host": "localhost:%d" % server.port}] * 2
+    assert resolver.lookups == ["localhost"] and len(server.requests) == 2  # one connection, kept alive
+
+
+def test_a_name_with_a_trailing_dot_is_looked_up_with_it(hostile, make_client, resolver):
+    """A trailing dot says "fully qualified: no search domains" to the resolver; it is kept for the lookup."""
+    server = hostile(answer({"uuid": "me"}))
+    resolver.names["localhost."] = ["127.0.0.1"]
+    client = make_client("http://localhost.:%d" % server.port, allow_plain_http=True)
+    assert client.get("/iam/v3/me/") == {"uuid": "me"} and resolver.lookups == ["localhost."]
+
+
 @pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 def test_over_https_a_dripping_body_cannot_stretch_the_timeout_either(hostile, make_client, certificate):
     server = hostile(lambda ex: ex.drip(json.dumps({"x": "y" * 400}), 0.02), tls=certificate)
