@@ -190,7 +190,9 @@ EXAMPLES = r"""
     headers:
       Authorization: "Bearer {{ shipping_token.value }}"
   vars:
-    shipping_token: "{{ lookup('divio.cloud.divio', 'environment_variables', application='shop', environment='live', name='SHIPPING_API_TOKEN', reveal_sensitive=true) }}"
+    shipping_token: >-
+      {{ lookup('divio.cloud.divio', 'environment_variables', application='shop', environment='live',
+                name='SHIPPING_API_TOKEN', reveal_sensitive=true) }}
   no_log: true
 
 - name: Connection options as keyword arguments (else variables, environment, ansible.cfg or netrc)

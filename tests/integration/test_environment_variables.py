@@ -160,7 +160,9 @@ MODULE_AND_LOOKUP = """
       register: revealed
     - name: revealed through the lookup, under no_log
       ansible.builtin.set_fact:
-        looked_up: "{{ lookup('divio.cloud.divio', 'environment_variables', application='shop', environment='live', name='STRIPE_SECRET_KEY', reveal_sensitive=true) }}"
+        looked_up: >-
+          {{ lookup('divio.cloud.divio', 'environment_variables', application='shop', environment='live',
+                    name='STRIPE_SECRET_KEY', reveal_sensitive=true) }}
       no_log: true
     - ansible.builtin.set_fact:
         out:
