@@ -33,7 +33,7 @@ def env_of(ds, app_slug, env_slug):
 
 
 def every(server, **params):
-    items, url = [], None
+    items = []
     response = get(server, VARIABLES, **params)
     while True:
         assert response.status_code == 200, response.text
@@ -64,9 +64,9 @@ def test_list_filters(server):
     env = env_of(ds, "shop", "live")
     items, count = every(server, environment=env["uuid"])
     assert items == ds.lookup("environment_variables", "environment", env["uuid"]) and count == len(items) > 20
-    by_app, _ = every(server, application=env["application"])
+    by_app = every(server, application=env["application"])[0]
     assert {i["environment"] for i in by_app} == {env["uuid"], env_of(ds, "shop", "test")["uuid"]}
-    [one], _ = every(server, environment=env["uuid"], name="SECRET_KEY")
+    [one] = every(server, environment=env["uuid"], name="SECRET_KEY")[0]
     assert one["name"] == "SECRET_KEY" and one["environment"] == env["uuid"]
     assert [i["environment"] for i in every(server, application=env["application"], name="DEBUG")[0]] != []
     assert every(server, environment=env["uuid"], name="NOPE") == ([], 0)

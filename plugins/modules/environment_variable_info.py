@@ -37,7 +37,7 @@ notes:
     replacing it everywhere in the result (C(no_log_values)), which would also replace the value this option exists
     to return; so the module cannot mask it. Set C(no_log=true) on the task - it hides the whole result from output
     while the registered variable still holds it - and keep it out of later output yourself.
-  - The lookup M(divio.cloud.divio) answers the same with the term V(environment_variables), under the same rules.
+  - The lookup P(divio.cloud.divio#lookup) answers the same with the term V(environment_variables), under the same rules.
 seealso:
   - module: divio.cloud.deployment_info
   - plugin: divio.cloud.divio
