@@ -33,7 +33,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     require_id,
     require_text,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.variables import DEPLOYMENTS, deployment_variables, read_variables
+from ansible_collections.divio.cloud.plugins.module_utils.variables import DEPLOYMENTS, check_bool, deployment_variables, read_variables
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_until
 
 BUILD_MODES = ("AUTO", "ADOPT", "FORCE")
@@ -92,12 +92,6 @@ def check_count(name, value, minimum, maximum, allow_none=True):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise InputError("%s %r is not valid: expected a whole number from %d to %d." % (name, value, minimum, maximum))
-    return value
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise InputError("%s %r is not valid: expected true or false." % (name, value))
     return value
 
 
@@ -270,9 +264,9 @@ class _DeployOptions:
         self.environment = require_text("environment", environment, allow_none=False)
         self.application = require_text("application", application, allow_none=False)
         self.build_mode = check_build_mode(build_mode)
-        self.wait = _check_bool("wait", wait)
-        self.attach_only = _check_bool("attach_only", attach_only)
-        self.check_mode = _check_bool("check_mode", check_mode)
+        self.wait = check_bool("wait", wait)
+        self.attach_only = check_bool("attach_only", attach_only)
+        self.check_mode = check_bool("check_mode", check_mode)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
         self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
         self.log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES, allow_none=False)
@@ -406,10 +400,10 @@ def deployment_info(client, application, environment=None, deployment=None, limi
     environment = require_text("environment", environment)
     deployment = require_id("deployment", deployment)
     limit = check_count("limit", limit, 1, 100000)
-    logs = _check_bool("logs", logs)
+    logs = check_bool("logs", logs)
     log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES)
-    variables = _check_bool("variables", variables)
-    reveal_sensitive = _check_bool("reveal_sensitive", reveal_sensitive)
+    variables = check_bool("variables", variables)
+    reveal_sensitive = check_bool("reveal_sensitive", reveal_sensitive)
 
     app = get_application(client, application)
     envs = [get_environment(client, app, environment)] if environment is not None else list_environments(client, app)
