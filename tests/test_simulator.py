@@ -22,6 +22,7 @@ SIMULATOR_DIR = Path(__file__).resolve().parent / "simulator"
 sys.path.insert(0, str(SIMULATOR_DIR))
 
 from divio_simulator import SIZES, Dataset, SimulatorServer, generate_dataset, run_simulator
+from divio_simulator.envvars import deployment_variables
 from divio_simulator.faults import KINDS, LIST_KINDS, FaultPlan, parse_kinds
 
 TOKEN = "test-token-5f2c"
@@ -52,6 +53,13 @@ FIELDS = {
     "service_instance_backups": {"uuid", "backup", "service_instance", "service_type", "queued_at", "started_at",
                                  "ended_at", "taken_at", "size", "errors"},
 }
+
+
+def as_detail(dataset, name, item):
+    """What the detail endpoint answers for ``item``: the record, a deployment's with the names of its variables."""
+    if name == "deployments":
+        return dict(item, environment_variables=list(deployment_variables(dataset, item)))
+    return item
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +355,7 @@ def test_detail(server, api, dataset, name):
     item = getattr(dataset, name)[-1]
     response = get(api, server, f"{LIST_PATHS[name]}{item['uuid']}/")
     assert response.status_code == 200
-    assert response.json() == item
+    assert response.json() == as_detail(dataset, name, item)
     missing = get(api, server, f"{LIST_PATHS[name]}{uuid.uuid4()}/")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Not found."}
@@ -504,7 +512,7 @@ def test_fail_applications_answers_500_for_everything_about_them(server, api, da
         response = get(api, server, f"{LIST_PATHS[name]}{item['uuid']}/")
         assert response.status_code == 500, name
         assert response.json() == SIMULATED_500
-        assert get(api, server, f"{LIST_PATHS[name]}{healthy[name]['uuid']}/").json() == healthy[name]
+        assert get(api, server, f"{LIST_PATHS[name]}{healthy[name]['uuid']}/").json() == as_detail(dataset, name, healthy[name])
     app, env = failing["applications"]["uuid"], failing["environments"]["uuid"]
     for path, params in [("/apps/v3/environments/", {"application": app}),
                          ("/apps/v3/deployments/", {"application": app}),

@@ -4,15 +4,17 @@
 
 DOCUMENTATION = r"""
 name: divio
-short_description: Divio applications, environments and latest backups in templates and conditions
+short_description: Divio applications, environments, latest backups and environment variables in templates and conditions
 version_added: 0.1.0
 author:
   - divio.cloud contributors (@divio)
 description:
-  - Answers the questions of M(divio.cloud.application_info), M(divio.cloud.environment_info) and
-    M(divio.cloud.backup_info) inline - in C(when), C(assert), C(vars) and templates - without a registered task.
-  - Takes exactly one term, the kind of answer - V(applications), V(environments) or V(latest_backup) - and
-    the options of that kind as keyword arguments. An option that does not belong to the term is an error.
+  - Answers the questions of M(divio.cloud.application_info), M(divio.cloud.environment_info),
+    M(divio.cloud.backup_info) and M(divio.cloud.environment_variable_info) inline - in C(when), C(assert), C(vars)
+    and templates - without a registered task.
+  - Takes exactly one term, the kind of answer - V(applications), V(environments), V(latest_backup) or
+    V(environment_variables) - and the options of that kind as keyword arguments. An option that does not belong
+    to the term is an error.
   - Uses the same client, the same latest-backup logic and the same error messages as the modules.
   - Runs on the controller, like every lookup. It needs network access to the Divio API from there and the
     Python library C(requests) in the controller's Python.
@@ -22,7 +24,8 @@ description:
 options:
   _terms:
     description:
-      - The kind of answer, exactly one of V(applications), V(environments), V(latest_backup).
+      - The kind of answer, exactly one of V(applications), V(environments), V(latest_backup),
+        V(environment_variables).
       - V(applications) - application objects as in RV(divio.cloud.application_info#module:applications);
         options O(organisation), O(slug), O(uuid), O(name).
       - V(environments) - environment objects as in RV(divio.cloud.environment_info#module:environments);
@@ -30,12 +33,17 @@ options:
       - V(latest_backup) - entries as in RV(divio.cloud.backup_info#module:backups), one per
         environment; options O(application) (required), O(environment), O(services), O(max_age), O(min_retention),
         O(successful_only), O(latest), O(limit).
+      - V(environment_variables) - entries as in
+        RV(divio.cloud.environment_variable_info#module:environment_variables) (C(name), C(value), C(is_sensitive));
+        options O(application) and O(environment) (both required), O(name), O(reveal_sensitive). A sensitive value is
+        null unless O(reveal_sensitive=true). These answers are never cached (see O(cache_ttl)).
     type: list
     elements: str
     required: true
   application:
     description:
-      - Terms V(environments) and V(latest_backup) - the application, by slug or by UUID (told apart by the UUID shape).
+      - Terms V(environments), V(latest_backup) and V(environment_variables) - the application, by slug or by id
+        (looked up as a slug first).
     type: str
   organisation:
     description: Term V(applications) - only applications of this organisation (UUID).
@@ -51,12 +59,15 @@ options:
       - Term V(environments) - only the environment with this UUID.
     type: str
   name:
-    description: Term V(applications) - only applications with exactly this name.
+    description:
+      - Term V(applications) - only applications with exactly this name.
+      - Term V(environment_variables) - only the variable with exactly this name.
     type: str
   environment:
     description:
       - Term V(latest_backup) - environment slug, for example V(live). Omitted, there is one entry per environment
         of the application.
+      - Term V(environment_variables) - environment slug, required.
       - An environment the application does not have is an error that names the ones it has.
     type: str
   services:
@@ -93,6 +104,14 @@ options:
     description: Term V(latest_backup) with O(latest=false) - the most backups returned per environment.
     type: int
     default: 100
+  reveal_sensitive:
+    description:
+      - Term V(environment_variables) - also return the values of sensitive variables.
+      - A lookup's value ends up in a task's arguments or a variable, which Ansible prints like any other (C(-v),
+        failures, C(debug)) and cannot mask without also replacing the value the lookup returns. Set
+        C(no_log=true) on every task that uses the value.
+    type: bool
+    default: false
   cache_ttl:
     description:
       - Seconds an API answer is reused by later lookups of the same C(ansible-playbook) run, with the same
@@ -100,6 +119,7 @@ options:
       - The cache lives in the run's local temporary directory (C(DEFAULT_LOCAL_TMP)), which Ansible removes when
         the run ends; so it never outlives the run. It holds the decoded answers and a hash of the token,
         never the token.
+      - Term V(environment_variables) is never cached, so no variable value is written to disk.
     type: int
     default: 300
     env:
@@ -127,6 +147,7 @@ seealso:
   - module: divio.cloud.application_info
   - module: divio.cloud.environment_info
   - module: divio.cloud.backup_info
+  - module: divio.cloud.environment_variable_info
 """
 
 EXAMPLES = r"""
@@ -157,6 +178,23 @@ EXAMPLES = r"""
     msg: "{{ item.environment_slug }}: {{ item.age_seconds }} s"
   loop: "{{ query('divio.cloud.divio', 'latest_backup', application='shop') }}"
 
+- name: Refuse to deploy shop/live with DEBUG on
+  ansible.builtin.assert:
+    that: debug.value == 'False'
+  vars:
+    debug: "{{ lookup('divio.cloud.divio', 'environment_variables', application='shop', environment='live', name='DEBUG') }}"
+
+- name: A secret for one task, never printed
+  ansible.builtin.uri:
+    url: https://hooks.example.com/deploy
+    headers:
+      Authorization: "Bearer {{ shipping_token.value }}"
+  vars:
+    shipping_token: >-
+      {{ lookup('divio.cloud.divio', 'environment_variables', application='shop', environment='live',
+                name='SHIPPING_API_TOKEN', reveal_sensitive=true) }}
+  no_log: true
+
 - name: Connection options as keyword arguments (else variables, environment, ansible.cfg or netrc)
   ansible.builtin.debug:
     msg: "{{ query('divio.cloud.divio', 'applications', api_url='http://127.0.0.1:8000', api_token=my_token) }}"
@@ -177,6 +215,7 @@ _list:
     - V(environments) - environment objects, as M(divio.cloud.environment_info) returns them.
     - V(latest_backup) - entries exactly as M(divio.cloud.backup_info) returns them (C(uuid), C(taken_at),
       C(age_seconds), C(fresh) with O(max_age), C(services), C(service_instance_backups), ...), environments by slug.
+    - V(environment_variables) - entries exactly as M(divio.cloud.environment_variable_info) returns them.
     - With C(lookup) a single element comes back as that element, not as a list (see the notes).
   type: list
   elements: dict
@@ -190,6 +229,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import find_ba
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, list_applications, list_environments
+from ansible_collections.divio.cloud.plugins.module_utils.variables import environment_variables
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
 from ansible_collections.divio.cloud.plugins.plugin_utils.lookup_cache import LookupCache, run_cache_dir
 
@@ -214,13 +254,22 @@ def _latest_backup(client, o):
     return entries
 
 
+def _environment_variables(client, o):
+    return environment_variables(client, o["application"], o["environment"], name=o["name"],
+                                 reveal_sensitive=o["reveal_sensitive"])
+
+
 # term -> (function, options it takes, options it requires)
 TERMS = {
     "applications": (_applications, ("organisation", "slug", "uuid", "name"), ()),
     "environments": (_environments, ("application", "slug", "uuid"), ("application",)),
     "latest_backup": (_latest_backup, ("application", "environment", "services", "max_age", "min_retention",
                                        "successful_only", "latest", "limit"), ("application",)),
+    "environment_variables": (_environment_variables, ("application", "environment", "name", "reveal_sensitive"),
+                              ("application", "environment")),
 }
+# Terms whose answers hold values that must not reach the disk cache (it stores decoded answers).
+UNCACHED_TERMS = ("environment_variables",)
 TERM_OPTIONS = sorted(set(name for spec in TERMS.values() for name in spec[1]))
 GENERAL_OPTIONS = tuple(CONNECTION_OPTION_NAMES) + ("cache_ttl",)
 
@@ -274,6 +323,6 @@ class LookupModule(DivioPlugin, LookupBase):
             ttl = self.get_option("cache_ttl")
             if ttl is not None and ttl < 0:
                 raise InputError("cache_ttl %r is not valid: expected 0 (no cache) or a number of seconds." % (ttl,))
-            cache = LookupCache(run_cache_dir(), ttl=ttl or 0)
+            cache = LookupCache(run_cache_dir(), ttl=ttl or 0) if term not in UNCACHED_TERMS else None
             with self.divio_client(cache=cache) as client:
                 return TERMS[term][0](client, dict((name, self.get_option(name)) for name in TERM_OPTIONS))

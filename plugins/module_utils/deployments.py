@@ -17,7 +17,6 @@ from contextlib import closing
 from itertools import islice
 from urllib.parse import quote, urlsplit
 
-from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     MASK,
     DivioError,
@@ -34,9 +33,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     require_id,
     require_text,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.variables import DEPLOYMENTS, check_bool, deployment_variables, read_variables
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_until
 
-DEPLOYMENTS = APPS + "deployments/"
 BUILD_MODES = ("AUTO", "ADOPT", "FORCE")
 DEFAULT_BUILD_MODE = "AUTO"
 DEFAULT_WAIT_TIMEOUT = 3600
@@ -93,12 +92,6 @@ def check_count(name, value, minimum, maximum, allow_none=True):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise InputError("%s %r is not valid: expected a whole number from %d to %d." % (name, value, minimum, maximum))
-    return value
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise InputError("%s %r is not valid: expected true or false." % (name, value))
     return value
 
 
@@ -175,17 +168,6 @@ def read_log(client, uuid):
     if not isinstance(body, dict) or not isinstance(body.get("logs"), (str, type(None))):
         raise InvalidResponseError("GET %s did not answer with {uuid, logs}." % path, path=DEPLOYMENTS)
     return body.get("logs") or ""
-
-
-def read_variables(client, uuid):
-    """``{name: value}`` of the environment variables the deployment ran with."""
-    path = _deployment_path(uuid, "environment-variables")
-    body = client.get(path)
-    variables = body.get("environment_variables") if isinstance(body, dict) else None
-    if not isinstance(variables, dict):
-        raise InvalidResponseError("GET %s did not answer with {environment, environment_variables}." % path,
-                                   path=DEPLOYMENTS)
-    return variables
 
 
 def secrets_in(variables):
@@ -282,9 +264,9 @@ class _DeployOptions:
         self.environment = require_text("environment", environment, allow_none=False)
         self.application = require_text("application", application, allow_none=False)
         self.build_mode = check_build_mode(build_mode)
-        self.wait = _check_bool("wait", wait)
-        self.attach_only = _check_bool("attach_only", attach_only)
-        self.check_mode = _check_bool("check_mode", check_mode)
+        self.wait = check_bool("wait", wait)
+        self.attach_only = check_bool("attach_only", attach_only)
+        self.check_mode = check_bool("check_mode", check_mode)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
         self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
         self.log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES, allow_none=False)
@@ -407,16 +389,21 @@ def _progress(deployment):
 # -- deployment_info -------------------------------------------------------------------------------------
 
 
-def deployment_info(client, application, environment=None, deployment=None, limit=None, logs=False, log_lines=None):
+def deployment_info(client, application, environment=None, deployment=None, limit=None, logs=False, log_lines=None,
+                    variables=False, reveal_sensitive=False):
     """Deployments of an application (optionally one environment), newest first, at most ``limit``; or the
     one ``deployment`` (an id), which must belong to the application. ``logs``: each entry gets ``logs``,
-    its deploy log scrubbed like the failure tail (the last ``log_lines`` lines; None: all)."""
+    its deploy log scrubbed like the failure tail (the last ``log_lines`` lines; None: all). ``variables``:
+    each entry gets ``variables``, the environment variables it ran with (values as variables.py decides,
+    ``reveal_sensitive`` showing every one)."""
     require_text("application", application, allow_none=False)
     environment = require_text("environment", environment)
     deployment = require_id("deployment", deployment)
     limit = check_count("limit", limit, 1, 100000)
-    logs = _check_bool("logs", logs)
+    logs = check_bool("logs", logs)
     log_lines = check_count("log_lines", log_lines, 0, MAX_LOG_LINES)
+    variables = check_bool("variables", variables)
+    reveal_sensitive = check_bool("reveal_sensitive", reveal_sensitive)
 
     app = get_application(client, application)
     envs = [get_environment(client, app, environment)] if environment is not None else list_environments(client, app)
@@ -430,6 +417,9 @@ def deployment_info(client, application, environment=None, deployment=None, limi
         texts = client.map(lambda item: scrubbed_log(client, item["uuid"], log_lines), entries)
         for item, lines in zip(entries, texts):
             item["logs"] = "\n".join(lines)
+    if variables:
+        for item, found in zip(entries, deployment_variables(client, entries, reveal_sensitive)):
+            item["variables"] = found
     return entries
 
 

@@ -14,6 +14,8 @@ description:
     given).
   - With O(logs=true), each deployment returned carries its deploy log, scrubbed of the API token and of the
     values of that deployment's environment variables (see RV(deployments[].logs)).
+  - With O(variables=true), each deployment returned carries the environment variables it ran with (see
+    RV(deployments[].variables)). Sensitive values are held back unless O(reveal_sensitive=true).
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -40,13 +42,37 @@ options:
   log_lines:
     description: With O(logs=true), only the last this many lines of each log (at most 10000). Omitted, the whole log.
     type: int
+  variables:
+    description:
+      - Add the environment variables each deployment ran with as RV(deployments[].variables), in the shape of
+        RV(divio.cloud.environment_variable_info#module:environment_variables).
+      - A deployment's variables carry no sensitivity of their own, so each name is looked up in its environment's
+        current variable list. A name is always shown; its value only where that list marks the name not
+        sensitive, or with O(reveal_sensitive=true). Names the list does not hold - variables the platform provides,
+        such as C(DEFAULT_DATABASE_DSN), or ones removed since - get C(is_sensitive=null) and no value.
+      - Costs one request per deployment and one variable list per environment.
+    type: bool
+    default: false
+  reveal_sensitive:
+    description:
+      - With O(variables=true), also return the values that are sensitive or of unknown sensitivity.
+      - Set C(no_log=true) on the task - see the notes for why the collection cannot mask them for you.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - divio.cloud.environment
   - divio.cloud.connection
   - divio.cloud.attributes.info_module
   - divio.cloud.attributes.module_host
+notes:
+  - With O(reveal_sensitive=true) the secret values are part of the task's result, so Ansible prints them where it
+    prints results (C(-v), callbacks, a registered variable passed to C(debug)). Ansible masks a value only by
+    replacing it everywhere in the result (C(no_log_values)), which would also replace the value this option exists
+    to return; so the module cannot mask it. Set C(no_log=true) on the task - it hides the whole result from output
+    while the registered variable still holds it.
 seealso:
   - module: divio.cloud.deployment
+  - module: divio.cloud.environment_variable_info
 """
 
 EXAMPLES = r"""
@@ -71,6 +97,14 @@ EXAMPLES = r"""
     log_lines: 100
   delegate_to: localhost
   register: one
+
+- name: What the failed deployment ran with (names always; values of variables not marked sensitive)
+  divio.cloud.deployment_info:
+    application: shop
+    deployment: "{{ deploy_result.deployment.uuid }}"
+    variables: true
+  delegate_to: localhost
+  register: ran_with
 """
 
 RETURN = r"""
@@ -125,6 +159,25 @@ deployments:
           for variables named like secrets, and words such as V(True) are left as they are).
       returned: when O(logs=true)
       type: str
+    variables:
+      description:
+        - With O(variables=true), the environment variables the deployment ran with, sorted by name.
+      returned: when O(variables=true)
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The variable's name.
+          type: str
+        value:
+          description:
+            - The value it had in this deployment, where the environment's list marks the name not sensitive, or
+              with O(reveal_sensitive=true); else V(null).
+          type: str
+        is_sensitive:
+          description:
+            - Whether the environment's current list marks the name sensitive; V(null) when the list does not hold it.
+          type: bool
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.deployments import deployment_info
@@ -139,13 +192,16 @@ class DeploymentInfo(DivioModule):
         limit=dict(type="int"),
         logs=dict(type="bool", default=False),
         log_lines=dict(type="int"),
+        variables=dict(type="bool", default=False),
+        reveal_sensitive=dict(type="bool", default=False),
     )
 
     def run(self, client):
         p = self.params
         return {"deployments": deployment_info(client, p["application"], environment=p["environment"],
                                                deployment=p["deployment"], limit=p["limit"], logs=p["logs"],
-                                               log_lines=p["log_lines"])}
+                                               log_lines=p["log_lines"], variables=p["variables"],
+                                               reveal_sensitive=p["reveal_sensitive"])}
 
 
 def main():

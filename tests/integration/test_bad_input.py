@@ -140,7 +140,7 @@ CASES = [
      "TLS certificate verification failed for 127.0.0.1:"),
     # the lookup
     ("lookup without a term", "ansible.builtin.debug: {msg: \"{{ query('divio.cloud.divio') }}\"}",
-     "applications, environments, latest_backup"),
+     "applications, environment_variables, environments, latest_backup"),
     ("lookup unknown term", "ansible.builtin.debug: {msg: \"{{ query('divio.cloud.divio', 'backups') }}\"}",
      "'backups'"),
     ("lookup two terms", "ansible.builtin.debug: {msg: \"{{ query('divio.cloud.divio', 'applications', 'environments') }}\"}",

@@ -1,65 +1,17 @@
 """Fidelity: the official client, divio-cli 4.0.5, deploys against the simulator and gets success, failure and
 attach right - so the simulator's deployments behave the way the client the platform ships expects.
 
-divio-cli is a test-only dependency with its own virtualenv, cached in ``.venv-divio-cli`` (git-ignored) and
-installed from the package index on first use; where that is impossible the tests are skipped, saying why.
-Each run gets an isolated HOME whose divio config turns off the update check (a fresh
-``update_check_timestamp``: divio-cli's ``disable_update_check`` makes 4.0.5 crash) and error reporting (an empty
-``sentry-dsn``); HTTPS_PROXY points at a closed loopback port, so an https request it might still try fails
-here instead of leaving the machine. The token reaches it the way ``divio login`` leaves it: a netrc entry for
-the server's host (``machine 127.0.0.1``) in the file NETRC_PATH names.
+divio-cli runs in its own virtualenv and an isolated HOME (the ``divio_runner`` fixture, conftest.py); where it
+cannot be installed the tests are skipped, saying why.
 """
 
-import fcntl
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from testlib import TOKEN, private_simulator
+from testlib import private_simulator
 
-REPO = Path(__file__).resolve().parents[2]
-CLI_VERSION = "4.0.5"
-CLI_VENV = REPO / ".venv-divio-cli"
 DURATION = 2.0  # divio-cli looks every 3 s, after a first second
-
-
-def _cli_version(python):
-    if not python.exists():
-        return None
-    proc = subprocess.run([str(python), "-c", "import divio_cli; print(divio_cli.__version__)"],
-                          capture_output=True, text=True, timeout=60, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-@pytest.fixture(scope="session")
-def divio_cli():
-    """Path of the ``divio`` command of divio-cli 4.0.5, installed once (under a lock: xdist workers share it)."""
-    python, divio = CLI_VENV / "bin" / "python", CLI_VENV / "bin" / "divio"
-    CLI_VENV.mkdir(exist_ok=True)
-    with open(CLI_VENV / ".install-lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _cli_version(python) != CLI_VERSION or not divio.exists():
-            steps = [[sys.executable, "-m", "venv", str(CLI_VENV)],
-                     [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                      "divio-cli==%s" % CLI_VERSION]]
-            for step in steps:
-                try:
-                    proc = subprocess.run(step, capture_output=True, text=True, timeout=900, check=False)
-                except subprocess.TimeoutExpired:
-                    pytest.skip("divio-cli %s could not be installed into %s: `%s` took longer than 15 minutes"
-                                % (CLI_VERSION, CLI_VENV, " ".join(step[-3:])))
-                if proc.returncode != 0:
-                    said = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                    pytest.skip("divio-cli %s could not be installed into %s (it comes from the package index): %s"
-                                % (CLI_VERSION, CLI_VENV, said))
-        if _cli_version(python) != CLI_VERSION:
-            pytest.skip("%s does not hold divio-cli %s" % (CLI_VENV, CLI_VERSION))
-    return str(divio)
 
 
 @pytest.fixture
@@ -69,26 +21,9 @@ def csim():
 
 
 @pytest.fixture
-def cli(divio_cli, csim, tmp_path):
-    """``cli(*args)`` runs ``divio -z <simulator> *args`` in an isolated HOME; returns the CompletedProcess."""
-    home = tmp_path / "home"
-    (home / ".config" / "divio").mkdir(parents=True)
-    (home / ".config" / "divio" / "config.json").write_text(
-        json.dumps({"update_check_timestamp": int(time.time()), "sentry-dsn": ""}))
-    netrc = home / ".netrc"
-    netrc.write_text("machine 127.0.0.1\n\tlogin ada@example.com\n\tpassword %s\n" % TOKEN)
-    netrc.chmod(0o600)
-    env = {"HOME": str(home), "NETRC_PATH": str(netrc), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "LANG": "C.UTF-8", "TERM": "dumb"}
-
-    def run(*args):
-        proc = subprocess.run([divio_cli, "-z", csim.url] + list(args), env=env, cwd=str(home), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=120, check=False)
-        assert TOKEN not in proc.stdout + proc.stderr
-        assert "divio_cli/" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr  # no traceback of its own
-        return proc
-
-    return run
+def cli(divio_runner, csim):
+    """``cli(*args)`` runs ``divio -z <simulator> *args``; returns the CompletedProcess."""
+    return divio_runner(csim)
 
 
 def app_uuid(sim, slug):

@@ -9,7 +9,7 @@ import ground_truth
 from divio_simulator import generate_dataset, run_simulator
 from testlib import ANSIBLE_CORE, TOKEN, play
 
-VALID_TERMS = "applications, environments, latest_backup"
+VALID_TERMS = "applications, environment_variables, environments, latest_backup"
 BAD_TOKEN = "bad-Tok3n-LOOKUP-9q8w7e6r5t"
 
 

@@ -21,12 +21,17 @@ EVERYTHING = """
   tasks:
     - divio.cloud.application_info:
     - divio.cloud.environment_info: {application: shop}
+    - divio.cloud.environment_variable_info: {application: shop, environment: live, reveal_sensitive: true}
+      no_log: true
+    - divio.cloud.deployment_info: {application: shop, environment: live, limit: 2, variables: true}
     - divio.cloud.backup_info: {application: shop, max_age: 24h}
     - divio.cloud.backup_check: {environments: [live]}
     - ansible.builtin.debug:
         msg: "{{ lookup('divio.cloud.divio', 'latest_backup', application='shop', environment='live') }}"
     - ansible.builtin.debug:
         msg: "{{ query('divio.cloud.divio', 'applications', api_token=lookup_token) }}"
+    - ansible.builtin.debug:
+        msg: "{{ query('divio.cloud.divio', 'environment_variables', application='wiki', environment='live', api_token=lookup_token) }}"
     - name: the gate, failing on blog
       block:
         - ansible.builtin.include_role: {name: divio.cloud.backup_gate}

@@ -61,8 +61,12 @@ characters, e.g. ``bagztldeadfdhlilnmpzx3twly``); ``"uuid"`` hands out RFC 4122 
 
 Service-instance backups: ``part_shape`` decides which fields they carry. ``full``: every field;
 ``documented``: exactly the fields of the one object Divio's API page shows (no ``service_type``);
-``bare``: no ``service_type``, ``taken_at`` or ``size`` either (divio-cli never reads them); ``null``: those
-three present but null; ``mixed``: each part one of the four, drawn from the seed.
+``bare``: no ``service_type``, ``taken_at`` or ``size`` either; ``null``: those three present but null;
+``mixed``: each part one of the four, drawn from the seed. divio-cli never reads ``taken_at`` or ``size``, but
+its ``app pull`` does read ``service_type`` (it must be ``DATABASE`` or ``STORAGE``): the shapes without it are
+what a client must survive, not what divio-cli's pull accepts.
+
+Environment variables (envvars.py): every environment's list, with sensitive ones, from its id alone.
 
 Run ``python data.py`` to time the ``bench-fleet`` generation and the server-side cost of one page.
 """
@@ -134,13 +138,14 @@ class Dataset:
     service_instances: list[dict[str, Any]]
     backups: list[dict[str, Any]]
     service_instance_backups: list[dict[str, Any]]
+    environment_variables: list[dict[str, Any]] = field(default_factory=list)
     # Trouble kind -> [{"application": slug, "environment": slug, "uuid": environment uuid, ...}]
     troubles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     id_style: str = "divio"  # of ids made later (API, churn): see the module docstring
     part_shape: str = "full"  # of service-instance backups made later
 
     RESOURCES = ("organisations", "regions", "applications", "environments", "deployments", "service_instances",
-                 "backups", "service_instance_backups")
+                 "backups", "service_instance_backups", "environment_variables")
     # Foreign keys indexed at load so that a filtered list costs one dict look-up, not a scan.
     INDEXED_FIELDS = {
         "applications": ("slug", "organisation"),
@@ -149,7 +154,10 @@ class Dataset:
         "service_instances": ("environment",),
         "backups": ("environment",),
         "service_instance_backups": ("backup", "service_instance"),
+        "environment_variables": ("environment", "application", "name"),
     }
+    # Resources without an application field that the API still filters by application.
+    _VIA_ENVIRONMENT = ("deployments", "environment_variables")
 
     def __post_init__(self):
         # Serialises changes (API, churn, expiry); readers slice lists without it, which the GIL keeps whole.
@@ -191,7 +199,7 @@ class Dataset:
 
     def _field_value(self, name, item, field_name):
         # A deployment has no application field; the API still filters it by application.
-        if name == "deployments" and field_name == "application":
+        if name in self._VIA_ENVIRONMENT and field_name == "application":
             return self.by_uuid["environments"][item["environment"]]["application"]
         return item[field_name]
 
@@ -209,7 +217,7 @@ class Dataset:
             else:
                 for field_name, index in self.by_field.get(name, {}).items():
                     value = self._field_value(name, item, field_name)
-                    if name == "deployments" and field_name == "application":
+                    if name in self._VIA_ENVIRONMENT and field_name == "application":
                         index[value].append(item)  # not a field of the record: no cheap position
                         continue
                     before = sum(map(_same, repeat(value), map(itemgetter(field_name), items[:position])))
@@ -621,15 +629,19 @@ def generate_dataset(seed=1, organisations=2, applications=6, environments=2, da
         app_slug = next(a["slug"] for a in apps if a["uuid"] == failing["application"])
         troubles["deployment_fails"] = [{"application": app_slug, "environment": failing["slug"], "uuid": failing["uuid"]}]
 
+    from .envvars import generate_variables  # here: envvars.py imports this module
+
+    variables = generate_variables(apps, envs, id_style)
     lists = [orgs, regions, apps, envs, deployments, sis, gen.backups, gen.si_backups]
     for items in lists:
         rng.shuffle(items)
+    random.Random(f"{seed}/variables").shuffle(variables)  # a generator of its own: the other lists stay as they were
     if part_shape != "full":
         # Its own generator, so that every shape has the same records otherwise.
         shape_rng = random.Random(f"{seed}/parts")
         for part in gen.si_backups:
             shape_part(part, part_shape, shape_rng)
-    dataset = Dataset(now, user, *lists, troubles={k: v for k, v in troubles.items() if v}, id_style=id_style,
+    dataset = Dataset(now, user, *lists, environment_variables=variables, troubles={k: v for k, v in troubles.items() if v}, id_style=id_style,
                       part_shape=part_shape)
     if real_clock:
         dataset._skew = 0.0  # "now" was the current time: the clock is the real one

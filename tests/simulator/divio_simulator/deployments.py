@@ -24,13 +24,13 @@ from the defaults): ``duration_seconds`` (float >= 0, default 3), ``failing_envi
 ``troubles["deployment_fails"]``), ``log_extra`` (lines added to the logs of new deployments, for tests).
 """
 
-import hashlib
 import random
 import threading
 import time
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
+from .envvars import deployment_variables
 from .jobs import _iso
 
 PATH = "/apps/v3/deployments/"
@@ -213,19 +213,8 @@ class DeploymentJobs:
         return app, env
 
     def environment_variables(self, record):
-        """The variables of the deployment's environment; the same for every deployment of it."""
-        app, env = self._names(record)
-        digest = hashlib.sha256(("variables:" + env["uuid"]).encode()).hexdigest()
-        key = hashlib.sha256(("secret-key:" + env["uuid"]).encode()).hexdigest()
-        db = f"{app['slug']}_{env['slug']}".replace("-", "_")
-        return {
-            "STAGE": env["slug"],
-            "DEBUG": "False",
-            "DOMAIN": f"{app['slug']}-{env['slug']}.simulator.invalid",
-            "DEFAULT_DATABASE_DSN": f"postgres://{db}:{digest[:24]}@db.simulator.invalid:5432/{db}",
-            "DEFAULT_STORAGE_DSN": f"s3://{digest[24:44].upper()}:{digest[44:64]}@storage.simulator.invalid/{db}-media",
-            "SECRET_KEY": key[:50],
-        }
+        """``{name: value}`` the deployment ran with (envvars.py)."""
+        return deployment_variables(self.dataset, record)
 
     def logs(self, record):
         """The log as far as the deployment got: every line of an ended one."""

@@ -44,6 +44,8 @@ from .faults import LIST_KINDS, STATUS_KINDS, FaultPlan
 from .jobs import OUTCOMES, BackupJobs
 from .deployments import HANDLERS as DEPLOYMENT_HANDLERS
 from .deployments import DeploymentHandlers, DeploymentJobs, deployment_settings, split_subresource
+from .envvars import HANDLERS as ENVIRONMENT_VARIABLE_HANDLERS
+from .envvars import EnvironmentVariableHandlers, split_environment_logs
 
 NOT_JSON = object()  # a request body that does not parse as JSON
 
@@ -75,6 +77,8 @@ RESOURCES = (
     Resource("service_instances", "/apps/v3/service-instances/", (("environment", True),)),
     Resource("backups", "/apps/v3/backups/", (("environment", True),), optional_filters=("environment",)),
     Resource("service_instance_backups", "/apps/v3/service-instance-backups/"),
+    Resource("environment_variables", "/apps/v3/environment-variables/",
+             (("environment", True), ("application", True), ("name", False))),
 )
 RESOURCES_BY_PATH = {r.path: r for r in RESOURCES}
 ROOT_PATH = "/apps/v3/"
@@ -349,7 +353,7 @@ class SimulatorServer:
             return None
         if resource_name == "service_instance_backups":
             resource_name, item = "backups", by_uuid["backups"].get(item["backup"])
-        if item is not None and resource_name in ("deployments", "service_instances", "backups"):
+        if item is not None and resource_name in ("deployments", "service_instances", "backups", "environment_variables"):
             resource_name, item = "environments", by_uuid["environments"].get(item["environment"])
         if item is not None and resource_name == "environments":
             resource_name, item = "applications", by_uuid["applications"].get(item["application"])
@@ -384,7 +388,7 @@ class SimulatorServer:
         return None if parts[1] == self._token else "Invalid token."
 
 
-class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
+class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, BaseHTTPRequestHandler):
     """One connection; ``simulator`` is set on a per-server subclass."""
 
     simulator = None  # type: SimulatorServer
@@ -404,7 +408,7 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
         ("list", "GET"): "_get_list",
         ("detail", "GET"): "_get_detail",
     }
-    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup", **DEPLOYMENT_HANDLERS}
+    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup", **DEPLOYMENT_HANDLERS, **ENVIRONMENT_VARIABLE_HANDLERS}
     CONTROL_HANDLERS = {
         ("stats", "GET"): "_control_stats",
         ("reset", "POST"): "_control_reset",
@@ -643,6 +647,10 @@ class _Handler(DeploymentHandlers, BaseHTTPRequestHandler):
         subresource = split_subresource(path)
         if subresource:
             return subresource[1], RESOURCES_BY_PATH["/apps/v3/deployments/"], subresource[0]
+        # An environment's "<uuid>/logs/" (envvars.py).
+        environment = split_environment_logs(path)
+        if environment:
+            return "logs", RESOURCES_BY_PATH["/apps/v3/environments/"], environment
         # Detail: "<list path><uuid>/"; anything else, including a missing trailing slash, is a 404.
         if not path.endswith("/") or path.count("/") < 2:
             return None
