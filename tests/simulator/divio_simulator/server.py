@@ -712,7 +712,7 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, BaseHTTPRequestH
             return
         start = self._page_window(len(items))[0]
         sim = self.simulator
-        if resource.name in sim.shift_lists and 0 < start <= len(items) and sim.churn.shift(resource.name, items, start):
+        if resource.name in sim.shift_lists and 0 < (start or 0) <= len(items) and sim.churn.shift(resource.name, items, start):
             items, error = self._filtered(resource)
         self._send_page(order(items) if order is not None else items)
 
