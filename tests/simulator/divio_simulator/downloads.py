@@ -20,7 +20,7 @@ custom-format dump (the fixture ``fixtures/shop.pgdump``, made by ``fixtures/mak
 dated to the part's ``taken_at`` as if dumped then; a MySQL database a plain SQL dump in mysqldump's shape; a
 storage instance a media ``.tar.gz`` (a few files of seeded random bytes), served with ``Content-Encoding:
 gzip`` the way object storage serves a gzip object (divio-cli names the file ``data.tar.gz`` by that header).
-Preparing a download sets the service-instance backup's ``size`` to its file's size, as the platform
+Creating a download sets the service-instance backup's ``size`` to its file's size, as the platform
 reports the size of what it stored.
 
 Faults (setting ``downloads={"fault": KIND}``; every part of downloads made while it is set):
@@ -215,6 +215,9 @@ class DownloadJobs:
                           "service_instance_backup": part_uuid, "service_instance": source["service_instance"],
                           "started_at": _iso(now), "ended_at": None, "download_url": None, "errors": []}
                 self.parts[record["uuid"]] = record
+                # The platform reports the size of what it stored: the size of the file this part's downloads serve.
+                if "size" in source:  # a part that never says its size keeps saying nothing
+                    source["size"] = len(part_file(self.dataset, source, settings["fault"])[0])
                 self._pending.append((time.monotonic() + settings["duration_seconds"], record, source, settings["fault"]))
         return download
 
@@ -235,8 +238,6 @@ class DownloadJobs:
                 data, headers = part_file(self.dataset, source, fault)
                 key = self.dataset.new_id(self._rng)
                 self.files[key] = (data, headers, fault)
-                if "size" in source:  # a part that never says its size keeps saying nothing
-                    source["size"] = len(data)
                 record["download_url"] = "%s/objects/%s?X-Amz-Expires=3600&X-Amz-Signature=%s" % (
                     self.origin_url, key, signature(key))
             self._pending = still
