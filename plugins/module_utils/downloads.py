@@ -282,7 +282,10 @@ def verify_file(path, fmt, part, level, timeout):
     if level == "restore" and restorable:
         from ansible_collections.divio.cloud.plugins.module_utils.scratch import restore_into_scratch
 
-        left = max(1.0, timeout - (time.monotonic() - started))
+        left = timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
+                                          "verdict." % timeout)
         restored = restore_into_scratch(path, fmt, left)
         checks.append(restored.pop("check"))
         details.update(restored)
