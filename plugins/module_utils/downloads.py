@@ -116,11 +116,11 @@ def resolve_backup(client, application, environment, backup, services, min_reten
     env = get_environment(client, app, environment)
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if backup == "latest":
-        entry = find_backups(client, app["uuid"], environment=env["slug"], services=list(services),
+        entry = find_backups(client, app["uuid"], environment=env["slug"], services=list(services) or None,
                              min_retention=min_retention)[0]
         if entry["uuid"] is None:
-            raise NotFoundError("%s has no qualifying backup holding %s (as divio.cloud.backup_info judges it, "
-                                "min_retention %s); nothing to download." % (name, ", ".join(services), min_retention))
+            raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."
+                                % (name, " holding " + ", ".join(services) if services else "", min_retention))
     else:
         found = get_by_id(client, BACKUPS, backup)
         if not isinstance(found, dict) or found.get("uuid") != backup:
