@@ -247,7 +247,7 @@ def test_restore_reports_tables_and_rows_and_cleans_up(client, dsim, tmp_path, s
     [entry] = result["files"]
     assert result["problems"] == [] and entry["verified"] is True
     verification = entry["verification"]
-    assert verification["level"] == "restore" and (verification["tables"], verification["rows"]) == (3, 5200)
+    assert verification["level"] == "restore" and (verification["tables"], verification["rows"]) == (3, 1550)
     assert os.listdir(scratch_base) == []
     # A read-verified download does not satisfy a restore request; a restore-verified one satisfies a read request.
     assert download_backup(client, "wiki", "live", options(tmp_path, verify="read"))["changed"] is False
