@@ -22,6 +22,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from urllib.parse import quote
 
@@ -207,6 +208,7 @@ class Manifest:
         self.directory = directory
         self.parts = {}
         self.warning = None
+        self._lock = threading.Lock()
         try:
             with open(self.path) as handle:
                 data = json.load(handle)
@@ -220,10 +222,14 @@ class Manifest:
                 self.path, excerpt(str(exc), 100))
 
     def save(self):
+        with self._lock:  # calls for several backups may share one manifest
+            self._save(dict(self.parts))
+
+    def _save(self, parts):
         handle, temp = tempfile.mkstemp(prefix=".divio-manifest-", dir=self.directory)
         try:
             with os.fdopen(handle, "w") as out:
-                json.dump({"version": MANIFEST_VERSION, "parts": self.parts}, out, indent=1, sort_keys=True)
+                json.dump({"version": MANIFEST_VERSION, "parts": parts}, out, indent=1, sort_keys=True)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self.path)
@@ -259,6 +265,14 @@ def reached(record, wanted):
     level = verification.get("level", "none")
     best = verification.get("best_level", level)  # what the format allows at most (media: read)
     return LEVELS.index(level) >= LEVELS.index(wanted) or level == best
+
+
+def _verdict_reached(record, wanted):
+    """A passed or failed verdict at ``wanted`` or above (a check that could not run is no verdict)."""
+    if record.get("verified") is True:
+        return reached(record, wanted)
+    level = (record.get("verification") or {}).get("level", "none")
+    return record.get("verified") is False and LEVELS.index(level) >= LEVELS.index(wanted)
 
 
 def still_there(manifest, record):
@@ -300,23 +314,33 @@ def verify_file(path, fmt, part, level, timeout):
 
 # -- the task -------------------------------------------------------------------------------------
 
-def download_backup(client, application, environment, options, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+def download_backup(client, application, environment, options, check_mode=False, sleep=time.sleep, clock=time.monotonic,
+                    manifest=None, keep_files=True):
     """Download (and verify) the parts of one backup into ``options.dest``.
 
     Returns ``{"changed", "backup", "files", "warnings", "problems"}``: ``files`` one entry per part (see the
     module's RETURN), ``problems`` one ``(kind, message)`` per part that failed - ``verification_failed``,
     ``verification_unavailable`` or ``download_failed`` - for the caller to fail the task with. Errors before any
-    download (bad input, no backup, API errors) are raised."""
+    download (bad input, no backup, API errors) are raised.
+
+    ``manifest``: a ``Manifest`` shared by concurrent calls (default: ``dest``'s, read now). ``keep_files=False``
+    (the backup check's verify step): each file is removed once verified, and a verdict the manifest holds for a
+    part - passed or failed - is not made again."""
     app, env, entry, parts = resolve_backup(client, application, environment, options.backup, options.services,
                                             options.min_retention)
-    manifest = Manifest(options.dest)
+    manifest = manifest or Manifest(options.dest)
     warnings = [manifest.warning] if manifest.warning else []
     backup = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
                                                     "ended_at", "trigger", "notes", "scheduled_for_deletion_at"))
     files, problems, changed = [], [], False
     for part in parts:
         record = manifest.parts.get(part["uuid"])
-        if record is not None and still_there(manifest, record) and reached(record, options.verify):
+        if record is not None and (still_there(manifest, record) and reached(record, options.verify) or
+                                   not keep_files and _verdict_reached(record, options.verify)):
+            if record.get("verified") is False:  # a recorded verdict stands
+                problems.append(("verification_failed", "%s:%s: %s (verified %s)" % (
+                    part.get("service_type"), part.get("prefix"), (record.get("verification") or {}).get("reason"),
+                    record.get("verified_at"))))
             files.append(_file_result(manifest, record, changed=False))
             continue
         changed = True
@@ -335,6 +359,9 @@ def download_backup(client, application, environment, options, check_mode=False,
             problems.append((kind, "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), exc)))
             record = exc.details.get("record")
         if record is not None:
+            if not keep_files and record.get("file"):
+                remove_quietly(manifest.file_path(record))
+                record["file"] = None
             files.append(_file_result(manifest, record, changed=True))
     if not check_mode:
         if options.keep is not None and _prune(manifest, env, [p["uuid"] for p in parts], options.keep):
@@ -398,7 +425,7 @@ def _file_result(manifest, record, changed):
     return {"service_type": record.get("service_type"), "prefix": record.get("prefix"), "part": record.get("part"),
             "path": manifest.file_path(record), "size": record.get("size"), "sha256": record.get("sha256"),
             "format": record.get("format"), "verified": record.get("verified"),
-            "verification": record.get("verification"), "changed": changed}
+            "verification": record.get("verification"), "verified_at": record.get("verified_at"), "changed": changed}
 
 
 def _prune(manifest, env, current, keep):

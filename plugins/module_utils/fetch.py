@@ -113,6 +113,9 @@ def _problem(exc, timeout):
             (urllib3 is not None and isinstance(exc, urllib3.exceptions.TimeoutError)) or \
             isinstance(exc, requests.exceptions.Timeout):
         return "it did not complete within download_timeout (%g s)" % timeout
+    if (urllib3 is not None and isinstance(exc, urllib3.exceptions.ProtocolError)) or \
+            isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection ended before the whole file arrived"
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS certificate verification failed"
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -137,7 +140,9 @@ def _open(session, adapter, url, deadline, validate_certs, allow_plain_http, wha
         request = requests.Request("GET", url, headers={"User-Agent": USER_AGENT, "Accept": "*/*",
                                                         "Accept-Encoding": "identity"}).prepare()
         left = max(deadline.remaining(), 0.001)
-        response = adapter.send(request, stream=True, timeout=(left, left), verify=validate_certs)
+        # Proxies as the environment says (HTTPS_PROXY, NO_PROXY), read once per hop - never netrc credentials.
+        response = adapter.send(request, stream=True, timeout=(left, left), verify=validate_certs,
+                                proxies=requests.utils.get_environ_proxies(url))
         if response.status_code in REDIRECT_STATUSES and response.headers.get("Location"):
             response.close()
             if len(seen) > MAX_REDIRECTS:
