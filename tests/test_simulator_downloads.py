@@ -206,8 +206,8 @@ def test_ids_are_unique_across_kinds_and_shaped_like_divio_ids(api):
         env = sim.dataset.by_uuid["environments"][backup["environment"]]
         instance = part["service_instance"]
         made = []
-        made.append(api.post(sim.url + "/apps/v3/backups/", json={"environment": env["uuid"], "services": [instance],
-                                                                     "trigger": "MANUAL", "notes": ""}).json())
+        body = {"environment": env["uuid"], "services": [instance], "trigger": "MANUAL", "notes": ""}
+        made.append(api.post(sim.url + "/apps/v3/backups/", json=body).json())
         made.append(api.post(sim.url + "/apps/v3/deployments/", json={"environment": env["uuid"]}).json())
         download_made, item = download(sim, api, backup, part)
         made += [download_made.json(), item]

@@ -247,8 +247,8 @@ def verify_records(client, records, verify_dir=None, now=None):
 
 def _apply_verification(record, results):
     files = [f for result in results for f in result["files"]]
-    record["verification"] = [dict((k, f.get(k)) for k in ("part", "service_type", "prefix", "format", "size", "sha256",
-                                                            "verified", "verification")) for f in files]
+    fields = ("part", "service_type", "prefix", "format", "size", "sha256", "verified", "verification")
+    record["verification"] = [dict((k, f.get(k)) for k in fields) for f in files]
     problems = [(kind, message, result["backup"]["uuid"]) for result in results for kind, message in result["problems"]]
     failed = [p for p in problems if p[0] == "verification_failed"]
     if failed:

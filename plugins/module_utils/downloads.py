@@ -452,4 +452,3 @@ def _now():
 def describe_problems(entry_uuid, name, problems):
     """One message for the parts that failed, verdicts first."""
     return "backup %s of %s: %s" % (entry_uuid, name, " | ".join(message for _kind, message in problems))
-

@@ -70,8 +70,8 @@ def check_free_space(directory, needed, what):
     free = shutil.disk_usage(directory).free
     if needed is not None and free < needed + FREE_SPACE_MARGIN:
         raise DownloadError("%s: %s has %d bytes free; the file needs %d bytes plus a margin of %d. Nothing was "
-                            "downloaded; free space or choose another dest." % (what, directory, free, needed,
-                                                                                 FREE_SPACE_MARGIN))
+                            "downloaded; free space or choose another dest."
+                            % (what, directory, free, needed, FREE_SPACE_MARGIN))
 
 
 def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs=True, allow_plain_http=False,

@@ -117,7 +117,7 @@ def read_pg_header(path):
         offset += 1 + int_size
         return -value if sign else value
 
-    sec, minute, hour, mday, mon, year, _isdst = [read_int() for _ in range(7)]
+    sec, minute, hour, mday, mon, year, _isdst = [read_int() for _field in range(7)]
     try:
         created = datetime.datetime(year + 1900, mon + 1, mday, hour, minute, sec, tzinfo=_UTC)
     except (ValueError, OverflowError):
@@ -257,4 +257,3 @@ def verify_read(path, fmt, part, timeout):
     with open(path, "rb") as handle:
         head = handle.read(16)
     raise VerificationFailed("the file is in no format a backup part comes in (it starts with %r)" % head)
-

@@ -82,6 +82,13 @@ options:
         verification stops, the scratch server is removed, and the task fails without a verdict.
     type: float
     default: 3600
+  min_retention:
+    description:
+      - With O(backup=latest), a backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not
+        count - the temporary backups C(divio app pull db) makes, deleted an hour later, are no restore point.
+      - V(0) turns the rule off. Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(24h).
+    type: raw
+    default: 24h
   wait_timeout:
     description: Seconds to wait for the platform to prepare one file for download.
     type: float
@@ -92,7 +99,6 @@ options:
     default: 2
 extends_documentation_fragment:
   - divio.cloud.environment
-  - divio.cloud.min_retention
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
 attributes:

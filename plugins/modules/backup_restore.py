@@ -46,6 +46,13 @@ options:
     description: Notes stored with the restore.
     type: str
     default: ""
+  min_retention:
+    description:
+      - With O(backup=latest), a backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not
+        count - the temporary backups C(divio app pull db) makes, deleted an hour later, are no restore point.
+      - V(0) turns the rule off. Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(24h).
+    type: raw
+    default: 24h
   wait_timeout:
     description: Seconds the safety backup and the restore may take together.
     type: float
@@ -56,7 +63,6 @@ options:
     default: 2
 extends_documentation_fragment:
   - divio.cloud.environment
-  - divio.cloud.min_retention
   - divio.cloud.connection
   - divio.cloud.attributes.module_host
 attributes:

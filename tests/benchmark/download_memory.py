@@ -93,8 +93,8 @@ def main():
             size = mib * 1024 * 1024
             with tempfile.TemporaryDirectory() as directory:
                 result = child(collections, "http://127.0.0.1:%d/%d" % (port, size), directory, size)
-            print("%-10s %10.2f %9.0f %14.1f %20.1f" % ("%d MiB" % mib, result["seconds"], mib / result["seconds"],
-                                                      result["peak_rss_kib"] / 1024, baseline / 1024))
+            row = ("%d MiB" % mib, result["seconds"], mib / result["seconds"], result["peak_rss_kib"] / 1024, baseline / 1024)
+            print("%-10s %10.2f %9.0f %14.1f %20.1f" % row)
     finally:
         server.terminate()
         server.wait(10)

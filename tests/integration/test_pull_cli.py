@@ -17,8 +17,10 @@ import time
 
 import pytest
 
-from test_deployment_cli import divio_cli  # noqa: F401 - the session fixture that installs divio-cli 4.0.5
+import test_deployment_cli
 from testlib import TOKEN, private_simulator
+
+divio_cli = test_deployment_cli.divio_cli  # the session fixture that installs divio-cli 4.0.5, shared
 
 COMPOSE_CONFIG = """services:
   web:
@@ -47,7 +49,7 @@ exit 0
 
 
 @pytest.fixture
-def pull(divio_cli, tmp_path):  # noqa: F811 - the fixture imported above
+def pull(divio_cli, tmp_path):
     """``pull(sim, "db" | "media")``: divio-cli in a project directory of wiki, with the docker stand-in."""
     project = tmp_path / "project"
     (project / ".divio").mkdir(parents=True)

@@ -133,7 +133,7 @@ def media_archive(part):
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for name, size in (("media/images/logo.png", 24000), ("media/uploads/report.pdf", 60000),
                            ("media/uploads/notes.txt", 900)):
-            body = bytes(rng.getrandbits(8) for _ in range(size))
+            body = bytes(rng.getrandbits(8) for _byte in range(size))
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = size, 1700000000, 0o644
             tar.addfile(info, io.BytesIO(body))
@@ -406,4 +406,3 @@ class Storage:
         """Every request the origins received, oldest first per origin, each with its ``origin`` (main/third)."""
         return [dict(r, origin=name) for name, origin in (("main", self.main), ("third", self.third))
                 for r in list(origin.requests)]
-
