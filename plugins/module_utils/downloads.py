@@ -238,7 +238,12 @@ class Manifest:
             raise
 
     def file_path(self, record):
-        return os.path.join(self.directory, record["file"]) if record.get("file") else None
+        """The record's file in ``dest``; None for a name that is not a plain file name there (a manifest edited by
+        hand never makes this module read or delete a file elsewhere)."""
+        name = record.get("file")
+        if not isinstance(name, str) or not name or os.path.basename(name) != name or name.startswith("."):
+            return None
+        return os.path.join(self.directory, name)
 
 
 def file_name(app, env, backup_uuid, part, fmt):

@@ -339,3 +339,18 @@ def test_module_fails_naming_a_broken_file(run_playbook, tmp_path):
         assert out["failed"] is True and out["error"] == "VerificationFailed"
         assert "STORAGE:DEFAULT: the gzip stream is broken" in out["msg"] and out["files"][0]["verified"] is False
         assert listing(dest) == [MANIFEST]
+
+
+def test_a_manifest_never_points_outside_dest(client, dsim, tmp_path):
+    """A hand-edited manifest naming a file elsewhere: keep prunes its entry, never that file."""
+    dest, victim = tmp_path / "dest", tmp_path / "victim"
+    dest.mkdir()
+    victim.write_text("not a backup")
+    env = next(e for e in dsim.dataset.environments if e["slug"] == "live" and
+               dsim.dataset.by_uuid["applications"][e["application"]]["slug"] == "wiki")
+    (dest / MANIFEST).write_text(json.dumps({"version": 1, "parts": {"old": {
+        "environment_uuid": env["uuid"], "service_type": "DATABASE", "prefix": "DEFAULT", "taken_at": "2000-01-01T00:00:00Z",
+        "file": "../victim", "size": 12, "sha256": "x", "verified": True}}}))
+    result = download_backup(client, "wiki", "live", options(dest, verify="none", keep=1))
+    assert victim.read_text() == "not a backup" and result["problems"] == []
+    assert list(json.loads((dest / MANIFEST).read_text())["parts"]) == [result["files"][0]["part"]]
