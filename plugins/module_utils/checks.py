@@ -12,6 +12,9 @@ No Ansible imports.
 """
 
 import datetime
+import os
+import shutil
+import tempfile
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     DEFAULT_KEEP,
@@ -27,10 +30,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     scan_candidates,
     split_service,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import DownloadOptions, Manifest, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
 
-FRESH, STALE, MISSING, ERROR = "fresh", "stale", "missing", "error"
-STATUSES = (ERROR, MISSING, STALE, FRESH)  # worst first
+FRESH, STALE, MISSING, ERROR, UNVERIFIED = "fresh", "stale", "missing", "error", "unverified"
+STATUSES = (ERROR, MISSING, UNVERIFIED, STALE, FRESH)  # worst first; unverified only with verify: read
+VERIFY_LEVELS = ("none", "read")
 DEFAULT_SERVICES = ("DATABASE",)
 DEFAULT_MAX_AGE = "24h"
 # Candidate backups kept while scanning, for the whole fleet (about 1.4 KB each, so ~35 MB): DEFAULT_KEEP per
@@ -127,7 +133,14 @@ class FleetCheck:
     ``judge(client, entries)`` judges the environments of ``resources.fleet`` entries, so a caller that
     needs the fleet itself (the inventory) reads it once and has the check judge exactly what it read."""
 
-    def __init__(self, services=DEFAULT_SERVICES, max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, now=None):
+    def __init__(self, services=DEFAULT_SERVICES, max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, now=None,
+                 verify="none", verify_dir=None):
+        if verify not in VERIFY_LEVELS:
+            raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(VERIFY_LEVELS)))
+        if verify_dir is not None and not os.path.isdir(verify_dir):
+            raise InputError("verify_dir %r is not a directory (create it first)." % (verify_dir,))
+        self.verify = verify
+        self.verify_dir = verify_dir
         self.services = parse_services(services) or DEFAULT_SERVICES
         self.limit = _Limit(max_age)
         self.retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
@@ -150,8 +163,11 @@ class FleetCheck:
             for slug in item["missing"]:
                 records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
         self._judge_environments(client, targets)
+        if self.verify != "none":
+            verify_records(client, [record for record, _uuid in targets], self.verify_dir, self.now)
         records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
-        summary = dict((status, sum(r["status"] == status for r in records)) for status in STATUSES)
+        counted = STATUSES if self.verify != "none" else tuple(s for s in STATUSES if s != UNVERIFIED)
+        summary = dict((status, sum(r["status"] == status for r in records)) for status in counted)
         summary.update(total=len(records), ok=bool(records) and summary[FRESH] == len(records))
         return records, summary
 
@@ -188,12 +204,74 @@ class FleetCheck:
                             for service, found in picks])
 
 
+def verify_records(client, records, verify_dir=None, now=None):
+    """The verify step: download and read-verify every DATABASE part of the backup each record judged (never an
+    older one), and mark the record ``unverified`` (a file failed) or ``error`` (a verification could not run).
+
+    Files go to ``verify_dir`` (or a temporary directory, removed at the end) and are removed once verified;
+    ``verify_dir``'s manifest keeps each verdict by backup and part, so the next run does not repeat it.
+    Backups are verified concurrently, at most the client's ``max_concurrency`` at a time. Each record gains
+    ``verified`` (true, false, or null when nothing could be verified), ``verified_at`` and
+    ``verified_age_seconds`` (the age of the judged backup when it was verified, else null) and ``verification``."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    todo = [r for r in records if r["status"] in (FRESH, STALE)]
+    for record in records:
+        record.update(verified=None, verified_at=None, verified_age_seconds=None, verification=[])
+    owned = verify_dir is None
+    directory = tempfile.mkdtemp(prefix="divio-check-verify-") if owned else verify_dir
+    try:
+        manifest = Manifest(directory)
+
+        def verify_one(record):
+            results = []
+            for uuid in dict.fromkeys(c["uuid"] for c in record["services"] if c.get("uuid")):
+                options = DownloadOptions(directory, backup=uuid, services=["DATABASE"], verify="read")
+                try:
+                    results.append(download_backup(client, record["application"], record["environment_slug"], options,
+                                                   manifest=manifest, keep_files=False))
+                except InputError as exc:
+                    if "holds no DATABASE part" not in str(exc):
+                        raise
+            return results
+
+        for record, (results, error) in zip(todo, client.map(verify_one, todo, return_errors=True)):
+            if error is not None:
+                _error(record, error)
+                continue
+            _apply_verification(record, results)
+        manifest.save()
+    finally:
+        if owned:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _apply_verification(record, results):
+    files = [f for result in results for f in result["files"]]
+    fields = ("part", "service_type", "prefix", "format", "size", "sha256", "verified", "verification")
+    record["verification"] = [dict((k, f.get(k)) for k in fields) for f in files]
+    problems = [(kind, message, result["backup"]["uuid"]) for result in results for kind, message in result["problems"]]
+    failed = [p for p in problems if p[0] == "verification_failed"]
+    if failed:
+        record["verified"] = False
+        for _kind, message, uuid in failed:
+            _fail(record, UNVERIFIED, "backup %s failed verification: %s" % (uuid, message))
+    elif problems:
+        _kind, message, uuid = problems[0]
+        record["error"] = "backup %s could not be verified: %s" % (uuid, message)
+        _fail(record, ERROR, "error: " + record["error"])
+    elif files:
+        record["verified"] = True
+        record["verified_at"] = max(str(f.get("verified_at") or "") for f in files) or None
+        record["verified_age_seconds"] = record["age_seconds"]
+
+
 def check_backups(client, applications=None, organisation=None, environments=None, services=DEFAULT_SERVICES,
-                  max_age=DEFAULT_MAX_AGE, now=None, min_retention=DEFAULT_MIN_RETENTION):
+                  max_age=DEFAULT_MAX_AGE, now=None, min_retention=DEFAULT_MIN_RETENTION, verify="none", verify_dir=None):
     """Check the fleet; returns ``(records, summary)``, records sorted worst first.
 
     Each service entry (``TYPE`` or ``TYPE:PREFIX``) is judged on its own by the rule of ``BackupRule``;
     ``min_retention`` (a duration, 0: off) leaves out backups due for deletion sooner. A record's
     ``warnings`` name the backups of its environment skipped as unusable."""
-    check = FleetCheck(services=services, max_age=max_age, min_retention=min_retention, now=now)
+    check = FleetCheck(services=services, max_age=max_age, min_retention=min_retention, now=now, verify=verify,
+                       verify_dir=verify_dir)
     return check.judge(client, fleet(client, applications=applications, organisation=organisation, environments=environments))

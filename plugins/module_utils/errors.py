@@ -175,3 +175,21 @@ class DescribedRequest:
         if self._text is None:
             self._text = describe_request(self.method, self.url)
         return self._text
+
+
+class DownloadError(DivioError):
+    """A backup's file could not be downloaded whole (object storage refused, too large, too slow, too many
+    redirects, no disk space, or the size disagrees with what the API said). No file is left behind."""
+
+
+class VerificationFailed(DivioError):
+    """A downloaded file is broken: its format's own reader rejected it. A verdict on the backup."""
+
+
+class VerificationUnavailable(DivioError):
+    """A verification could not run (no pg_restore, a dump from a newer PostgreSQL, no scratch server). Not a
+    verdict on the backup; the message says what is missing."""
+
+
+class RestoreFailed(DivioError):
+    """A restore through the API ended without success; the message names the restore, backup and environment."""

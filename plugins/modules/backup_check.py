@@ -54,6 +54,24 @@ options:
       - Seconds as a number, or a string with units V(s), V(m), V(h), V(d), V(w), such as V(36h) or V(2d).
     type: raw
     default: 24h
+  verify:
+    description:
+      - V(read) downloads and read-verifies every C(DATABASE) part of the backup judged for each checked environment
+        (never an older one), as M(divio.cloud.backup_download) with O(divio.cloud.backup_download#module:verify=read)
+        does. A backup whose file fails verification gets status V(unverified); a verification that could not run
+        (no C(pg_restore), a failed download) makes the record V(error), with the reason.
+      - This creates download links on the platform and reads whole files (network, disk, time); it changes no backup,
+        so the task still reports C(changed=false). Not done in check mode.
+      - V(none) (the default) checks the backups' existence and age only.
+    type: str
+    choices: [none, read]
+    default: none
+  verify_dir:
+    description:
+      - With O(verify=read), a directory for the downloads and their manifest (C(.divio-downloads.json)); each file is
+        removed once verified, and a verdict recorded there (by backup and part) is not repeated on the next run.
+      - Omitted, a temporary directory is used and removed at the end (nothing is remembered).
+    type: path
   # min_retention is described in the divio.cloud.min_retention fragment.
 extends_documentation_fragment:
   - divio.cloud.min_retention
@@ -88,7 +106,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 checks:
-  description: One record per (application, environment), worst first (error, missing, stale, fresh).
+  description: One record per (application, environment), worst first (error, missing, unverified, stale, fresh).
   returned: success
   type: list
   elements: dict
@@ -106,9 +124,27 @@ checks:
       description: Environment slug; V(null) when the application's environments could not be read.
       type: str
     status:
-      description: V(fresh), V(stale), V(missing) or V(error) - the worst of the services.
+      description:
+        - V(fresh), V(stale), V(missing) or V(error) - the worst of the services.
+        - With O(verify=read) also V(unverified) - the judged backup's file failed verification (worse than stale,
+          better than missing).
       type: str
       sample: stale
+    verified:
+      description: With O(verify=read) only - V(true) when every C(DATABASE) part of the judged backup read whole,
+        V(false) when one failed, V(null) when nothing was verified (missing, error, or no C(DATABASE) part).
+      type: bool
+    verified_at:
+      description: With O(verify=read) only - when the newest verification of the judged backup was made.
+      type: str
+    verified_age_seconds:
+      description: With O(verify=read) only - the age of the newest verified backup (the judged one, when verified).
+      type: int
+    verification:
+      description: With O(verify=read) only - per part, what M(divio.cloud.backup_download) returns in its C(files)
+        (C(part), C(format), C(size), C(sha256), C(verified), C(verification)).
+      type: list
+      elements: dict
     problems:
       description: One line per problem, empty when fresh.
       type: list
@@ -208,6 +244,9 @@ summary:
     error:
       description: Records with status V(error).
       type: int
+    unverified:
+      description: With O(verify=read) only - records with status V(unverified) (RV(summary.result) is then V(stale)).
+      type: int
 problems:
   description: Every record's problem lines, worst first.
   returned: success
@@ -264,14 +303,20 @@ class BackupCheck(DivioModule):
         services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
         max_age=dict(type="raw", default=DEFAULT_MAX_AGE),
         min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+        verify=dict(type="str", choices=["none", "read"], default="none"),
+        verify_dir=dict(type="path"),
     )
 
     def run(self, client):
         p = self.params
         started = time.monotonic()
+        verify = p["verify"]
+        if verify != "none" and self.module.check_mode:
+            self.module.warn("verify: %s is not done in check mode (it would create download links)." % verify)
+            verify = "none"
         records, summary = check_backups(client, applications=p["applications"], organisation=p["organisation"],
                                          environments=p["environments"], services=p["services"], max_age=p["max_age"],
-                                         min_retention=p["min_retention"])
+                                         min_retention=p["min_retention"], verify=verify, verify_dir=p["verify_dir"])
         for warning in dict.fromkeys(w for record in records for w in record["warnings"]):
             self.module.warn(warning)
         # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.

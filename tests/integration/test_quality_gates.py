@@ -326,7 +326,7 @@ def test_execution_environment_build_context(tools_bin, built_collection, instal
     """docs/awx.md's EE definition: ``ansible-builder create`` makes a build context (no container engine needed),
     and ansible-builder's introspection of the installed collection finds its Python requirements."""
     meta = yaml.safe_load((REPO / "meta" / "execution-environment.yml").read_text())
-    assert meta["dependencies"] == {"python": "requirements.txt"}
+    assert meta["dependencies"] == {"python": "requirements.txt", "system": "meta/bindep.txt"}
     blocks = doc_blocks(AWX_DOC)
     definition = yaml.safe_load(blocks["execution-environment.yml"])
     assert definition["version"] == 3
@@ -349,15 +349,17 @@ def test_execution_environment_build_context(tools_bin, built_collection, instal
     assert (context / "_build" / "collections" / TARBALL).is_file()
 
     # What the image's builder stage runs on /usr/share/ansible/collections, here on the installed tarball.
-    pip_file = tmp_path / "pip.txt"
+    pip_file, bindep_file = tmp_path / "pip.txt", tmp_path / "bindep.txt"
     proc = run([tools_bin / "python", context / "_build" / "scripts" / "introspect.py", "introspect", "--sanitize",
-                "--write-pip", pip_file, installed_collection], timeout=120, env=tool_env())
+                "--write-pip", pip_file, "--write-bindep", bindep_file, installed_collection], timeout=120, env=tool_env())
     assert proc.returncode == 0, report(proc)
     requirements = [line for line in (REPO / "requirements.txt").read_text().splitlines()
                     if line.strip() and not line.startswith("#")]
     written = pip_file.read_text()
     for requirement in requirements:
         assert requirement.split("#")[0].strip() in written, written
+    # backup_download's verify: read / restore: the PostgreSQL client and server from meta/bindep.txt.
+    assert "postgresql-client" in bindep_file.read_text(), bindep_file.read_text()
 
 
 # --- changelog ---------------------------------------------------------------------------------------------

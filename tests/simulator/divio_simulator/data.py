@@ -162,6 +162,7 @@ class Dataset:
     def __post_init__(self):
         # Serialises changes (API, churn, expiry); readers slice lists without it, which the GIL keeps whole.
         self.lock = threading.RLock()
+        self._issued = set()  # ids handed out by new_id (see there)
         # The data set's clock starts at ``now`` and runs with the real one (generate_dataset puts a data set
         # made for the current time on the real clock itself).
         self._skew = self.now.timestamp() - time.time()
@@ -179,8 +180,16 @@ class Dataset:
         return time.time() + self._skew
 
     def new_id(self, rng):
-        """A new id in this data set's ``id_style``, drawn from ``rng``."""
-        return make_id(rng.getrandbits(128), self.id_style)
+        """A new id in this data set's ``id_style``, drawn from ``rng``, unique across every kind of object: no
+        record of the data set, and no id handed out before (also of objects kept outside it, such as downloads
+        and restores, or deleted since), has it - as the platform's ids never repeat."""
+        with self.lock:
+            issued = self._issued
+            while True:
+                candidate = make_id(rng.getrandbits(128), self.id_style)
+                if candidate not in issued and not any(candidate in index for index in self.by_uuid.values()):
+                    issued.add(candidate)
+                    return candidate
 
     def reindex(self):
         """(Re)build ``by_uuid[resource][uuid]`` and ``by_field[resource][field][value] -> [records]``."""

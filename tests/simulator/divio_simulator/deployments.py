@@ -135,7 +135,7 @@ class DeploymentJobs:
         self._lock = threading.Lock()
         self._sort_keys = {}
         self._adopted = False
-        self._rng = random.Random(0)
+        self._rng = random.Random("deployments")
 
     def _adopt(self, settings):
         """Take over the data set's running deployments, from the first request on."""

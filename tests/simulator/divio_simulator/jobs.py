@@ -41,7 +41,7 @@ class BackupJobs:
         self.dataset = dataset
         self._running = []  # (started monotonic, started wall clock, backup, parts, outcome, duration)
         self._lock = threading.Lock()
-        self._rng = random.Random(0)
+        self._rng = random.Random("backups")
 
     def validate(self, body):
         """The DRF-style 400 body for a bad request, or None."""

@@ -46,6 +46,10 @@ from .deployments import HANDLERS as DEPLOYMENT_HANDLERS
 from .deployments import DeploymentHandlers, DeploymentJobs, deployment_settings, split_subresource
 from .envvars import HANDLERS as ENVIRONMENT_VARIABLE_HANDLERS
 from .envvars import EnvironmentVariableHandlers, split_environment_logs
+from .downloads import HANDLERS as DOWNLOAD_HANDLERS
+from .downloads import SLASHLESS_DETAILS, DownloadHandlers, DownloadJobs, Storage, download_settings
+from .restores import HANDLERS as RESTORE_HANDLERS
+from .restores import RestoreHandlers, RestoreJobs, restore_settings
 
 NOT_JSON = object()  # a request body that does not parse as JSON
 
@@ -79,6 +83,9 @@ RESOURCES = (
     Resource("service_instance_backups", "/apps/v3/service-instance-backups/"),
     Resource("environment_variables", "/apps/v3/environment-variables/",
              (("environment", True), ("application", True), ("name", False))),
+    Resource("backup_downloads", "/apps/v3/backup-downloads/"),  # downloads.py
+    Resource("backup_download_service_instances", "/apps/v3/backup-download-service-instances/"),
+    Resource("backup_restores", "/apps/v3/backup-restores/"),  # restores.py
 )
 RESOURCES_BY_PATH = {r.path: r for r in RESOURCES}
 ROOT_PATH = "/apps/v3/"
@@ -116,12 +123,12 @@ class SimulatorServer:
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
                    "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments",
                    "churn_rate", "churn_seed", "churn_per_request", "page_size_ignored", "null_count", "cursor_links",
-                   "shift_lists", "shift_limit")
+                   "shift_lists", "shift_limit", "downloads", "restores")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
                  backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None, churn_rate=0.0, churn_seed=0,
-                 churn_per_request=0):
+                 churn_per_request=0, downloads=None, restores=None):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -150,12 +157,18 @@ class SimulatorServer:
         # Deployments: their life cycle, logs and variables (deployments.py); ``deployments`` holds its settings.
         self.deployment_jobs = DeploymentJobs(dataset)
         self.deployments = deployment_settings(None, dataset)
+        # Backup downloads and the object storage serving their files (downloads.py); restores (restores.py).
+        self.download_jobs = DownloadJobs(dataset)
+        self.downloads = download_settings(None)
+        self.storage = None
+        self.restore_jobs = RestoreJobs(dataset)
+        self.restores = restore_settings(None)
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
                        fail_applications=list(fail_applications), faults=faults,
                        backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome,
                        deployments=deployments, churn_rate=churn_rate, churn_seed=churn_seed,
-                       churn_per_request=churn_per_request)
+                       churn_per_request=churn_per_request, downloads=downloads, restores=restores)
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -193,6 +206,7 @@ class SimulatorServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"divio-simulator-{self.port}", daemon=True)
         self._thread.start()
+        self.storage = Storage(self.download_jobs, lambda: self.downloads, httpd_class).start()
         self.churn.start()
         return self
 
@@ -201,6 +215,7 @@ class SimulatorServer:
         if self._httpd is None:
             return
         self.churn.stop()
+        self.storage.stop()
         self._stopping.set()
         self._httpd.shutdown()
         # Kept-alive connections would otherwise go on being answered by their daemon threads.
@@ -261,6 +276,10 @@ class SimulatorServer:
                     raise ValueError(f"{key} must be one of {', '.join(OUTCOMES)}")
             elif key == "deployments":
                 value = deployment_settings(value, self.dataset)
+            elif key == "downloads":
+                value = download_settings(value)
+            elif key == "restores":
+                value = restore_settings(value)
             elif key == "churn_rate":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10000:
                     raise ValueError(f"{key} must be a number of changes per second between 0 and 10000")
@@ -388,7 +407,8 @@ class SimulatorServer:
         return None if parts[1] == self._token else "Invalid token."
 
 
-class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, BaseHTTPRequestHandler):
+class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, DownloadHandlers, RestoreHandlers,
+               BaseHTTPRequestHandler):
     """One connection; ``simulator`` is set on a per-server subclass."""
 
     simulator = None  # type: SimulatorServer
@@ -408,7 +428,8 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, BaseHTTPRequestH
         ("list", "GET"): "_get_list",
         ("detail", "GET"): "_get_detail",
     }
-    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup", **DEPLOYMENT_HANDLERS, **ENVIRONMENT_VARIABLE_HANDLERS}
+    RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup", **DEPLOYMENT_HANDLERS, **ENVIRONMENT_VARIABLE_HANDLERS,
+                         **DOWNLOAD_HANDLERS, **RESTORE_HANDLERS}
     CONTROL_HANDLERS = {
         ("stats", "GET"): "_control_stats",
         ("reset", "POST"): "_control_reset",
@@ -521,6 +542,8 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, BaseHTTPRequestH
             if sim.churn.per_request:
                 sim.churn.on_request()
             sim.deployment_jobs.advance(sim.deployments)
+            sim.download_jobs.advance()
+            sim.restore_jobs.advance()
             getattr(self, allowed[method])(resource, key, body)
         except (ConnectionError, socket.timeout):
             raise
@@ -651,7 +674,12 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, BaseHTTPRequestH
         environment = split_environment_logs(path)
         if environment:
             return "logs", RESOURCES_BY_PATH["/apps/v3/environments/"], environment
-        # Detail: "<list path><uuid>/"; anything else, including a missing trailing slash, is a 404.
+        # Detail: "<list path><uuid>/"; anything else, including a missing trailing slash, is a 404 - except
+        # where divio-cli reads a detail without it (SLASHLESS_DETAILS).
+        head, _sep, key = path.rpartition("/")
+        resource = RESOURCES_BY_PATH.get(head + "/")
+        if resource is not None and key and resource.name in SLASHLESS_DETAILS:
+            return "detail", resource, key
         if not path.endswith("/") or path.count("/") < 2:
             return None
         head, key = path[:-1].rsplit("/", 1)

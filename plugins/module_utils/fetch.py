@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fetching one backup file from object storage: streamed to a temporary file, bounded in time and size.
+
+The download URL is presigned and points at another origin than the API, so the file never goes through
+the API client's session: a session of its own sends no ``Authorization`` header and no cookie (the API's
+cookies would match the storage host too, since cookies ignore ports), on the first request and on each of
+at most ``MAX_REDIRECTS`` redirects. The bytes are stored as served - ``Content-Encoding`` is not decoded,
+so the sha256 and size are those of the object - and the file is written with mode 0600 (a dump holds
+production data). On any failure the temporary file is removed. Messages name the URL's host and path,
+never its query (the signature). No Ansible imports.
+"""
+
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+from urllib.parse import urljoin, urlsplit
+
+from ansible_collections.divio.cloud.plugins.module_utils import transport
+from ansible_collections.divio.cloud.plugins.module_utils.client import REDIRECT_STATUSES, USER_AGENT
+from ansible_collections.divio.cloud.plugins.module_utils.connection import is_loopback
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
+
+try:
+    import requests
+    import urllib3
+except ImportError:  # the module reports the missing library before it gets here
+    requests = urllib3 = None
+
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 1024 * 1024
+# Room left on the file system after a download, for the manifest and whatever else runs there.
+FREE_SPACE_MARGIN = 64 * 1024 * 1024
+TEMP_PREFIX = ".divio-download-"
+
+
+def show_url(url):
+    """``https://host/path``: how messages name a presigned URL - never its query, which holds the signature."""
+    parts = urlsplit(url)
+    return excerpt("%s://%s%s" % (parts.scheme, parts.netloc.rpartition("@")[2], parts.path), 200)
+
+
+class Fetched:
+    """A file fetched into ``temp_path`` (mode 0600): its ``size``, ``sha256`` and the ``content_encoding`` it
+    was served with."""
+
+    def __init__(self, temp_path, size, sha256, content_encoding):
+        self.temp_path = temp_path
+        self.size = size
+        self.sha256 = sha256
+        self.content_encoding = content_encoding
+
+    def discard(self):
+        remove_quietly(self.temp_path)
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def check_free_space(directory, needed, what):
+    """``DownloadError`` when ``directory`` has less than ``needed`` bytes (plus a margin) free."""
+    free = shutil.disk_usage(directory).free
+    if needed is not None and free < needed + FREE_SPACE_MARGIN:
+        raise DownloadError("%s: %s has %d bytes free; the file needs %d bytes plus a margin of %d. Nothing was "
+                            "downloaded; free space or choose another dest."
+                            % (what, directory, free, needed, FREE_SPACE_MARGIN))
+
+
+def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs=True, allow_plain_http=False,
+               what="download"):
+    """Fetch ``url`` into a new temporary file in ``directory``; returns a ``Fetched``.
+
+    ``timeout``: seconds for the whole download (connect, redirects, every byte); ``max_bytes``: the most
+    that is read; ``expected_size``: the size the API gave, or None. Raises ``DownloadError``."""
+    if requests is None:
+        raise DownloadError("the Python library 'requests' is required")
+    check_free_space(directory, expected_size, what)
+    session = requests.Session()
+    session.trust_env = False  # no netrc credentials for the storage host, no proxy settings read per call
+    adapter = transport.DeadlineAdapter(pool_connections=1, pool_maxsize=1)
+    deadline = transport.Deadline(timeout)
+    handle, temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out, transport.bounded_by(deadline):
+            response = _open(session, adapter, url, deadline, validate_certs, allow_plain_http, what)
+            try:
+                size, digest = _stream(response, out, expected_size, max_bytes, deadline, directory, what)
+            finally:
+                response.close()
+            out.flush()
+            os.fsync(out.fileno())
+        return Fetched(temp_path, size, digest, response.headers.get("Content-Encoding"))
+    except BaseException as exc:
+        remove_quietly(temp_path)
+        if isinstance(exc, DownloadError) or not isinstance(exc, Exception):
+            raise
+        raise DownloadError("%s from %s failed: %s" % (what, show_url(url), _problem(exc, timeout))) from None
+    finally:
+        session.close()
+        adapter.close()
+
+
+def _problem(exc, timeout):
+    if isinstance(exc, (transport.BodyTimeout, socket.timeout)) or "timed out" in str(exc).lower() or \
+            (urllib3 is not None and isinstance(exc, urllib3.exceptions.TimeoutError)) or \
+            isinstance(exc, requests.exceptions.Timeout):
+        return "it did not complete within download_timeout (%g s)" % timeout
+    if (urllib3 is not None and isinstance(exc, urllib3.exceptions.ProtocolError)) or \
+            isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection ended before the whole file arrived"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS certificate verification failed"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the connection failed or was closed (%s)" % type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return "writing the file failed: %s" % os.strerror(exc.errno)
+    return "%s: %s" % (type(exc).__name__, excerpt(str(exc), 200))
+
+
+def _open(session, adapter, url, deadline, validate_certs, allow_plain_http, what):
+    """The answer to ``url`` after at most ``MAX_REDIRECTS`` redirects, none of them with credentials."""
+    seen = []
+    while True:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http"):
+            raise DownloadError("%s: the download URL %s is not http(s); not followed." % (what, show_url(url)))
+        if parts.scheme == "http" and not allow_plain_http and not is_loopback(parts.hostname or ""):
+            raise DownloadError("%s: the download URL %s is plain http:// to a host that is not this machine; refused "
+                                "(set allow_plain_http: true if the network between is trusted)." % (what, show_url(url)))
+        seen.append(url)
+        # A bare request: no session auth, no cookie jar, nothing but these headers.
+        request = requests.Request("GET", url, headers={"User-Agent": USER_AGENT, "Accept": "*/*",
+                                                        "Accept-Encoding": "identity"}).prepare()
+        left = max(deadline.remaining(), 0.001)
+        # Proxies as the environment says (HTTPS_PROXY, NO_PROXY), read once per hop - never netrc credentials.
+        response = adapter.send(request, stream=True, timeout=(left, left), verify=validate_certs,
+                                proxies=requests.utils.get_environ_proxies(url))
+        if response.status_code in REDIRECT_STATUSES and response.headers.get("Location"):
+            response.close()
+            if len(seen) > MAX_REDIRECTS:
+                raise DownloadError("%s: more than %d redirects from %s; not followed further." % (
+                    what, MAX_REDIRECTS, show_url(seen[0])))
+            url = urljoin(url, response.headers["Location"].strip())
+            if url in seen:
+                raise DownloadError("%s: the object storage's redirects loop (back to %s)." % (what, show_url(url)))
+            continue
+        if response.status_code != 200:
+            response.close()
+            raise DownloadError("%s: the object storage answered HTTP %d for %s (an expired or refused link?)." % (
+                what, response.status_code, show_url(url)))
+        return response
+
+
+def _stream(response, out, expected_size, max_bytes, deadline, directory, what):
+    """Copy the body as served into ``out`` in bounded chunks; returns ``(size, sha256 hex)``."""
+    announced = response.headers.get("Content-Length", "")
+    announced = int(announced) if announced.isdigit() else None
+    if announced is not None and announced > max_bytes:
+        raise DownloadError("%s: the file is %d bytes, more than max_download_bytes (%d); not downloaded." % (
+            what, announced, max_bytes))
+    if announced is not None and expected_size is not None and announced != expected_size:
+        raise DownloadError("%s: the object storage announces %d bytes, the API says the part is %d bytes; not "
+                            "downloaded." % (what, announced, expected_size))
+    if expected_size is None:
+        check_free_space(directory, announced, what)
+    digest, size = hashlib.sha256(), 0
+    while True:
+        chunk = response.raw.read(CHUNK_BYTES, decode_content=False)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise DownloadError("%s: more than max_download_bytes (%d) arrived; stopped." % (what, max_bytes))
+        if deadline.passed():
+            raise transport.BodyTimeout()
+        digest.update(chunk)
+        out.write(chunk)
+    if announced is not None and size != announced:
+        raise DownloadError("%s: the connection ended after %d of the %d bytes announced." % (what, size, announced))
+    if expected_size is not None and size != expected_size:
+        raise DownloadError("%s: %d bytes arrived, the API says the part is %d bytes." % (what, size, expected_size))
+    return size, digest.hexdigest()

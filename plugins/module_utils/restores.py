@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Restoring a backup into its own environment, as ``divio app push db`` ends: ``POST backup-restores/``, then
+``backup-restores/<uuid>/`` is polled until ``finished``; success is ``success == SUCCESS``.
+
+The API restores a part into the service instance it was taken from, so a backup of another environment is
+refused (nothing could copy it here). A restore overwrites a database: it needs ``confirm`` to be
+``<application slug>/<environment slug>`` (typed out, so a playbook copied to another application cannot
+restore there by accident), and by default a safety backup of the same services is taken first and must
+succeed. Everything is checked before the first POST; check mode sends nothing. No Ansible imports.
+"""
+
+import time
+from urllib.parse import quote
+
+from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, parse_services
+from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import resolve_backup, select_parts
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    DivioError,
+    InputError,
+    InvalidResponseError,
+    RestoreFailed,
+    WaitTimeout,
+    excerpt,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
+from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_until
+
+RESTORES = APPS + "backup-restores/"
+SUCCESS = "SUCCESS"
+
+
+def restore_backup(client, application, environment, backup, confirm, services=None, safety_backup=True, notes="",
+                   wait_timeout=3600, poll_interval=2, check_mode=False, min_retention=DEFAULT_MIN_RETENTION,
+                   sleep=time.sleep, clock=time.monotonic):
+    """Returns ``{"changed", "restore", "backup", "safety_backup", "parts"}``; raises ``RestoreFailed`` when the
+    platform's restore ends without success, naming the restore, the backup, the environment and its errors."""
+    backup = require_text("backup", backup, allow_none=False)
+    confirm = require_text("confirm", confirm)
+    if confirm is None:
+        raise InputError("confirm is required: a restore overwrites the environment's data. Set it to "
+                         "'<application slug>/<environment slug>' of the environment to restore into.")
+    services = parse_services(services)
+    wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
+    poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
+    if notes is not None and not isinstance(notes, str):
+        raise InputError("notes %r is not valid: expected a string." % (notes,))
+
+    # Without services: every part of the backup (``latest``: the latest good backup, all parts successful).
+    app, env, entry, _unused = resolve_backup(client, application, environment, backup, services or (), min_retention)
+    name = "%s/%s" % (app.get("slug"), env.get("slug"))
+    if confirm != name:
+        raise InputError("confirm %r does not name the environment to restore into: expected %r. Nothing was sent."
+                         % (confirm, name))
+    parts = select_parts(entry, services, name) if services else _usable_parts(entry, name)
+    described = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "trigger", "notes"))
+    result = {"changed": True, "backup": described, "restore": None, "safety_backup": None,
+              "parts": [dict((k, p.get(k)) for k in ("uuid", "service_type", "prefix")) for p in parts]}
+    if check_mode:
+        return result
+    if safety_backup:
+        wanted = sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts))
+        try:
+            _changed, safety = take_backup(client, app["uuid"], env["slug"], services=wanted, wait=True,
+                                           notes="Safety backup before restoring backup %s (divio.cloud.backup_restore)"
+                                           % entry["uuid"], wait_timeout=wait_timeout, poll_interval=poll_interval,
+                                           sleep=sleep, clock=clock)
+        except DivioError as exc:
+            raise type(exc)("the safety backup of %s failed, so backup %s was not restored: %s" % (name, entry["uuid"], exc),
+                            **exc.details) from None
+        result["safety_backup"] = dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))
+    body = {"backup": entry["uuid"], "service_instance_restores": [{"service_instance_backup": p["uuid"]} for p in parts],
+            "notes": notes or "divio.cloud.backup_restore"}
+    created = client.post(RESTORES, body)
+    if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
+        raise InvalidResponseError("POST %s did not answer with the new restore; a restore of backup %s into %s may have "
+                                   "started - check the Control Panel." % (RESTORES, entry["uuid"], name), path=RESTORES)
+    path = "%s%s/" % (RESTORES, quote(created["uuid"], safe=""))
+    what = "restore %s of backup %s into %s" % (created["uuid"], entry["uuid"], name)
+
+    def fetch():
+        found = client.get(path)
+        if not isinstance(found, dict):
+            raise InvalidResponseError("GET %s did not answer with a restore object." % path, path=RESTORES)
+        return found
+
+    try:
+        done = poll_until(fetch, lambda item: bool(item.get("finished")), wait_timeout, poll_interval, what,
+                          sleep=sleep, clock=clock)
+    except WaitTimeout as exc:
+        raise RestoreFailed("%s; it may still finish - look at the environment in the Control Panel." % exc,
+                            uuid=created["uuid"]) from None
+    result["restore"] = dict((key, done.get(key)) for key in ("uuid", "created_at", "started_at", "finished", "success",
+                                                              "errors"))
+    if done.get("success") != SUCCESS:
+        errors = "; ".join(str(e) for e in done.get("errors") or []) or "no errors given"
+        safety = result["safety_backup"]
+        raise RestoreFailed("%s ended %s: %s.%s" % (
+            what, done.get("success"), excerpt(errors, 500),
+            " The safety backup taken before it is %s." % safety["uuid"] if safety else ""), uuid=created["uuid"])
+    return result
+
+
+def _usable_parts(entry, name):
+    parts = entry["service_instance_backups"]
+    if not parts:
+        raise InputError("backup %s of %s holds no parts to restore." % (entry["uuid"], name))
+    services = parse_services(sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts)))
+    return select_parts(entry, services, name)
