@@ -11,11 +11,10 @@ the list.
 
 import json
 import random
-import threading
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from scripted_list import BACKUPS, BASE, ScriptedList
 
 from ansible_collections.divio.cloud.plugins.module_utils import pagination, pages
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
@@ -23,46 +22,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.connection import reso
 from ansible_collections.divio.cloud.plugins.module_utils.errors import ListChangingError, PaginationError
 
 TOKEN = "tok-sekrit-91c0e3a4b7d25f68"
-BASE = "https://api.divio.com"
-BACKUPS = "/apps/v3/backups/"
-
-
-class ScriptedList:
-    """A DRF page-number list endpoint over ``self.items`` (dicts with a uuid), pages capped at ``cap``.
-
-    ``before(number, page, size)`` runs under the lock before request ``number`` (1-based) is answered and
-    may change ``self.items``; ``ignore_page_size`` makes every page ``cap`` long, whatever was asked.
-    """
-
-    def __init__(self, count, cap=100, before=None, ignore_page_size=False):
-        self.items = [{"uuid": "item-%05d" % n} for n in range(count)]
-        self.cap = cap
-        self.before = before
-        self.ignore_page_size = ignore_page_size
-        self.requests = []  # (page, page_size) as answered
-        self.created = 0
-        self.lock = threading.Lock()
-
-    def new_item(self):
-        self.created += 1
-        return {"uuid": "new-%05d" % self.created}
-
-    def __call__(self, request):
-        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.url).query).items()}
-        asked = int(query.get("page_size", 20))
-        size = self.cap if self.ignore_page_size else min(asked, self.cap)
-        number = int(query.get("page", 1))
-        with self.lock:
-            self.requests.append((number, size))
-            if self.before:
-                self.before(len(self.requests), number, size)
-            count = len(self.items)
-            pages = max(1, -(-count // size))
-            if not 1 <= number <= pages:
-                return 404, {}, json.dumps({"detail": "Invalid page."})
-            results = [dict(item) if isinstance(item, dict) else item for item in self.items[(number - 1) * size:number * size]]
-        following = "%s%s?page=%d&page_size=%d" % (BASE, BACKUPS, number + 1, asked) if number < pages else None
-        return 200, {}, json.dumps({"count": count, "next": following, "previous": None, "results": results})
 
 
 @pytest.fixture
