@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
+import golden
 import ground_truth
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -116,6 +117,7 @@ def test_gate_fails_on_blog_with_one_line_per_problem(run_playbook, sim_env, dat
     run = run_playbook(GATE_WITH_RESCUE, env=sim_env)
     after = now()
     assert run.rc == 0, run
+    golden.check("backup_gate_result.json", "blog", {"msg": run.result["msg"], "backup_gate_result": run.result["result"]})
     expected = Expected(dataset, live, before, after)
     assert expected.statuses == {"stale"}  # blog/live: backups stopped 4 days ago
     msg = run.result["msg"]
