@@ -35,10 +35,12 @@ options:
     required: true
   application:
     description:
-      - Terms V(environments) and V(latest_backup) - the application, by slug or by UUID (told apart by the UUID shape).
+      - Terms V(environments) and V(latest_backup) - the application, by slug or by id. It is asked for as a slug
+        first (one request) and read by id only when no application has that slug; ids are never judged by their
+        shape.
     type: str
   organisation:
-    description: Term V(applications) - only applications of this organisation (UUID).
+    description: Term V(applications) - only applications of the organisation with this id.
     type: str
   slug:
     description:
