@@ -7,7 +7,7 @@
 The role's meta/argument_specs.yml has been applied already, but Ansible's type checks convert rather than
 reject: the string ``live`` becomes the list ``[live]`` and a list becomes a string. The role's first task
 passes its variables here, as given, so such values fail with one line each naming the variable and the value.
-Used by the role only (its options are the role's variables without the ``backup_gate_`` prefix).
+Used by the role only; its options are the role's variables, by their names.
 """
 
 import json
@@ -16,23 +16,22 @@ from ansible.plugins.action import ActionBase
 
 # variable -> what it must be, in the words of the message
 LISTS = {
-    "environments": "a list of environment slugs such as [live]",
-    "services": "a list of service types such as [DATABASE]",
+    "backup_gate_environments": "a list of environment slugs such as [live]",
+    "backup_gate_services": "a list of service types such as [DATABASE]",
 }
-DURATIONS = ("max_age", "min_retention")
+DURATIONS = ("backup_gate_max_age", "backup_gate_min_retention")
 
 
 def problems(variables):
-    """One line per variable of the wrong type; ``variables`` maps names without the prefix to values."""
+    """One line per variable of the wrong type; ``variables`` maps the role's variable names to their values."""
     lines = []
     for name, expected in LISTS.items():
         if isinstance(variables.get(name), str):
-            lines.append("backup_gate_%s must be %s, not the string %s" % (name, expected, json.dumps(variables[name])))
+            lines.append("%s must be %s, not the string %s" % (name, expected, json.dumps(variables[name])))
     for name in DURATIONS:
         value = variables.get(name)
         if name in variables and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
-            lines.append("backup_gate_%s must be a number of seconds or a string such as 24h, not %s"
-                         % (name, json.dumps(value)))
+            lines.append("%s must be a number of seconds or a string such as 24h, not %s" % (name, json.dumps(value)))
     return lines
 
 

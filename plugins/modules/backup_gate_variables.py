@@ -17,17 +17,17 @@ description:
 author:
   - divio.cloud contributors (@divio)
 options:
-  environments:
-    description: C(backup_gate_environments) - must be a list, not a string.
+  backup_gate_environments:
+    description: Must be a list, not a string.
     type: raw
-  services:
-    description: C(backup_gate_services) - must be a list, not a string.
+  backup_gate_services:
+    description: Must be a list, not a string.
     type: raw
-  max_age:
-    description: C(backup_gate_max_age) - must be a number of seconds or a string such as V(24h).
+  backup_gate_max_age:
+    description: Must be a number of seconds or a string such as V(24h).
     type: raw
-  min_retention:
-    description: C(backup_gate_min_retention) - must be a number of seconds or a string such as V(24h).
+  backup_gate_min_retention:
+    description: Must be a number of seconds or a string such as V(24h).
     type: raw
 attributes:
   action:
@@ -44,10 +44,10 @@ attributes:
 EXAMPLES = r"""
 - name: Reject variables of the wrong type
   divio.cloud.backup_gate_variables:
-    environments: "{{ backup_gate_environments }}"
-    services: "{{ backup_gate_services }}"
-    max_age: "{{ backup_gate_max_age }}"
-    min_retention: "{{ backup_gate_min_retention }}"
+    backup_gate_environments: "{{ backup_gate_environments }}"
+    backup_gate_services: "{{ backup_gate_services }}"
+    backup_gate_max_age: "{{ backup_gate_max_age }}"
+    backup_gate_min_retention: "{{ backup_gate_min_retention }}"
 """
 
 RETURN = r"""

@@ -832,8 +832,8 @@ def playbook_rows(args):
                       apps, len(sim.dataset.environments), len(sim.dataset.backups), requests, median(module_requests),
                       limit, module, module / limit, play, noop, (play - noop) / limit, 1.4 if apps <= 100 else 1.3,
                       play - noop - module), flush=True)
-            print("    runs: module %s s; playbook %s s" % (", ".join("%.2f" % w for w in module_walls),
-                                                         ", ".join("%.2f" % w for w in play_walls)), flush=True)
+            runs = (", ".join("%.2f" % w for w in module_walls), ", ".join("%.2f" % w for w in play_walls))
+            print("    runs: module %s s; playbook %s s" % runs, flush=True)
         finally:
             sim.close()
             shutil.rmtree(work, ignore_errors=True)

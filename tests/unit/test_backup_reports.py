@@ -69,8 +69,8 @@ def test_metrics_parse_as_the_exposition_format():
 def test_junit_counts_come_from_the_status_table(monkeypatch):
     """A new status is one row of STATUSES: it gets its marker, its JUnit element and its metric series."""
     monkeypatch.setitem(br.STATUSES, "unverified", br.Status("? unverified", "failure"))
-    report = dict(INPUTS["all_fresh"], summary=dict(INPUTS["all_fresh"]["summary"], fresh=0, unverified=1, ok=False,
-                                                   result="stale"))
+    summary = dict(INPUTS["all_fresh"]["summary"], fresh=0, unverified=1, ok=False, result="stale")
+    report = dict(INPUTS["all_fresh"], summary=summary)
     report["records"] = [dict(report["records"][0], status="unverified", problems=["shop/live: not verified"])]
     suite = ET.fromstring(br.render_junit(report).encode()).find("testsuite")
     assert (suite.get("failures"), suite.find("testcase/failure").get("type")) == ("1", "unverified")

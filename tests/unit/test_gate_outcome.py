@@ -39,13 +39,13 @@ def test_variables_are_checked_before_anything_else():
 
 
 @pytest.mark.parametrize("variables, message", [
-    ({"environments": "live"}, 'backup_gate_environments must be a list of environment slugs such as [live], '
+    ({"backup_gate_environments": "live"}, 'backup_gate_environments must be a list of environment slugs such as [live], '
                                'not the string "live"'),
-    ({"services": "DATABASE"}, 'backup_gate_services must be a list of service types such as [DATABASE], '
+    ({"backup_gate_services": "DATABASE"}, 'backup_gate_services must be a list of service types such as [DATABASE], '
                                'not the string "DATABASE"'),
-    ({"max_age": [1]}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not [1]"),
-    ({"max_age": True}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not true"),
-    ({"min_retention": {"h": 1}}, 'backup_gate_min_retention must be a number of seconds or a string such as 24h, '
+    ({"backup_gate_max_age": [1]}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not [1]"),
+    ({"backup_gate_max_age": True}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not true"),
+    ({"backup_gate_min_retention": {"h": 1}}, 'backup_gate_min_retention must be a number of seconds or a string such as 24h, '
                                   'not {"h": 1}'),
 ])
 def test_role_variables_of_the_wrong_type_are_rejected(variables, message):
@@ -53,9 +53,9 @@ def test_role_variables_of_the_wrong_type_are_rejected(variables, message):
 
 
 def test_role_variables_of_the_right_type_pass():
-    assert variable_problems({"environments": ["live"], "services": ["DATABASE"], "max_age": "24h",
-                              "min_retention": 0}) == []
-    assert variable_problems({"max_age": 86400.5}) == []
+    assert variable_problems({"backup_gate_environments": ["live"], "backup_gate_services": ["DATABASE"],
+                              "backup_gate_max_age": "24h", "backup_gate_min_retention": 0}) == []
+    assert variable_problems({"backup_gate_max_age": 86400.5}) == []
 
 
 def test_stale_backups_refuse():
