@@ -39,14 +39,14 @@ def test_variables_are_checked_before_anything_else():
 
 
 @pytest.mark.parametrize("variables, message", [
-    ({"backup_gate_environments": "live"}, 'backup_gate_environments must be a list of environment slugs such as [live], '
-                               'not the string "live"'),
-    ({"backup_gate_services": "DATABASE"}, 'backup_gate_services must be a list of service types such as [DATABASE], '
-                               'not the string "DATABASE"'),
+    ({"backup_gate_environments": "live"},
+     'backup_gate_environments must be a list of environment slugs such as [live], not the string "live"'),
+    ({"backup_gate_services": "DATABASE"},
+     'backup_gate_services must be a list of service types such as [DATABASE], not the string "DATABASE"'),
     ({"backup_gate_max_age": [1]}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not [1]"),
     ({"backup_gate_max_age": True}, "backup_gate_max_age must be a number of seconds or a string such as 24h, not true"),
-    ({"backup_gate_min_retention": {"h": 1}}, 'backup_gate_min_retention must be a number of seconds or a string such as 24h, '
-                                  'not {"h": 1}'),
+    ({"backup_gate_min_retention": {"h": 1}},
+     'backup_gate_min_retention must be a number of seconds or a string such as 24h, not {"h": 1}'),
 ])
 def test_role_variables_of_the_wrong_type_are_rejected(variables, message):
     assert variable_problems(variables) == [message]
