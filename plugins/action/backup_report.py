@@ -2,30 +2,44 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""divio.cloud.backup_report: run divio.cloud.backup_check and write its four reports, on the controller.
+"""divio.cloud.backup_report: the check of divio.cloud.backup_check and its four reports, on the controller.
 
 An action plugin rather than a module because the reports must be written even when the check cannot start:
 a module whose arguments are bad never runs, and one that runs on a remote host cannot write the controller's
-files. The rendering is in plugin_utils/backup_reports.py; the outcome (the lines to show, whether the run
-passes) is decided here, so the check_backups playbook only passes variables on.
+files. The check runs in this process (module_utils/checks.py's run_fleet_check, with the module's argument
+spec): the same results as the module, without a module process and its result's round trip. The rendering is
+in plugin_utils/backup_reports.py; the outcome (the lines to show, whether the run passes) is decided here, so
+the check_backups playbook only passes variables on.
 """
 
 import os
 import time
 
-from ansible.errors import AnsibleError
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
-from ansible_collections.divio.cloud.plugins.module_utils.checks import DEFAULT_MAX_AGE, DEFAULT_SERVICES
-from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES
+from ansible_collections.divio.cloud.plugins.module_utils.checks import (
+    CHECK_ARGUMENT_SPEC,
+    DEFAULT_MAX_AGE,
+    DEFAULT_SERVICES,
+    run_fleet_check,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS, DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.connection import (
+    CONNECTION_ARGUMENT_SPEC,
+    CONNECTION_OPTION_NAMES,
+    resolve_connection,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
 from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 
 display = Display()
 
-CHECK_MODULE = "divio.cloud.backup_check"
+CHECK_SPEC = dict(CONNECTION_ARGUMENT_SPEC, **CHECK_ARGUMENT_SPEC)
 # Options handed to backup_check unchanged (it validates them); an empty filter means "all", as when omitted.
 FILTERS = ("organisation", "applications", "environments")
 RULES = dict(services=list(DEFAULT_SERVICES), max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION)
@@ -68,6 +82,7 @@ def outcome(report, report_dir, report_only):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _requires_connection = False  # the check and the files are on the controller
 
     def run(self, tmp=None, task_vars=None):
         super().run(tmp, task_vars)
@@ -84,7 +99,7 @@ class ActionModule(ActionBase):
         try:
             if writes:
                 backup_reports.start_run(report_dir, started, rules)
-            report, result = self._check(args, task_vars, started, rules)
+            report, result = self._check(args, started, rules)
             if writes:
                 backup_reports.write_reports(report_dir, report)
         except OSError as exc:
@@ -99,7 +114,7 @@ class ActionModule(ActionBase):
                       passed=failure is None, failure=failure)
         return result
 
-    def _check(self, args, task_vars, started, rules):
+    def _check(self, args, started, rules):
         """``(report, result)``: the report to write, and what the task returns (the module's results and warnings)."""
         unknown = sorted(set(args) - OPTIONS)
         error = "unsupported option(s) %s; supported: %s" % (", ".join(unknown), ", ".join(sorted(OPTIONS))) if unknown else None
@@ -109,19 +124,31 @@ class ActionModule(ActionBase):
             error = error or "report_only must be true or false, not %r" % (args["report_only"],)
         if error:
             return backup_reports.failed_report(started, rules, error), {}
-        module_args = dict((name, value) for name, value in args.items()
-                           if name in OPTIONS and name not in ("report_dir", "report_only") and (value or name not in FILTERS))
-        try:
-            checked = self._execute_module(module_name=CHECK_MODULE, module_args=module_args, task_vars=task_vars)
-        except AnsibleError as exc:
-            checked = dict(failed=True, msg=str(exc))
-        finally:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        kept = dict((key, checked[key]) for key in ("warnings", "deprecations") if checked.get(key))
-        if checked.get("failed") or "summary" not in checked:
-            return backup_reports.failed_report(started, rules, checked.get("msg") or "%s failed" % CHECK_MODULE), kept
-        kept.update((key, checked[key]) for key in ("checks", "summary", "problems", "rules", "stats"))
-        report = dict(started=started, summary=checked["summary"], rules=checked["rules"], stats=checked["stats"],
-                      records=checked["checks"],
-                      error="" if checked["summary"]["total"] else "nothing was checked: no application matched")
+        check_args = dict((name, value) for name, value in args.items()
+                          if name in CHECK_SPEC and (value or name not in FILTERS))
+        checked, error = self._run_check(check_args)
+        if error:
+            return backup_reports.failed_report(started, rules, error), {}
+        result, warnings = checked
+        kept = dict(result, warnings=warnings) if warnings else dict(result)
+        report = dict(started=started, summary=result["summary"], rules=result["rules"], stats=result["stats"],
+                      records=result["checks"],
+                      error="" if result["summary"]["total"] else "nothing was checked: no application matched")
         return report, kept
+
+    @staticmethod
+    def _run_check(check_args):
+        """``((result, warnings), None)``, or ``(None, error)``: what the backup_check module would return or
+        fail with, validated by its argument spec (so a bad type reads as the module's message would)."""
+        if not HAS_REQUESTS:
+            return None, missing_required_lib("requests")
+        validated = ArgumentSpecValidator(CHECK_SPEC).validate(check_args)
+        if validated.error_messages:
+            return None, validated.errors.msg
+        params = validated.validated_parameters
+        try:
+            settings = resolve_connection(dict((name, params.get(name)) for name in CONNECTION_OPTION_NAMES))
+            with DivioClient(settings) as client:
+                return run_fleet_check(client, params), None
+        except DivioError as exc:
+            return None, str(exc)

@@ -12,6 +12,7 @@ No Ansible imports.
 """
 
 import datetime
+import time
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     DEFAULT_KEEP,
@@ -197,3 +198,41 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     ``warnings`` name the backups of its environment skipped as unusable."""
     check = FleetCheck(services=services, max_age=max_age, min_retention=min_retention, now=now)
     return check.judge(client, fleet(client, applications=applications, organisation=organisation, environments=environments))
+
+
+# The options of the backup_check module (and of the backup_report action, which runs the same check).
+CHECK_ARGUMENT_SPEC = dict(
+    applications=dict(type="list", elements="str"),
+    organisation=dict(type="str"),
+    environments=dict(type="list", elements="str"),
+    services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
+    max_age=dict(type="raw", default=DEFAULT_MAX_AGE),
+    min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+)
+
+
+def run_fleet_check(client, params):
+    """The backup_check module's results for ``params`` (its options, validated): ``(result, warnings)``.
+
+    ``result`` holds ``checks``, ``summary`` (with ``result``: fresh, stale or failed), ``problems``, ``rules``
+    and ``stats``; ``warnings`` name the backups skipped as unusable, each once."""
+    started = time.monotonic()
+    records, summary = check_backups(client, applications=params["applications"], organisation=params["organisation"],
+                                     environments=params["environments"], services=params["services"],
+                                     max_age=params["max_age"], min_retention=params["min_retention"])
+    warnings = list(dict.fromkeys(w for record in records for w in record["warnings"]))
+    # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
+    for entry in records + [service for record in records for service in record["services"]]:
+        entry["age"] = None if entry["age_seconds"] is None else format_duration(entry["age_seconds"])
+    # One word for the outcome (the check_backups playbook's report contract): failed when some
+    # application or environment could not be checked, or nothing matched at all.
+    summary["result"] = "failed" if summary["error"] or not summary["total"] else "fresh" if summary["ok"] else "stale"
+    max_age_seconds = parse_duration(params["max_age"])
+    rules = dict(services=list(parse_services(params["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
+                 max_age=records[0]["max_age"] if records else format_duration(max_age_seconds),
+                 min_retention_seconds=parse_duration(params["min_retention"], "min_retention", allow_zero=True))
+    stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),
+                 seconds=round(time.monotonic() - started, 3))
+    result = dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]],
+                  rules=rules, stats=stats)
+    return result, warnings

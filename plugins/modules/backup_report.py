@@ -10,7 +10,8 @@ module: backup_report
 short_description: Check the backups of Divio environments and write JSON, JUnit, Markdown and Prometheus reports
 version_added: 0.2.0
 description:
-  - Runs M(divio.cloud.backup_check) and writes its outcome to four files in O(report_dir), on the controller -
+  - Runs the check of M(divio.cloud.backup_check) and writes its outcome to four files in O(report_dir), on the
+    controller -
     C(backups.json) (C(summary.result), the counts, the rules, the error if any, one record per (application,
     environment)), C(backups.xml) (JUnit, one test case per environment; stale and missing are failures, error an
     error), C(backups.md) (a Markdown table, worst first) and C(backups.prom) (Prometheus metrics for
@@ -25,7 +26,8 @@ description:
   - Otherwise the task succeeds, whatever it found - RV(passed) says whether the run passes (RV(result=fresh), or
     V(stale) with O(report_only)) and RV(failure) is the message for a task that fails it, one line per problem.
     The C(divio.cloud.check_backups) playbook is this task, a C(debug) of RV(lines) and a C(fail).
-  - The options of M(divio.cloud.backup_check) and the connection options are passed to it unchanged.
+  - It takes the options of M(divio.cloud.backup_check) and the connection options, checked as the module checks
+    them, and returns the module's results.
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -64,11 +66,16 @@ options:
 extends_documentation_fragment:
   - divio.cloud.min_retention
   - divio.cloud.connection
-  - divio.cloud.attributes.module_host
 attributes:
   action:
     support: full
-    description: An action plugin - the reports are written on the controller, even when the check cannot start.
+    description: An action plugin - the check runs and the reports are written on the controller, whatever the
+      task's host, even when the check cannot start.
+  action_group:
+    support: full
+    membership:
+      - divio.cloud.divio
+    description: Use C(group/divio.cloud.divio) in C(module_defaults) to set the connection options once.
   check_mode:
     support: full
     description: The check runs; no report is written.
@@ -77,6 +84,7 @@ attributes:
     description: Nothing to diff.
 notes:
   - "Run it once (C(hosts: localhost) or C(run_once: true)) - every host would write the same files."
+  - Needs network access to the Divio API and the Python library C(requests) on the controller.
 seealso:
   - module: divio.cloud.backup_check
 """
