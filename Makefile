@@ -13,10 +13,11 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # The compatibility run: the lowest ansible-core the collection supports, 2.16, in a venv of its own (it runs
 # on Python 3.10 to 3.12; LOWEST_PYTHON=python3.11 if python3 is newer), on every test that runs Ansible code:
 # tests/unit and tests/integration without the quality gates (they bring their own tool chain), the client-level
-# stress and scale tests (soak, churn, fleet scale: no Ansible in them) and the divio-cli fidelity test, plus
-# tests/hostile (the client against broken servers: dripping headers and bodies, endless bodies, hanging name
-# lookups, redirects; and the -vvvv token sweep). The highest, 2.19, is the whole suite in .venv. 2.17 gets no
-# run: pytest-ansible, which the suite needs, refuses ansible-core 2.17.
+# scale test (fleet scale: no Ansible in it), plus tests/hostile (the client against broken servers: dripping
+# headers and bodies, endless bodies, hanging name lookups, redirects; and the -vvvv token sweep). tests/stress
+# (soak and churn under injected faults), tests/simulator (the simulator's own tests) and the divio-cli tests (the
+# official client against the simulator) run no Ansible code and run on the highest only. The highest, 2.19, is
+# the whole suite in .venv. 2.17 gets no run: pytest-ansible, which the suite needs, refuses ansible-core 2.17.
 # The HTTP stack has two lines as well: transport.py extends urllib3 (its connection and pool classes), so the
 # compatibility venv pins the urllib3 1.26 line that older execution environments carry, with a requests of its
 # time (LOWEST_HTTP); .venv gets the newest requests and urllib3 2.x. The venv is brought to these pins again
@@ -25,9 +26,10 @@ LOWEST_VENV ?= .venv-2.16
 LOWEST_CORE ?= ansible-core>=2.16.19,<2.17
 LOWEST_HTTP ?= requests==2.28.2 urllib3==1.26.18
 LOWEST_PYTHON ?= $(PYTHON)
-LOWEST_TESTS := tests/unit tests/integration tests/hostile \
-	-m "not quality" --ignore=tests/integration/test_soak.py --ignore=tests/integration/test_churn.py \
-	--ignore=tests/integration/test_fleet_scale.py --ignore=tests/integration/test_deployment_cli.py
+LOWEST_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
+	--ignore=tests/integration/test_fleet_scale.py --ignore=tests/integration/test_deployment_cli.py \
+	--ignore=tests/integration/test_divio_cli_conformance.py --ignore=tests/integration/test_pull_cli.py \
+	--ignore=tests/integration/test_push_cli.py --ignore=tests/integration/test_simulator_downloads.py
 
 .PHONY: demo test test-highest test-lowest venv venv-lowest clean
 

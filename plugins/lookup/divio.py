@@ -42,11 +42,12 @@ options:
     required: true
   application:
     description:
-      - Terms V(environments), V(latest_backup) and V(environment_variables) - the application, by slug or by id
-        (looked up as a slug first).
+      - Terms V(environments), V(latest_backup) and V(environment_variables) - the application, by slug or by id.
+        It is asked for as a slug first (one request) and read by id only when no application has that slug; ids
+        are never judged by their shape.
     type: str
   organisation:
-    description: Term V(applications) - only applications of this organisation (UUID).
+    description: Term V(applications) - only applications of the organisation with this id.
     type: str
   slug:
     description:

@@ -15,6 +15,7 @@ import datetime
 import os
 import shutil
 import tempfile
+import time
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     DEFAULT_KEEP,
@@ -275,3 +276,52 @@ def check_backups(client, applications=None, organisation=None, environments=Non
     check = FleetCheck(services=services, max_age=max_age, min_retention=min_retention, now=now, verify=verify,
                        verify_dir=verify_dir)
     return check.judge(client, fleet(client, applications=applications, organisation=organisation, environments=environments))
+
+
+# The options of the backup_check module (and of the backup_report action, which runs the same check).
+CHECK_ARGUMENT_SPEC = dict(
+    applications=dict(type="list", elements="str"),
+    organisation=dict(type="str"),
+    environments=dict(type="list", elements="str"),
+    services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
+    max_age=dict(type="raw", default=DEFAULT_MAX_AGE),
+    min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+)
+# backup_check's alone, for now: the reports have no row for the unverified status yet.
+VERIFY_ARGUMENT_SPEC = dict(
+    verify=dict(type="str", choices=["none", "read"], default="none"),
+    verify_dir=dict(type="path"),
+)
+
+
+def run_fleet_check(client, params, check_mode=False):
+    """The backup_check module's results for ``params`` (its options, validated): ``(result, warnings)``.
+
+    ``result`` holds ``checks``, ``summary`` (with ``result``: fresh, stale or failed), ``problems``, ``rules``
+    and ``stats``; ``warnings`` name the backups skipped as unusable, each once. Verification is not done in
+    check mode (it would create download links)."""
+    started = time.monotonic()
+    verify, warnings = params.get("verify") or "none", []
+    if verify != "none" and check_mode:
+        warnings.append("verify: %s is not done in check mode (it would create download links)." % verify)
+        verify = "none"
+    records, summary = check_backups(client, applications=params["applications"], organisation=params["organisation"],
+                                     environments=params["environments"], services=params["services"],
+                                     max_age=params["max_age"], min_retention=params["min_retention"], verify=verify,
+                                     verify_dir=params.get("verify_dir"))
+    warnings += list(dict.fromkeys(w for record in records for w in record["warnings"]))
+    # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
+    for entry in records + [service for record in records for service in record["services"]]:
+        entry["age"] = None if entry["age_seconds"] is None else format_duration(entry["age_seconds"])
+    # One word for the outcome (the check_backups playbook's report contract): failed when some
+    # application or environment could not be checked, or nothing matched at all.
+    summary["result"] = "failed" if summary["error"] or not summary["total"] else "fresh" if summary["ok"] else "stale"
+    max_age_seconds = parse_duration(params["max_age"])
+    rules = dict(services=list(parse_services(params["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
+                 max_age=records[0]["max_age"] if records else format_duration(max_age_seconds),
+                 min_retention_seconds=parse_duration(params["min_retention"], "min_retention", allow_zero=True))
+    stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),
+                 seconds=round(time.monotonic() - started, 3))
+    result = dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]],
+                  rules=rules, stats=stats)
+    return result, warnings

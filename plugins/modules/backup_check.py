@@ -288,51 +288,19 @@ stats:
       type: float
 """
 
-import time
-
-from ansible_collections.divio.cloud.plugins.module_utils.backups import format_duration, parse_duration, parse_services
-from ansible_collections.divio.cloud.plugins.module_utils.checks import DEFAULT_MAX_AGE, DEFAULT_MIN_RETENTION, DEFAULT_SERVICES, check_backups
+from ansible_collections.divio.cloud.plugins.module_utils.checks import (
+    CHECK_ARGUMENT_SPEC, VERIFY_ARGUMENT_SPEC, run_fleet_check)
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 
 
 class BackupCheck(DivioModule):
-    argument_spec = dict(
-        applications=dict(type="list", elements="str"),
-        organisation=dict(type="str"),
-        environments=dict(type="list", elements="str"),
-        services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
-        max_age=dict(type="raw", default=DEFAULT_MAX_AGE),
-        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
-        verify=dict(type="str", choices=["none", "read"], default="none"),
-        verify_dir=dict(type="path"),
-    )
+    argument_spec = dict(CHECK_ARGUMENT_SPEC, **VERIFY_ARGUMENT_SPEC)
 
     def run(self, client):
-        p = self.params
-        started = time.monotonic()
-        verify = p["verify"]
-        if verify != "none" and self.module.check_mode:
-            self.module.warn("verify: %s is not done in check mode (it would create download links)." % verify)
-            verify = "none"
-        records, summary = check_backups(client, applications=p["applications"], organisation=p["organisation"],
-                                         environments=p["environments"], services=p["services"], max_age=p["max_age"],
-                                         min_retention=p["min_retention"], verify=verify, verify_dir=p["verify_dir"])
-        for warning in dict.fromkeys(w for record in records for w in record["warnings"]):
+        result, warnings = run_fleet_check(client, self.params, check_mode=self.module.check_mode)
+        for warning in warnings:
             self.module.warn(warning)
-        # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
-        for entry in records + [service for record in records for service in record["services"]]:
-            entry["age"] = None if entry["age_seconds"] is None else format_duration(entry["age_seconds"])
-        # One word for the outcome (the check_backups playbook's report contract): failed when some
-        # application or environment could not be checked, or nothing matched at all.
-        summary["result"] = "failed" if summary["error"] or not summary["total"] else "fresh" if summary["ok"] else "stale"
-        max_age_seconds = parse_duration(p["max_age"])
-        rules = dict(services=list(parse_services(p["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
-                     max_age=records[0]["max_age"] if records else format_duration(max_age_seconds),
-                     min_retention_seconds=parse_duration(p["min_retention"], "min_retention", allow_zero=True))
-        stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),
-                     seconds=round(time.monotonic() - started, 3))
-        return dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]],
-                    rules=rules, stats=stats)
+        return result
 
 
 def main():

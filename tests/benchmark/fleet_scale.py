@@ -5,6 +5,7 @@ ask and one that does not, with the figures a reviewer needs to judge it against
     python tests/benchmark/fleet_scale.py --rows scale,capped  # some rows only (see --help for the names)
     python tests/benchmark/fleet_scale.py --with-600           # also 600 backups per environment (~6 GB, slow)
     python tests/benchmark/fleet_scale.py --rows "" --with-600 # only that one
+    python tests/benchmark/fleet_scale.py --rows playbook       # the whole playbook beside the module (issue 24)
 
 The simulator runs in this process (it needs the data set to compute the minimum and the right answers);
 each measured client runs in a fresh child process, so its peak RSS is its own. The fleet rows run the
@@ -39,7 +40,7 @@ sys.path.insert(0, str(REPO / "tests" / "simulator"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))  # ground_truth: the right answers, by brute force
 TOKEN = "fleet-scale-token"
 CLI_VENV = REPO / ".venv-divio-cli"
-ROWS = ("scale", "capped", "shapes", "bursts", "small", "profile", "keepalive", "inventory", "cli", "startup")
+ROWS = ("scale", "capped", "shapes", "bursts", "small", "profile", "keepalive", "inventory", "cli", "startup", "playbook")
 # The "shapes" rows (issue 23): the fleet check, filter ignored, on every page shape a DRF server can serve.
 SHAPES = (("page_size honoured up to 13", {"max_page_size": 13}),
           ("page_size honoured up to 7", {"max_page_size": 7}),
@@ -797,6 +798,67 @@ def startup_row(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
+
+
+PLAYBOOK_FLEET = (2, 28)  # environments per application, days of backups: 100 applications make ~200 environments, ~5,900 backups
+PLAYBOOK_CAP = 7  # the issue's server: pages of at most 7 items, ?environment= ignored
+
+
+def playbook_rows(args):
+    """The whole check_backups playbook beside the module alone, on a server that caps pages at 7 and ignores
+    ``?environment=``: median wall of ``--runs`` runs each, and a no-op playbook's wall (ansible-playbook's own
+    start-up). Target (issue 24): playbook - no-op <= 1.4 x limit at 100 applications, 1.3 x at 1,000."""
+    print("\nWhole playbook beside the module alone (filter ignored, pages of at most %d, %d ms latency, median of %d "
+          "runs; limit = requests x latency / %d; overhead = playbook - no-op playbook - module):\n"
+          % (PLAYBOOK_CAP, args.latency_ms, args.runs, args.concurrency))
+    print("| fleet | requests | limit | module | module / limit | playbook | no-op playbook | (playbook - no-op) / limit "
+          "| target | overhead |\n|---|---|---|---|---|---|---|---|---|---|")
+    for apps in [int(n) for n in args.playbook_applications.split(",") if n]:
+        sim = Simulator(apps, PLAYBOOK_FLEET[0], PLAYBOOK_FLEET[1], args.latency_ms)
+        sim.configure(honour_backup_environment_filter=False, max_page_size=PLAYBOOK_CAP)
+        work = Path(tempfile.mkdtemp(prefix="divio-fleet-playbook-"))
+        try:
+            env = ansible_environment(sim, work)
+            playbook = shutil.which("ansible-playbook", path=env["PATH"])
+            (work / "noop.yml").write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+                                           "    - ansible.builtin.meta: noop\n")
+            noop = median([timed([playbook, "-i", str(REPO / "playbooks" / "inventory"), str(work / "noop.yml")], env)[0]
+                           for _unused in range(args.runs)])
+            module_walls, module_requests, play_walls, play_requests = [], [], [], []
+            for _unused in range(args.runs):
+                sim.reset()
+                result = run_fleet_child(sim)
+                module_walls.append(result["wall"])
+                module_requests.append(sim.requests())
+                sim.reset()
+                wall, out = timed([playbook, "-i", str(REPO / "playbooks" / "inventory"),
+                                   str(REPO / "playbooks" / "check_backups.yml"), "-e", "report_only=true",
+                                   "-e", "report_dir=%s" % (work / "reports")], env)
+                report = json.loads((work / "reports" / "backups.json").read_text())
+                if out.returncode != 0 or report["summary"]["result"] == "failed":
+                    print("| %d applications | the playbook FAILED (exit %d): %s |" % (apps, out.returncode, report["error"]))
+                    return
+                play_walls.append(wall)
+                play_requests.append(sim.requests())
+            requests = median(play_requests)
+            limit = requests * args.latency_ms / 1000.0 / args.concurrency
+            module, play = median(module_walls), median(play_walls)
+            print("| %d applications, %d environments, %d backups | %d (module: %d) | %.2f s | %.2f s | %.2fx | %.2f s "
+                  "| %.2f s | %.2fx | %.1fx | %.2f s |" % (
+                      apps, len(sim.dataset.environments), len(sim.dataset.backups), requests, median(module_requests),
+                      limit, module, module / limit, play, noop, (play - noop) / limit, 1.4 if apps <= 100 else 1.3,
+                      play - noop - module), flush=True)
+            runs = (", ".join("%.2f" % w for w in module_walls), ", ".join("%.2f" % w for w in play_walls))
+            print("    runs: module %s s; playbook %s s" % runs, flush=True)
+        finally:
+            sim.close()
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def benchmark(args):
     which = set(row for row in args.rows.split(",") if row)
     unknown = which - set(ROWS)
@@ -828,6 +890,8 @@ def benchmark(args):
         small_rows(args)
     if "startup" in which:
         startup_row(args)
+    if "playbook" in which:
+        playbook_rows(args)
 
 
 def main():
@@ -838,6 +902,9 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=8, help="the client's max_concurrency (its default)")
     parser.add_argument("--cap", type=int, default=20, help="page-size cap of the filter-ignoring server (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement of the playbook row (median)")
+    parser.add_argument("--playbook-applications", default="100,1000",
+                        help="fleets of the playbook row, comma-separated (default %(default)s)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--app", help=argparse.SUPPRESS)

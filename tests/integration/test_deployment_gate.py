@@ -2,10 +2,12 @@
 (deployed, refused, could not check, deployment failed, and check mode's would_deploy) in the last line of the
 output and in report_dir/gate_result.json, with the API requests it made (or did not make)."""
 
+import itertools
 import json
 import re
 from pathlib import Path
 
+import golden
 import pytest
 
 from testlib import TOKEN, private_simulator
@@ -21,8 +23,12 @@ def gsim():
 
 
 @pytest.fixture
-def gate(run_playbook, gsim, tmp_path):
-    """Run the playbook: ``gate(args, environ, **extra_vars)`` -> (run, gate_result.json, POSTed paths)."""
+def gate(run_playbook, gsim, tmp_path, request):
+    """Run the playbook: ``gate(args, environ, **extra_vars)`` -> (run, gate_result.json, POSTed paths).
+
+    Each run's exit code, POSTs and gate_result.json (every field, in order) are also held against the golden
+    copy the Jinja version of the playbook wrote for the same test (golden.py)."""
+    runs = itertools.count()
 
     def run(args=(), environ=None, **extra_vars):
         gsim.reset_stats()
@@ -32,7 +38,10 @@ def gate(run_playbook, gsim, tmp_path):
         assert report.exists(), result
         assert TOKEN not in result.output and TOKEN not in report.read_text()
         posted = [path for method, path, _status in gsim.requests if method == "POST"]
-        return result, json.loads(report.read_text()), posted
+        written = json.loads(report.read_text())
+        golden.check("gate_results.json", "%s-%d" % (request.node.name, next(runs)),
+                     {"rc": result.rc, "posted": posted, "result": written})
+        return result, written, posted
 
     return run
 

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
+import golden
 import ground_truth
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -116,6 +117,7 @@ def test_gate_fails_on_blog_with_one_line_per_problem(run_playbook, sim_env, dat
     run = run_playbook(GATE_WITH_RESCUE, env=sim_env)
     after = now()
     assert run.rc == 0, run
+    golden.check("backup_gate_result.json", "blog", {"msg": run.result["msg"], "backup_gate_result": run.result["result"]})
     expected = Expected(dataset, live, before, after)
     assert expected.statuses == {"stale"}  # blog/live: backups stopped 4 days ago
     msg = run.result["msg"]
@@ -526,3 +528,30 @@ def test_shipped_inventory_without_interpreter_setting(ansible_env, sim_env, tmp
     assert proc.returncode == 0, output
     assert "[WARNING]" not in output and "[DEPRECATION WARNING]" not in output, output
     assert json.loads((tmp_path / "reports" / "backups.json").read_text())["summary"]["result"] == "stale"
+
+
+# -- the backup_report action on its own --------------------------------------------------------------
+
+
+def test_report_dir_that_cannot_be_written_fails_before_any_request(run_playbook, sim_env, sim, tmp_path):
+    """report_dir is a file: one clear line naming it, and not a single API request."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    run = run_playbook(None, playbook_path=PLAYBOOKS / "check_backups.yml", env=sim_env,
+                       extra_vars={"report_dir": str(blocker)})
+    assert run.rc == 2, run
+    assert failed_msg(run.output) == "The backup reports could not be written to %s: File exists" % blocker
+    assert sim.stats()["requests"] == 0
+
+
+def test_backup_report_task_with_an_unknown_option_writes_failed_reports(run_playbook, sim_env, sim, tmp_path):
+    """The action's own options are checked too, and the bad one is reported the way a failed check is."""
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"divio.cloud.backup_report": {"report_dir": str(tmp_path / "out"), "enviroments": ["live"]}}]}]
+    run = run_playbook(json.dumps(play), env=sim_env)
+    assert run.rc == 2, run
+    report, junit, markdown, metrics = read_reports(tmp_path / "out")
+    assert report["summary"]["result"] == "failed" and report["error"].startswith("unsupported option(s) enviroments;")
+    assert "summary.result failed): unsupported option(s) enviroments" in failed_msg(run.output)
+    assert metrics["divio_backup_check_success"] == [({}, 0.0)]
+    assert sim.stats()["requests"] == 0

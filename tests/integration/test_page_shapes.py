@@ -11,10 +11,10 @@ list. A server that serves one item twice and another never fails the task, what
 import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
+from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.errors import PaginationError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import list_applications
 
-import soak
 from divio_simulator import generate_dataset, run_simulator
 from testlib import TOKEN, play
 
@@ -47,9 +47,13 @@ def shaped():
         server.__exit__(None, None, None)
 
 
+def client_of(server):
+    return DivioClient.from_options({"api_url": server.url, "api_token": TOKEN}, environ={})
+
+
 def read_applications(server):
     before = [app["uuid"] for app in server.dataset.applications]
-    with soak.make_client(server, TOKEN) as client:
+    with client_of(server) as client:
         got = [app["uuid"] for app in list_applications(client)]
     after = set(app["uuid"] for app in server.dataset.applications)
     return got, set(before) & after
@@ -78,7 +82,7 @@ def test_a_change_before_every_page_is_read_right_or_refused(shaped, shape):
 def test_the_fleet_check_holds_every_environment_of_every_application_that_stayed(shaped, shape):
     server = shaped(shift_lists=["applications"], shift_limit=1, **SHAPES[shape])
     stayed = set(app["uuid"] for app in server.dataset.applications)
-    with soak.make_client(server, TOKEN) as client:
+    with client_of(server) as client:
         records, summary = check_backups(client)
     stayed &= set(app["uuid"] for app in server.dataset.applications)
     envs = {(r["application_slug"], r["environment_slug"]) for r in records}

@@ -8,7 +8,7 @@
 - ``ansible-galaxy collection build``: no caches, venvs or reports in the tarball; installed into an empty path,
   its modules, lookup and playbooks run against the simulator;
 - ``changelogs/`` (antsibull-changelog) and a ``CHANGELOG.md`` generated from it;
-- the execution environment for AWX / AAP (``meta/execution-environment.yml``, ``docs/awx.md``):
+- the execution environment for AWX / AAP (``meta/execution-environment.yml``, ``docs/docsite/rst/awx.rst``):
   ``ansible-builder create`` makes a valid build context, and ansible-builder's introspection finds ``requests``.
 
 The tools come from a tool venv that ``hacking/ansible-test.sh tools`` creates (``.venv/tools``, from the package
@@ -36,7 +36,7 @@ GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text())
 VERSION = GALAXY["version"]
 TARBALL = "%s-%s-%s.tar.gz" % (GALAXY["namespace"], GALAXY["name"], VERSION)
 ROLE_SPEC = REPO / "roles" / "backup_gate" / "meta" / "argument_specs.yml"
-AWX_DOC = REPO / "docs" / "awx.md"
+AWX_DOC = REPO / "docs" / "docsite" / "rst" / "awx.rst"
 
 quality = pytest.mark.quality
 
@@ -63,9 +63,10 @@ def report(proc, keep=6000):
 
 
 def doc_blocks(path):
-    """The fenced code blocks of a Markdown file that start with a ``# <name>`` line, by name."""
+    """The ``code-block`` blocks of a reStructuredText guide that start with a ``# <name>`` line, by name."""
     blocks = {}
-    for body in re.findall(r"^```[a-z]*\n(.*?)^```", path.read_text(), flags=re.S | re.M):
+    for body in re.findall(r"^\.\. code-block:: [\w+-]+\n\n((?:    .*\n|\n)+)", path.read_text(), flags=re.M):
+        body = textwrap.dedent(body).strip("\n") + "\n"
         lines = body.split("\n", 1)
         if lines[0].startswith("# ") and len(lines) == 2:
             blocks[lines[0][2:].strip()] = lines[1]
@@ -305,7 +306,7 @@ def awx_job_env(api_token, **inputs):
 
 
 def test_awx_project_playbook_from_installed_collection(installed_collection, run_playbook, sim_env, tmp_path):
-    """docs/awx.md's project playbook, the installed collection and the credential's environment, as an AWX job
+    """the AWX guide's project playbook, the installed collection and the credential's environment, as an AWX job
     would run them (no zone given: the injector sets DIVIO_ZONE to an empty string)."""
     playbook = tmp_path / "project" / "playbooks" / "divio_backups.yml"
     playbook.parent.mkdir(parents=True)
@@ -323,7 +324,7 @@ def test_awx_project_playbook_from_installed_collection(installed_collection, ru
 
 @quality
 def test_execution_environment_build_context(tools_bin, built_collection, installed_collection, tmp_path):
-    """docs/awx.md's EE definition: ``ansible-builder create`` makes a build context (no container engine needed),
+    """the AWX guide's EE definition: ``ansible-builder create`` makes a build context (no container engine needed),
     and ansible-builder's introspection of the installed collection finds its Python requirements."""
     meta = yaml.safe_load((REPO / "meta" / "execution-environment.yml").read_text())
     assert meta["dependencies"] == {"python": "requirements.txt", "system": "meta/bindep.txt"}
@@ -331,7 +332,7 @@ def test_execution_environment_build_context(tools_bin, built_collection, instal
     definition = yaml.safe_load(blocks["execution-environment.yml"])
     assert definition["version"] == 3
     assert [entry["src"] for entry in definition["additional_build_files"]] == [TARBALL], \
-        "docs/awx.md must name the current tarball (galaxy.yml version %s)" % VERSION
+        "the AWX guide (docs/docsite/rst/awx.rst) must name the current tarball (galaxy.yml version %s)" % VERSION
     (tmp_path / "execution-environment.yml").write_text(blocks["execution-environment.yml"])
     (tmp_path / "requirements.yml").write_text(blocks["requirements.yml"])
     shutil.copy(built_collection, tmp_path / TARBALL)

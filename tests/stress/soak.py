@@ -9,9 +9,9 @@ Each run resolves the latest backup of one environment of the ``demo`` data (see
 - ``wrong``: anything else - another answer, an exception that is not a ``DivioError`` (a traceback),
   a failure although no fault was injected, or a message that names no injected cause.
 
-Used by tests/integration/test_soak.py; also runs on its own (long soak, prints a report)::
+Used by tests/stress/test_soak.py and test_churn.py; also runs on its own (long soak, prints a report)::
 
-    .venv/bin/python tests/soak.py --runs 250 [--seed 7] [--rate 0.1] [--verbose]
+    .venv/bin/python tests/stress/soak.py --runs 250 [--seed 7] [--rate 0.1] [--verbose]
 
 exit status 0 when no run was wrong, 1 otherwise.
 """
@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent
 REPO = TESTS.parent
 for _path in (TESTS / "simulator", TESTS / "integration", TESTS):
     if str(_path) not in sys.path:

@@ -4,9 +4,9 @@ the injected cause; a wrong answer or a traceback fails the test.
 
 The default run is short (60 resolutions, 30 fleet checks). The long soak::
 
-    DIVIO_SOAK_RUNS=250 .venv/bin/python -m pytest tests/integration/test_soak.py -q -p no:xdist
+    DIVIO_SOAK_RUNS=250 .venv/bin/python -m pytest tests/stress/test_soak.py -q -p no:xdist
 
-(or ``.venv/bin/python tests/soak.py --runs 250``). The summary line (``soak: N runs, C correct, ...``) is
+(or ``.venv/bin/python tests/stress/soak.py --runs 250``). The summary line (``soak: N runs, C correct, ...``) is
 written to stderr past pytest's capture, so it shows in the normal output with or without xdist, and is kept
 as the ``soak`` property of the test report (e.g. ``--junitxml``).
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "simulator"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from divio_simulator import SIZES, generate_dataset, run_simulator
 from divio_simulator.envvars import LOG_STEP, LOG_WINDOW, PLATFORM, RETIRED, deployment_variables

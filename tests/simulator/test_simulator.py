@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-SIMULATOR_DIR = Path(__file__).resolve().parent / "simulator"
+SIMULATOR_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(SIMULATOR_DIR))
 
 from divio_simulator import SIZES, Dataset, SimulatorServer, generate_dataset, run_simulator
