@@ -18,7 +18,7 @@ import ground_truth
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from testlib import TOKEN
+from testlib import TOKEN, private_simulator
 
 REJECTED = "rejected-Secr3t-2b8d4f"
 
@@ -533,15 +533,19 @@ def test_shipped_inventory_without_interpreter_setting(ansible_env, sim_env, tmp
 # -- the backup_report action on its own --------------------------------------------------------------
 
 
-def test_report_dir_that_cannot_be_written_fails_before_any_request(run_playbook, sim_env, sim, tmp_path):
-    """report_dir is a file: one clear line naming it, and not a single API request."""
+def test_report_dir_that_cannot_be_written_fails_before_any_request(run_playbook, tmp_path):
+    """report_dir is a file: one clear line naming it, and not a single API request (counted on a simulator of
+    its own, which no other test's leftover requests reach)."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    run = run_playbook(None, playbook_path=PLAYBOOKS / "check_backups.yml", env=sim_env,
-                       extra_vars={"report_dir": str(blocker)})
+    with private_simulator() as server:
+        run = run_playbook(None, playbook_path=PLAYBOOKS / "check_backups.yml",
+                           env={"DIVIO_API_URL": server.url, "DIVIO_API_TOKEN": TOKEN},
+                           extra_vars={"report_dir": str(blocker)})
+        requests = server.stats()["requests"]
     assert run.rc == 2, run
     assert failed_msg(run.output) == "The backup reports could not be written to %s: File exists" % blocker
-    assert sim.stats()["requests"] == 0
+    assert requests == 0
 
 
 def test_backup_report_task_with_an_unknown_option_writes_failed_reports(run_playbook, sim_env, sim, tmp_path):
