@@ -310,7 +310,7 @@ class _OriginHandler(BaseHTTPRequestHandler):
         origin = self.origin
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
-        origin.record(self.path, self.headers)
+        origin.record(self.command, self.path, self.headers)
         key = parts.path[len("/objects/"):] if parts.path.startswith("/objects/") else ""
         found = origin.jobs.files.get(key)
         if found is None or query.get("X-Amz-Signature", [""])[-1] != signature(key):
@@ -334,6 +334,16 @@ class _OriginHandler(BaseHTTPRequestHandler):
             return
         self._send(200, data, headers)
 
+    def do_PUT(self):
+        """An upload to a presigned URL (uploads.py); the third origin takes none."""
+        self.origin.record(self.command, self.path, self.headers)
+        uploads = self.origin.uploads if self.origin is self.origin.jobs_origin else None
+        if uploads is None:
+            self.close_connection = True
+            self._send(405, b"<Error><Code>MethodNotAllowed</Code></Error>", {"Content-Type": "application/xml"})
+            return
+        uploads.receive(self)
+
     def _send_headers(self, status, headers):
         self.send_response(status)
         for name, value in headers.items():
@@ -353,6 +363,7 @@ class Origin:
         self.jobs = jobs
         self.settings = settings  # a callable: the simulator's current downloads settings
         self.jobs_origin = None  # the origin download URLs name (the other one is the redirect target)
+        self.uploads = None  # what takes PUTs to upload URLs (uploads.UploadJobs), set by the server
         self.peer = None
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -366,9 +377,9 @@ class Origin:
     def other_url(self):
         return self.peer.url
 
-    def record(self, path, headers):
+    def record(self, method, path, headers):
         with self._lock:
-            self.requests.append({"path": urlsplit(path).path, "authorization": headers.get("Authorization") is not None,
+            self.requests.append({"method": method, "path": urlsplit(path).path, "authorization": headers.get("Authorization") is not None,
                                   "cookie": headers.get("Cookie"), "user_agent": headers.get("User-Agent")})
 
     def start(self):
