@@ -105,8 +105,8 @@ class UploadJobs:
                         "http_method": "PUT",
                         "max_file_size": settings["max_file_size"],
                     },
-                    "finish_url": "%s%s%s%s?signature=%s" % (api_url, UPLOAD_PATH, part_uuid, FINISH_SUFFIX,
-                                                              _signature("finish", part_uuid)),
+                    "finish_url": "%s%s%s%s?signature=%s" % (
+                        api_url, UPLOAD_PATH, part_uuid, FINISH_SUFFIX, _signature("finish", part_uuid)),
                 }
         return {"uuid": backup["uuid"], "results": results}
 
