@@ -131,3 +131,16 @@ def test_a_dump_over_the_size_limit_is_refused_by_divio_cli_before_the_upload(pu
         assert "above the upload size limit of" in proc.stdout + proc.stderr
         assert sim.storage.requests() == [] and sim.upload_jobs.files == {}
         assert not sim.restore_jobs.restores
+
+
+@pytest.mark.parametrize("failing, said", [
+    ({"backup_outcome": "FAILURE"}, "Backup upload failed: success=FAILURE, ['storage backup failed: simulated error']"),
+    ({"restores": {"duration_seconds": 0.5, "outcome": "FAILURE"}}, "Backup restore failed."),
+])
+def test_a_failed_upload_backup_or_restore_fails_the_push(push, failing, said):
+    with private_simulator(**dict({"backup_duration_seconds": 0.5}, **failing)) as sim:
+        proc, _project, _compose = push(sim, "media")
+        assert proc.returncode != 0 and said in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        assert len(sim.upload_jobs.files) == 1
+        # A restore is asked for only once the upload's backup succeeded.
+        assert len(sim.restore_jobs.restores) == (0 if "backup_outcome" in failing else 1)
