@@ -12,8 +12,9 @@ The API side, as divio-cli 4.0.5 uses it (divio-api.md, "Downloads"):
 The files come from an *origin* on a second loopback port (object storage: another origin than the API), at
 ``/objects/<key>?X-Amz-Expires=3600&X-Amz-Signature=<hex>``; a wrong or missing signature is a 403, as S3 says
 it. A *third* origin on another port serves the same files for the redirect faults. Both record, per request,
-whether an ``Authorization`` or ``Cookie`` header arrived (``origin_requests``): neither belongs there. The API
-answers the download POST with a session cookie, so a client that sends the API's cookies on gets caught.
+its method and whether an ``Authorization`` or ``Cookie`` header arrived (``Storage.requests()``): neither
+belongs there. The API answers the download POST with a session cookie, so a client that sends the API's cookies
+on gets caught. The main origin also takes the ``PUT`` of backup uploads (uploads.py).
 
 What a part's file holds, by the service instance behind it: a PostgreSQL database (``postgres-*``) a
 custom-format dump (the fixture ``fixtures/shop.pgdump``, made by ``fixtures/make.py`` with pg_dump), its header
