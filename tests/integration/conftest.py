@@ -7,7 +7,10 @@ Each run gets an isolated HOME whose divio config turns off the update check (a 
 ``update_check_timestamp``: divio-cli's ``disable_update_check`` makes 4.0.5 crash) and error reporting (an empty
 ``sentry-dsn``); HTTPS_PROXY points at a closed loopback port, so an https request it might still try fails
 here instead of leaving the machine. The token reaches it the way ``divio login`` leaves it: a netrc entry for
-the server's host (``machine 127.0.0.1``) in the file NETRC_PATH names.
+the server's host (``machine 127.0.0.1``) in the file NETRC_PATH names. Its bare ``requests`` calls outside
+its API session (the upload's PUT to the object storage, the ``finish_url`` POST) read the netrc of requests
+(``~/.netrc``, or the file NETRC names) by host name alone: on the platform the storage's host is not the
+API's, but on loopback both are 127.0.0.1, so NETRC names an empty file.
 """
 
 import fcntl
@@ -73,6 +76,7 @@ def divio_runner(divio_cli, tmp_path):
     netrc.write_text("machine 127.0.0.1\n\tlogin ada@example.com\n\tpassword %s\n" % TOKEN)
     netrc.chmod(0o600)
     env = {"HOME": str(home), "NETRC_PATH": str(netrc), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "NETRC": os.devnull,
            "HTTPS_PROXY": "http://127.0.0.1:9", "LANG": "C.UTF-8", "TERM": "dumb"}
 
     def for_server(server):

@@ -4,7 +4,8 @@ against the simulator's data, and that every request it made was answered withou
 
 This is how we know the simulator tells the truth about the platform, as far as the official client can tell:
 keep it growing with every endpoint the collection uses. The deploy commands (success, failure, attach, and
-``deploy-log``) are in test_deployment_cli.py; ``docs/docsite/rst/divio_cli_conformance.rst`` lists every
+``deploy-log``) are in test_deployment_cli.py, ``push db`` / ``push media`` in test_push_cli.py, ``pull db`` /
+``pull media`` in test_pull_cli.py; ``docs/docsite/rst/divio_cli_conformance.rst`` lists every
 command and where it is tested. divio-cli runs through the ``divio_runner`` fixture (conftest.py): its own
 virtualenv, an isolated HOME, no update check, no error reporting; skipped, saying why, where it cannot be
 installed.

@@ -6,7 +6,7 @@ divio-cli then works with docker: a stand-in ``docker`` on PATH answers ``docker
 compose file, ``ps -q`` with a container id, and records every other call (``up``, ``exec ... pg_restore``, ``run``)
 as done. The files divio-cli keeps (``--keep-tempfile``) hold the simulator's content after requests decoded any
 ``Content-Encoding`` (media is served ``Content-Encoding: gzip``, so divio-cli's ``data.tar.gz`` is the plain tar).
-The divio-cli installation and isolated HOME are test_deployment_cli's.
+divio-cli is conftest.py's ``divio_cli`` installation, in an isolated HOME set up the way ``divio_runner`` does it.
 """
 
 import gzip
@@ -17,10 +17,7 @@ import time
 
 import pytest
 
-import test_deployment_cli
 from testlib import TOKEN, private_simulator
-
-divio_cli = test_deployment_cli.divio_cli  # the session fixture that installs divio-cli 4.0.5, shared
 
 COMPOSE_CONFIG = """services:
   web:
@@ -73,7 +70,7 @@ def pull(divio_cli, tmp_path):
         app = next(a for a in sim.dataset.applications if a["slug"] == "wiki")
         (project / ".divio" / "config.json").write_text(json.dumps({"application_uuid": app["uuid"], "slug": "wiki"}))
         env = {"HOME": str(home), "NETRC_PATH": str(netrc), "PATH": "%s:%s" % (bin_dir, os.environ.get("PATH", "/usr/bin:/bin")),
-               "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1", "LANG": "C.UTF-8", "TERM": "dumb"}
+               "NETRC": os.devnull, "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1", "LANG": "C.UTF-8", "TERM": "dumb"}
         proc = subprocess.run([divio_cli, "-z", sim.url, "app", "pull", what, "live", "--keep-tempfile"], env=env,
                               cwd=str(project), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
                               check=False)
@@ -98,9 +95,9 @@ def test_divio_cli_pulls_a_database_dump(pull):
         # The download part was read the way divio-cli reads it: without the trailing slash.
         assert any(p.startswith("/apps/v3/backup-download-service-instances/") and not p.endswith("/") and "?" not in p
                    for p in paths)
-        # (divio-cli's requests.get reads ~/.netrc by host name alone: on loopback, where the API and the storage share
-        # 127.0.0.1, it sends the netrc login to the storage too - divio-cli's trait, not checked here.)
-        assert len(sim.storage.requests()) == 1
+        # The object storage saw neither the token nor the API's cookie (NETRC: see conftest.py).
+        [seen] = sim.storage.requests()
+        assert (seen["method"], seen["authorization"], seen["cookie"]) == ("GET", False, None)
         assert "pg_restore" in docker  # the docker step it went on to, done by the stand-in
 
 

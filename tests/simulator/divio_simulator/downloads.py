@@ -12,8 +12,9 @@ The API side, as divio-cli 4.0.5 uses it (divio-api.md, "Downloads"):
 The files come from an *origin* on a second loopback port (object storage: another origin than the API), at
 ``/objects/<key>?X-Amz-Expires=3600&X-Amz-Signature=<hex>``; a wrong or missing signature is a 403, as S3 says
 it. A *third* origin on another port serves the same files for the redirect faults. Both record, per request,
-whether an ``Authorization`` or ``Cookie`` header arrived (``origin_requests``): neither belongs there. The API
-answers the download POST with a session cookie, so a client that sends the API's cookies on gets caught.
+its method and whether an ``Authorization`` or ``Cookie`` header arrived (``Storage.requests()``): neither
+belongs there. The API answers the download POST with a session cookie, so a client that sends the API's cookies
+on gets caught. The main origin also takes the ``PUT`` of backup uploads (uploads.py).
 
 What a part's file holds, by the service instance behind it: a PostgreSQL database (``postgres-*``) a
 custom-format dump (the fixture ``fixtures/shop.pgdump``, made by ``fixtures/make.py`` with pg_dump), its header
@@ -310,7 +311,7 @@ class _OriginHandler(BaseHTTPRequestHandler):
         origin = self.origin
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
-        origin.record(self.path, self.headers)
+        origin.record(self.command, self.path, self.headers)
         key = parts.path[len("/objects/"):] if parts.path.startswith("/objects/") else ""
         found = origin.jobs.files.get(key)
         if found is None or query.get("X-Amz-Signature", [""])[-1] != signature(key):
@@ -334,6 +335,16 @@ class _OriginHandler(BaseHTTPRequestHandler):
             return
         self._send(200, data, headers)
 
+    def do_PUT(self):
+        """An upload to a presigned URL (uploads.py); the third origin takes none."""
+        self.origin.record(self.command, self.path, self.headers)
+        uploads = self.origin.uploads if self.origin is self.origin.jobs_origin else None
+        if uploads is None:
+            self.close_connection = True
+            self._send(405, b"<Error><Code>MethodNotAllowed</Code></Error>", {"Content-Type": "application/xml"})
+            return
+        uploads.receive(self)
+
     def _send_headers(self, status, headers):
         self.send_response(status)
         for name, value in headers.items():
@@ -353,6 +364,7 @@ class Origin:
         self.jobs = jobs
         self.settings = settings  # a callable: the simulator's current downloads settings
         self.jobs_origin = None  # the origin download URLs name (the other one is the redirect target)
+        self.uploads = None  # what takes PUTs to upload URLs (uploads.UploadJobs), set by the server
         self.peer = None
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -366,9 +378,9 @@ class Origin:
     def other_url(self):
         return self.peer.url
 
-    def record(self, path, headers):
+    def record(self, method, path, headers):
         with self._lock:
-            self.requests.append({"path": urlsplit(path).path, "authorization": headers.get("Authorization") is not None,
+            self.requests.append({"method": method, "path": urlsplit(path).path, "authorization": headers.get("Authorization") is not None,
                                   "cookie": headers.get("Cookie"), "user_agent": headers.get("User-Agent")})
 
     def start(self):

@@ -4,7 +4,8 @@ A new backup is queued (state ``NEW``), runs (``WORKING``: parts started, the sn
 (``COMPLETED`` with ``success``) after ``duration`` seconds. The records are the data set's own dicts,
 brought up to date before every request, so list and detail views agree. ``outcome`` decides how it
 ends: ``SUCCESS``, ``FAILURE`` (every part has errors), ``PARTIAL`` (only the first part succeeds), or
-``NEVER`` (it stays ``WORKING``, for wait-timeout tests).
+``NEVER`` (it stays ``WORKING``, for wait-timeout tests). A backup made from uploaded files (uploads.py) is
+*held* (``NEW``) until its files are in, then runs the same way, its parts' ``size`` the files' sizes.
 
 Ids follow the data set's ``id_style``, parts its ``part_shape``, times its clock. A body may carry
 ``scheduled_for_deletion_at`` (as divio-cli's pull does): the backup is then deleted when that time has
@@ -39,7 +40,8 @@ def _parse(text):
 class BackupJobs:
     def __init__(self, dataset):
         self.dataset = dataset
-        self._running = []  # (started monotonic, started wall clock, backup, parts, outcome, duration)
+        self._running = []  # (started monotonic, started wall clock, backup, parts, outcome, duration, sizes)
+        self._held = {}  # backup uuid -> (parts, outcome, duration): waiting for ``start``
         self._lock = threading.Lock()
         self._rng = random.Random("backups")
 
@@ -68,7 +70,8 @@ class BackupJobs:
                                                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]
         return errors or None
 
-    def create(self, body, outcome, duration):
+    def create(self, body, outcome, duration, held=False):
+        """The new backup; with ``held`` it stays ``NEW`` until ``start`` is called."""
         dataset = self.dataset
         now = dataset.clock()
         with self._lock:
@@ -94,8 +97,17 @@ class BackupJobs:
             dataset.add("service_instance_backups", part)
         dataset.add("backups", backup)
         with self._lock:
-            self._running.append((time.monotonic(), now, backup, parts, outcome, duration))
+            if held:
+                self._held[backup_uuid] = (parts, outcome, duration)
+            else:
+                self._running.append((time.monotonic(), now, backup, parts, outcome, duration, None))
         return backup
+
+    def start(self, backup, sizes):
+        """Run a held backup from now; ``sizes``: each part's size once it succeeds."""
+        with self._lock:
+            parts, outcome, duration = self._held.pop(backup["uuid"])
+            self._running.append((time.monotonic(), self.dataset.clock(), backup, parts, outcome, duration, sizes))
 
     def advance(self):
         """Bring every running backup up to date with the clock."""
@@ -113,7 +125,7 @@ class BackupJobs:
             self._running = still
 
     @staticmethod
-    def _step(started, wall, backup, parts, outcome, duration):
+    def _step(started, wall, backup, parts, outcome, duration, sizes):
         """Update one backup; True once it has ended."""
         elapsed = time.monotonic() - started
         if elapsed >= duration * 0.1 and backup["state"] == "NEW":
@@ -125,7 +137,8 @@ class BackupJobs:
         ended = _iso(wall + timedelta(seconds=duration))
         for number, part in enumerate(parts):
             failed = outcome == "FAILURE" or (outcome == "PARTIAL" and number > 0)
-            part.update(ended_at=ended, size=None if failed else 1048576 * (number + 3),
+            size = sizes[number] if sizes else 1048576 * (number + 3)
+            part.update(ended_at=ended, size=None if failed else size,
                         errors=["%s backup failed: simulated error" % part["service_type"].lower()] if failed else [])
             if failed:
                 part["taken_at"] = None

@@ -50,6 +50,8 @@ from .downloads import HANDLERS as DOWNLOAD_HANDLERS
 from .downloads import SLASHLESS_DETAILS, DownloadHandlers, DownloadJobs, Storage, download_settings
 from .restores import HANDLERS as RESTORE_HANDLERS
 from .restores import RestoreHandlers, RestoreJobs, restore_settings
+from .uploads import HANDLERS as UPLOAD_HANDLERS
+from .uploads import UPLOAD_PATH, UploadHandlers, UploadJobs, split_finish, upload_settings
 
 NOT_JSON = object()  # a request body that does not parse as JSON
 
@@ -123,12 +125,12 @@ class SimulatorServer:
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
                    "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments",
                    "churn_rate", "churn_seed", "churn_per_request", "page_size_ignored", "null_count", "cursor_links",
-                   "shift_lists", "shift_limit", "downloads", "restores")
+                   "shift_lists", "shift_limit", "downloads", "restores", "uploads")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
                  backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None, churn_rate=0.0, churn_seed=0,
-                 churn_per_request=0, downloads=None, restores=None):
+                 churn_per_request=0, downloads=None, restores=None, uploads=None):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -163,12 +165,16 @@ class SimulatorServer:
         self.storage = None
         self.restore_jobs = RestoreJobs(dataset)
         self.restores = restore_settings(None)
+        # Backups made from uploaded files, through the object storage (uploads.py).
+        self.upload_jobs = UploadJobs(dataset, self.jobs)
+        self.uploads = upload_settings(None)
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
                        fail_applications=list(fail_applications), faults=faults,
                        backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome,
                        deployments=deployments, churn_rate=churn_rate, churn_seed=churn_seed,
-                       churn_per_request=churn_per_request, downloads=downloads, restores=restores)
+                       churn_per_request=churn_per_request, downloads=downloads, restores=restores,
+                       uploads=uploads)
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -207,6 +213,7 @@ class SimulatorServer:
                                         name=f"divio-simulator-{self.port}", daemon=True)
         self._thread.start()
         self.storage = Storage(self.download_jobs, lambda: self.downloads, httpd_class).start()
+        self.storage.main.uploads, self.upload_jobs.origin_url = self.upload_jobs, self.storage.main.url
         self.churn.start()
         return self
 
@@ -280,6 +287,8 @@ class SimulatorServer:
                 value = download_settings(value)
             elif key == "restores":
                 value = restore_settings(value)
+            elif key == "uploads":
+                value = upload_settings(value)
             elif key == "churn_rate":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10000:
                     raise ValueError(f"{key} must be a number of changes per second between 0 and 10000")
@@ -407,7 +416,7 @@ class SimulatorServer:
         return None if parts[1] == self._token else "Invalid token."
 
 
-class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, DownloadHandlers, RestoreHandlers,
+class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, DownloadHandlers, RestoreHandlers, UploadHandlers,
                BaseHTTPRequestHandler):
     """One connection; ``simulator`` is set on a per-server subclass."""
 
@@ -429,7 +438,7 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, DownloadHandlers
         ("detail", "GET"): "_get_detail",
     }
     RESOURCE_HANDLERS = {("backups", "list", "POST"): "_create_backup", **DEPLOYMENT_HANDLERS, **ENVIRONMENT_VARIABLE_HANDLERS,
-                         **DOWNLOAD_HANDLERS, **RESTORE_HANDLERS}
+                         **DOWNLOAD_HANDLERS, **RESTORE_HANDLERS, **UPLOAD_HANDLERS}
     CONTROL_HANDLERS = {
         ("stats", "GET"): "_control_stats",
         ("reset", "POST"): "_control_reset",
@@ -520,8 +529,8 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, DownloadHandlers
                 self._send_json(404, {"detail": "Not found."})
                 return
             kind, resource, key = route
-            # The root index is the one public endpoint.
-            if not (kind == "root" and self.command in ("GET", "HEAD")):
+            # The root index is the one public endpoint; a finish_url is signed instead (uploads.py).
+            if not (kind == "root" and self.command in ("GET", "HEAD")) and kind != "upload-finish":
                 error = sim._check_token(self.headers.get("Authorization"))
                 if error:
                     self._send_json(401, {"detail": error}, {"WWW-Authenticate": "Token"})
@@ -666,6 +675,11 @@ class _Handler(DeploymentHandlers, EnvironmentVariableHandlers, DownloadHandlers
         resource = RESOURCES_BY_PATH.get(path)
         if resource:
             return "list", resource, None
+        # A backup upload, and its parts' finish_url (uploads.py).
+        if path == UPLOAD_PATH:
+            return "upload", RESOURCES_BY_PATH["/apps/v3/backups/"], None
+        if split_finish(path):
+            return "upload-finish", RESOURCES_BY_PATH["/apps/v3/backups/"], split_finish(path)
         # A deployment's "<uuid>/logs" and "<uuid>/environment-variables" (deployments.py).
         subresource = split_subresource(path)
         if subresource:
