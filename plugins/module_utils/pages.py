@@ -75,6 +75,7 @@ def requests_needed(count, page, limit=None):
         end, windows = plan_window(end, page).end, windows + 1
     return windows
 
+
 def page_number(url):
     """The ``page`` a link asks for, as text (None without one)."""
     return dict(parse_qsl(urlsplit(url).query)).get("page") if url else None

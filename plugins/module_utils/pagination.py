@@ -64,8 +64,6 @@ def _close(iterator):
     getattr(iterator, "close", lambda: None)()  # here, not in whichever thread garbage-collects it
 
 
-
-
 class _PageSizeIgnored(Exception):
     """The server showed that it answers ``page_size`` with pages of its own size."""
 
@@ -136,10 +134,10 @@ class _Reader:
                 raise self.source.fail(PaginationError, ": the list is inconsistent: %s, also when it was read again; "
                                        "it cannot be trusted." % read.problem)
             previous, first = read, self.source.first()
-        raise self.source.fail(ListChangingError, ": the list kept changing while it was read: %d reads in a row came "
-                               "back different%s. Raise max_reread (now %d)" % (self.max_reread + 1, " (the last: %s)"
-                                                                               % previous.problem if previous.problem
-                                                                               else "", self.max_reread) + QUIETER)
+        last = " (the last: %s)" % previous.problem if previous.problem else ""
+        text = ": the list kept changing while it was read: %d reads in a row came back different%s. Raise max_reread " \
+            "(now %d)" % (self.max_reread + 1, last, self.max_reread)
+        raise self.source.fail(ListChangingError, text + QUIETER)
 
     def ignores_page_size(self, cap):
         """Whether the first page, asked one item shorter, comes back as long (asked once per read)."""

@@ -11,8 +11,15 @@
 - ``make_client`` / ``client``: a client on that mocked API (mock_api.py: its address, token and DRF pages).
 """
 
+import os
+import sys
+
 import pytest
 import responses
+
+# The helper modules beside this file (mock_api.py, scripted_list.py), also under ansible-test units, which
+# starts pytest with a root and import mode of its own.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # Imports from ansible_collections happen inside the fixtures: when pytest is started with
 # ``tests/unit`` this file is loaded before pytest-ansible has put the collection on sys.path.
