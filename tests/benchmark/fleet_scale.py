@@ -550,14 +550,15 @@ def fleet_rows(args, report, which):
                 apps, envs, days, args.cap, CAPPED_MAX_PAGES), sim, result, sim.minimum(asked))
             sim.configure(honour_backup_environment_filter=True, max_page_size=100)
         if "shapes" in which:
+            plain = dict(max_page_size=100, default_page_size=20, page_size_ignored=False, null_count=False,
+                         cursor_links=False)
             for label, config in SHAPES:
-                sim.configure(honour_backup_environment_filter=False, **config)
+                sim.configure(honour_backup_environment_filter=False, **dict(plain, **config))
                 sim.reset()
                 result = run_fleet_child(sim, params=json.dumps({"max_pages": CAPPED_MAX_PAGES}))
                 report.fleet_row("fleet %dx%dx%d, filter ignored, %s" % (apps, envs, days, label), sim, result,
                                  sim.minimum(asked))
-            sim.configure(honour_backup_environment_filter=True, max_page_size=100, default_page_size=20,
-                          page_size_ignored=False, null_count=False, cursor_links=False)
+            sim.configure(honour_backup_environment_filter=True, **plain)
         if "bursts" in which:
             sim.configure(faults={"kinds": ["429-seconds"], "retry_after": 1,
                                   "on_requests": [n for burst in BURSTS for n in burst]})
