@@ -265,9 +265,20 @@ class _Chain:
         if page.next and page_number(page.next) != str(window.page + 1):
             raise self.source.fail(PaginationError, ": its next link (page %s) does not lead to page %d" % (
                 page_number(page.next), window.page + 1) + INCOMPLETE, DescribedRequest("GET", page.url))
-        ids, tail = [_identity(item) for item in page.results], set(prev_ids)
-        anchor = None if side_by_side else next((n for n in range(len(ids) - 1, -1, -1) if ids[n] in tail), None)
-        if anchor is None and not side_by_side and window.start:
+        ids, tail = [_identity(item) for item in page.results], dict((ident, n) for n, ident in enumerate(prev_ids))
+        # The anchor: the last of prev's items here in prev's order, each once. An item twice in one page, or prev's
+        # items out of their order, is the server's doing (a page is one moment, and no change reorders a list): the
+        # copy is taken as an item twice, never as the anchor, and the pass proves nothing - another must agree.
+        anchor, latest, here, glitch = None, -1, set(), False
+        for index, ident in enumerate(ids):
+            glitch |= ident in here or -1 < tail.get(ident, -1) < latest
+            if tail.get(ident, -1) > latest and ident not in here:
+                anchor, latest = index, tail[ident]
+            here.add(ident)
+        read.unproven += glitch
+        if side_by_side:
+            anchor = None
+        elif anchor is None and window.start:
             return None
         read.unproven += side_by_side  # a boundary no overlap proves: another pass confirms it
         low = max(window.start, prev.start)

@@ -160,9 +160,12 @@ class ScratchServer:
         while True:
             if self.process.poll() is not None:
                 raise VerificationUnavailable("verify: restore: the scratch PostgreSQL server did not start: %s" % self.log_tail())
-            ready = subprocess.run([self.psql] + self._conn("postgres") + ["-Atc", "SELECT 1"], stdin=subprocess.DEVNULL,
-                                   capture_output=True, text=True, timeout=self.clock.left("server start"), check=False,
-                                   env=self._env())
+            try:
+                ready = subprocess.run([self.psql] + self._conn("postgres") + ["-Atc", "SELECT 1"], stdin=subprocess.DEVNULL,
+                                       capture_output=True, text=True, timeout=self.clock.left("server start"), check=False,
+                                       env=self._env())
+            except subprocess.TimeoutExpired:
+                continue  # the time ran out during the probe: clock.left() says so on the next round
             if ready.returncode == 0:
                 break
             time.sleep(0.1)

@@ -4,7 +4,9 @@
 honoured up to ``cap``, or ignored (``ignore_page_size``: every page ``cap`` long); ``count`` given or null
 (``null_count``); next links numbered (``page=N``) or opaque (``cursor``: an offset only the server reads,
 as LimitOffset or cursor pagination would hand out). ``before(number, page, size)`` runs under the lock
-before request ``number`` (1-based) is answered and may change ``self.items``; ``Changes`` records what
+before request ``number`` (1-based) is answered and may change ``self.items``; with ``glitches`` (a seeded
+``random.Random``) a page now and then holds one item twice and another never, or a count off by one, as the
+simulator's list faults do. ``Changes`` records what
 changed, so a test can tell which items existed for the whole read.
 """
 
@@ -18,13 +20,15 @@ BACKUPS = "/apps/v3/backups/"
 
 
 class ScriptedList:
-    def __init__(self, count, cap=100, before=None, ignore_page_size=False, null_count=False, cursor=False):
+    def __init__(self, count, cap=100, before=None, ignore_page_size=False, null_count=False, cursor=False,
+                 glitches=None):
         self.items = [{"uuid": "item-%05d" % n} for n in range(count)]
         self.cap = cap
         self.before = before
         self.ignore_page_size = ignore_page_size
         self.null_count = null_count
         self.cursor = cursor
+        self.glitches = glitches  # a random.Random: now and then a page with one item twice, or a count off by one
         self.requests = []  # (page, page_size) as answered; page is the offset for cursor links
         self.created = 0
         self.lock = threading.Lock()
@@ -59,6 +63,10 @@ class ScriptedList:
                 following = "%s%s?cursor=%s&page_size=%d" % (BASE, BACKUPS, token, asked)
             else:
                 following = "%s%s?page=%d&page_size=%d" % (BASE, BACKUPS, number + 1, asked)
+        if self.glitches is not None and self.glitches.random() < 0.1 and len(results) > 1:
+            results[-1] = results[0]  # the simulator's duplicate-item fault, once
+        if self.glitches is not None and self.glitches.random() < 0.1:
+            count += self.glitches.choice((-1, 1))  # its count-mismatch fault, once
         body = {"count": None if self.null_count else count, "next": following, "previous": None, "results": results}
         return 200, {}, json.dumps(body)
 

@@ -5,7 +5,8 @@ read raises a ``PaginationError``. Nothing else.
 Each seed draws a shape (``page_size`` capped anywhere from 2 to 1000 or ignored, ``count`` given or null,
 numbered or cursor next links, 1 or 4 requests in flight) and a change schedule (random churn; a shift at
 every page boundary: a deletion in front of the page asked for plus an insertion behind it; insertions at
-the front; deletions at the end; none), the changes stopping after a drawn number of requests or never.
+the front; deletions at the end; none), the changes stopping after a drawn number of requests or never; in one case of five the server also glitches
+now and then (a page with one item twice and another never, a count off by one), as the simulator's faults do.
 Every seed that ever failed stays in ``FOUND`` as a fixed case.
 """
 
@@ -25,6 +26,10 @@ SEEDS = 1200
 # Seeds that once failed, kept as fixed cases: a quiet list, page_size ignored, one to two pages long, read as
 # windows until ``_Chain._probe_page_size`` asked page 1 again one item shorter.
 FOUND = [48, 59, 62, 84, 120, 129, 157, 159, 175, 180, 182, 224, 247, 272]
+# A glitching server whose page held a window's first item again at its end: the chain anchored on the copy and
+# passed over the page's other items (issue 23, found by the soak test before the glitches came here).
+FOUND_GLITCHES = [9, 43, 63, 70, 135, 170, 177, 295, 315, 324, 339, 431, 442, 450, 460, 469, 497, 535, 545, 642, 667,
+                  704, 761, 803, 818, 863, 886, 948, 951, 969, 974, 987, 1008, 1023, 1036, 1046, 1107, 1143]
 SCHEDULES = ("churn", "shift", "front", "end", "none")
 
 
@@ -34,7 +39,7 @@ def draw(seed):
     cap = rng.choice([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 20, 25, 50, 100, 1000])
     count = rng.randint(0, 4 * cap if cap > 20 else rng.choice([2, 6, 15]) * cap)
     scripted = ScriptedList(count, cap=cap, ignore_page_size=rng.random() < 0.25, null_count=rng.random() < 0.3,
-                            cursor=rng.random() < 0.2)
+                            cursor=rng.random() < 0.2, glitches=random.Random(seed) if rng.random() < 0.2 else None)
     schedule, until = rng.choice(SCHEDULES), rng.choice([3, 8, 20, 10 ** 9])
 
     def before(number, page, size):
@@ -83,7 +88,12 @@ def test_every_item_present_throughout_comes_back_exactly_once_or_the_read_fails
         outcome, _requests = run(seed)
         outcomes[outcome] += 1
     # Most cases must end in an answer, not an error: a paginator that always refused would pass the invariant.
-    assert outcomes["read"] >= 0.8 * sum(outcomes.values()), outcomes
+    assert outcomes["read"] >= 0.7 * sum(outcomes.values()), outcomes
+
+
+@pytest.mark.parametrize("seed", FOUND_GLITCHES)
+def test_glitch_seeds_that_once_failed(seed):
+    run(seed)
 
 
 @pytest.mark.parametrize("seed", FOUND)
@@ -103,6 +113,7 @@ def test_a_quiet_list_is_always_read_whatever_its_shape():
 
 
 def run_quiet(scripted, changes):
+    scripted.glitches = None  # a quiet list on a server that does not glitch
     settings = resolve_connection({"api_url": BASE, "api_token": TOKEN}, {})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_callback(responses.GET, BASE + BACKUPS, callback=scripted)
