@@ -65,9 +65,9 @@ def divio_cli():
 
 
 @pytest.fixture
-def divio_runner(divio_cli, tmp_path):
-    """``divio_runner(server)`` -> ``run(*args)``, which runs ``divio -z <server> *args`` in an isolated HOME and
-    returns the CompletedProcess; it fails the test if the output holds the token or a divio-cli traceback."""
+def divio_home(tmp_path):
+    """An isolated HOME for divio-cli: update check and error reporting off, a netrc entry with the token for
+    127.0.0.1 (``divio_home / ".netrc"``)."""
     home = tmp_path / "divio-home"
     (home / ".config" / "divio").mkdir(parents=True)
     (home / ".config" / "divio" / "config.json").write_text(
@@ -75,6 +75,14 @@ def divio_runner(divio_cli, tmp_path):
     netrc = home / ".netrc"
     netrc.write_text("machine 127.0.0.1\n\tlogin ada@example.com\n\tpassword %s\n" % TOKEN)
     netrc.chmod(0o600)
+    return home
+
+
+@pytest.fixture
+def divio_runner(divio_cli, divio_home):
+    """``divio_runner(server)`` -> ``run(*args)``, which runs ``divio -z <server> *args`` in an isolated HOME and
+    returns the CompletedProcess; it fails the test if the output holds the token or a divio-cli traceback."""
+    home, netrc = divio_home, divio_home / ".netrc"
     env = {"HOME": str(home), "NETRC_PATH": str(netrc), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "NETRC": os.devnull,
            "HTTPS_PROXY": "http://127.0.0.1:9", "LANG": "C.UTF-8", "TERM": "dumb"}

@@ -13,7 +13,6 @@ import gzip
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -46,7 +45,7 @@ exit 0
 
 
 @pytest.fixture
-def pull(divio_cli, tmp_path):
+def pull(divio_cli, divio_home, tmp_path):
     """``pull(sim, "db" | "media")``: divio-cli in a project directory of wiki, with the docker stand-in."""
     project = tmp_path / "project"
     (project / ".divio").mkdir(parents=True)
@@ -58,13 +57,7 @@ def pull(divio_cli, tmp_path):
     bin_dir.mkdir()
     (bin_dir / "docker").write_text(DOCKER.format(log=log, config=config))
     (bin_dir / "docker").chmod(0o755)
-    home = tmp_path / "home"
-    (home / ".config" / "divio").mkdir(parents=True)
-    (home / ".config" / "divio" / "config.json").write_text(
-        json.dumps({"update_check_timestamp": int(time.time()), "sentry-dsn": ""}))
-    netrc = home / ".netrc"
-    netrc.write_text("machine 127.0.0.1\n\tlogin ada@example.com\n\tpassword %s\n" % TOKEN)
-    netrc.chmod(0o600)
+    home, netrc = divio_home, divio_home / ".netrc"
 
     def run(sim, what):
         app = next(a for a in sim.dataset.applications if a["slug"] == "wiki")
