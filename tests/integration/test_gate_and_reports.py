@@ -468,15 +468,26 @@ def test_a_check_that_cannot_run_writes_failed_reports(case, run_playbook, ansib
         assert TOKEN not in text and REJECTED not in text
 
 
-def test_a_killed_run_leaves_no_earlier_report(ansible_env, sim_env, sim, tmp_path):
+def test_a_killed_run_leaves_no_earlier_report(ansible_env, tmp_path):
     """As soon as a run starts, backups.json says failed ("did not finish") and the earlier JUnit and Markdown
     reports are gone, so a run killed mid-check leaves nothing that passes as its own; backups.prom keeps the last
     finished run's metrics (with their timestamp) until a run finishes."""
     reports = tmp_path / "reports"
     earlier_reports(reports)
-    sim.configure(latency_ms=2000)  # the check takes several seconds: time to kill it mid-way
+    # The check takes several seconds: time to kill it mid-way. A simulator of its own, because the killed run's
+    # requests are still being answered after the kill (they would count as the next test's on the shared one).
+    with private_simulator(latency_ms=2000) as server:
+        _kill_a_check_mid_way(ansible_env, {"DIVIO_API_URL": server.url, "DIVIO_API_TOKEN": TOKEN}, tmp_path, reports)
+    assert sorted(p.name for p in reports.iterdir()) == ["backups.json", "backups.prom"]
+    report = json.loads((reports / "backups.json").read_text())
+    assert report["summary"]["result"] == "failed" and report["records"] == []
+    assert re.fullmatch(r"the check started at \S+Z and did not finish", report["error"]), report["error"]
+    assert (reports / "backups.prom").read_text() == "divio_backup_check_success 1\n"
+
+
+def _kill_a_check_mid_way(ansible_env, env, tmp_path, reports):
     proc = subprocess.Popen(["ansible-playbook", "-i", str(PLAYBOOKS / "inventory"), str(PLAYBOOKS / "check_backups.yml")],
-                            env=dict(ansible_env, **sim_env), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
+                            env=dict(ansible_env, **env), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -487,11 +498,6 @@ def test_a_killed_run_leaves_no_earlier_report(ansible_env, sim_env, sim, tmp_pa
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert sorted(p.name for p in reports.iterdir()) == ["backups.json", "backups.prom"]
-    report = json.loads((reports / "backups.json").read_text())
-    assert report["summary"]["result"] == "failed" and report["records"] == []
-    assert re.fullmatch(r"the check started at \S+Z and did not finish", report["error"]), report["error"]
-    assert (reports / "backups.prom").read_text() == "divio_backup_check_success 1\n"
 
 
 # -- the simulator wrapper and the shipped inventory --------------------------------------------------

@@ -349,6 +349,8 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
+        if self.close_connection:  # say so, or the client may send its next request on a socket being closed
+            self.send_header("Connection", "close")
         self.end_headers()
 
     def _send(self, status, data, headers):
