@@ -40,10 +40,11 @@ from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 display = Display()
 
 CHECK_SPEC = dict(CONNECTION_ARGUMENT_SPEC, **CHECK_ARGUMENT_SPEC)
-# Options handed to backup_check unchanged (it validates them); an empty filter means "all", as when omitted.
-FILTERS = ("organisation", "applications", "environments")
-RULES = dict(services=list(DEFAULT_SERVICES), max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION)
-OPTIONS = frozenset(FILTERS + tuple(RULES) + CONNECTION_OPTION_NAMES + ("report_dir", "report_only"))
+# Options handed to backup_check unchanged (it validates them); an empty one of these is as if omitted (a filter:
+# "all"), so a playbook can pass its empty defaults on.
+OMITTED_WHEN_EMPTY = ("organisation", "applications", "environments", "verify_dir")
+RULES = dict(services=list(DEFAULT_SERVICES), max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, verify="none")
+OPTIONS = frozenset(OMITTED_WHEN_EMPTY + tuple(RULES) + CONNECTION_OPTION_NAMES + ("report_dir", "report_only"))
 
 
 def _joined(value):
@@ -53,10 +54,17 @@ def _joined(value):
 
 def start_line(args, report_dir):
     apps = args.get("applications")
-    return "Checking the backups of %s%s, environments %s, services %s, max_age %s; reports to %s" % (
+    return "Checking the backups of %s%s, environments %s, services %s, max_age %s%s; reports to %s" % (
         "applications %s" % _joined(apps) if apps else "every application the token can see",
         " in organisation %s" % args["organisation"] if args.get("organisation") else "",
-        _joined(args.get("environments")) or "all", _joined(args["services"]), args["max_age"], report_dir)
+        _joined(args.get("environments")) or "all", _joined(args["services"]), args["max_age"],
+        ", verify %s" % args["verify"] if args["verify"] != "none" else "", report_dir)
+
+
+def _counts(summary, shown=("fresh", "stale", "missing", "error")):
+    """``1 fresh, 0 stale, 0 missing, 0 error`` (and ``, 0 unverified`` when the check verified backups)."""
+    shown += ("unverified",) if "unverified" in summary else ()
+    return ", ".join("%d %s" % (summary[status], status) for status in shown)
 
 
 def outcome(report, report_dir, report_only):
@@ -65,16 +73,16 @@ def outcome(report, report_dir, report_only):
     s, rules, stats = report["summary"], report["rules"], report["stats"]
     problems = [line for record in report["records"] for line in record["problems"]]
     lines = [
-        "Backups: %d checked - %d fresh, %d stale, %d missing, %d error (limit %s, %s) - result %s" % (
-            s["total"], s["fresh"], s["stale"], s["missing"], s["error"], rules["max_age"], ", ".join(rules["services"]),
-            s["result"]),
+        "Backups: %d checked - %s (limit %s, %s%s) - result %s" % (
+            s["total"], _counts(s), rules["max_age"], ", ".join(rules["services"]),
+            ", verified" if rules.get("verify") else "", s["result"]),
         "API: %s requests, %s retries, %s s" % (stats["requests"], stats["retries"], stats["seconds"]),
         "Reports: %s/backups.{json,xml,md,prom}" % report_dir,
     ] + (problems if report_only else [])
     if s["result"] == "fresh" or (s["result"] == "stale" and report_only):
         return lines, None
-    failure = ["%d of %d environments have no fresh backup (%d stale, %d missing, %d error):" % (
-        s["total"] - s["fresh"], s["total"], s["stale"], s["missing"], s["error"])] + problems + [
+    failure = ["%d of %d environments have no fresh backup (%s):" % (
+        s["total"] - s["fresh"], s["total"], _counts(s, ("stale", "missing", "error")))] + problems + [
         "Reports: %s (summary.result %s)%s" % (report_dir, s["result"], ". Pass -e report_only=true to report stale "
                                                "backups without failing." if s["result"] == "stale" else "")]
     return lines, "\n".join(failure)
@@ -94,12 +102,14 @@ class ActionModule(ActionBase):
         # Relative to the directory ansible-playbook was started from (this process's), not to a playbook.
         report_dir = os.path.realpath(os.path.expanduser(report_dir))
         rules = dict(services=args["services"], max_age=str(args["max_age"]), min_retention=str(args["min_retention"]))
+        if args["verify"] != "none":
+            rules["verify"] = str(args["verify"])
         writes = not self._task.check_mode
         display.display(start_line(args, report_dir))
         try:
             if writes:
                 backup_reports.start_run(report_dir, started, rules)
-            report, result = self._check(args, started, rules)
+            report, result = self._check(args, started, rules, self._task.check_mode)
             if writes:
                 backup_reports.write_reports(report_dir, report)
         except OSError as exc:
@@ -114,7 +124,7 @@ class ActionModule(ActionBase):
                       passed=failure is None, failure=failure)
         return result
 
-    def _check(self, args, started, rules):
+    def _check(self, args, started, rules, check_mode):
         """``(report, result)``: the report to write, and what the task returns (the module's results and warnings)."""
         unknown = sorted(set(args) - OPTIONS)
         error = "unsupported option(s) %s; supported: %s" % (", ".join(unknown), ", ".join(sorted(OPTIONS))) if unknown else None
@@ -125,8 +135,8 @@ class ActionModule(ActionBase):
         if error:
             return backup_reports.failed_report(started, rules, error), {}
         check_args = dict((name, value) for name, value in args.items()
-                          if name in CHECK_SPEC and (value or name not in FILTERS))
-        checked, error = self._run_check(check_args)
+                          if name in CHECK_SPEC and (value or name not in OMITTED_WHEN_EMPTY))
+        checked, error = self._run_check(check_args, check_mode)
         if error:
             return backup_reports.failed_report(started, rules, error), {}
         result, warnings = checked
@@ -137,7 +147,7 @@ class ActionModule(ActionBase):
         return report, kept
 
     @staticmethod
-    def _run_check(check_args):
+    def _run_check(check_args, check_mode):
         """``((result, warnings), None)``, or ``(None, error)``: what the backup_check module would return or
         fail with, validated by its argument spec (so a bad type reads as the module's message would)."""
         if not HAS_REQUESTS:
@@ -149,6 +159,6 @@ class ActionModule(ActionBase):
         try:
             settings = resolve_connection(dict((name, params.get(name)) for name in CONNECTION_OPTION_NAMES))
             with DivioClient(settings) as client:
-                return run_fleet_check(client, params), None
+                return run_fleet_check(client, params, check_mode), None
         except DivioError as exc:
             return None, str(exc)

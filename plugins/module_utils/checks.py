@@ -286,10 +286,7 @@ CHECK_ARGUMENT_SPEC = dict(
     services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
     max_age=dict(type="raw", default=DEFAULT_MAX_AGE),
     min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
-)
-# backup_check's alone, for now: the reports have no row for the unverified status yet.
-VERIFY_ARGUMENT_SPEC = dict(
-    verify=dict(type="str", choices=["none", "read"], default="none"),
+    verify=dict(type="str", choices=list(VERIFY_LEVELS), default="none"),
     verify_dir=dict(type="path"),
 )
 
@@ -320,6 +317,8 @@ def run_fleet_check(client, params, check_mode=False):
     rules = dict(services=list(parse_services(params["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
                  max_age=records[0]["max_age"] if records else format_duration(max_age_seconds),
                  min_retention_seconds=parse_duration(params["min_retention"], "min_retention", allow_zero=True))
+    if verify != "none":  # only then, so a check without verification returns (and reports) what it always did
+        rules["verify"] = verify
     stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),
                  seconds=round(time.monotonic() - started, 3))
     result = dict(checks=records, summary=summary, problems=[line for record in records for line in record["problems"]],

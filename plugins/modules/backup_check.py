@@ -271,6 +271,10 @@ rules:
     max_age_seconds:
       description: The limit in seconds.
       type: int
+    verify:
+      description: V(read) when the judged backups were read back (O(verify=read), not in check mode); absent otherwise.
+      type: str
+      returned: when backups were verified
 stats:
   description: What the check cost, for a line at the end of a long run.
   returned: success
@@ -288,13 +292,12 @@ stats:
       type: float
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.checks import (
-    CHECK_ARGUMENT_SPEC, VERIFY_ARGUMENT_SPEC, run_fleet_check)
+from ansible_collections.divio.cloud.plugins.module_utils.checks import CHECK_ARGUMENT_SPEC, run_fleet_check
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 
 
 class BackupCheck(DivioModule):
-    argument_spec = dict(CHECK_ARGUMENT_SPEC, **VERIFY_ARGUMENT_SPEC)
+    argument_spec = dict(CHECK_ARGUMENT_SPEC)
 
     def run(self, client):
         result, warnings = run_fleet_check(client, self.params, check_mode=self.module.check_mode)

@@ -13,8 +13,8 @@ description:
   - Runs the check of M(divio.cloud.backup_check) and writes its outcome to four files in O(report_dir), on the
     controller -
     C(backups.json) (C(summary.result), the counts, the rules, the error if any, one record per (application,
-    environment)), C(backups.xml) (JUnit, one test case per environment; stale and missing are failures, error an
-    error), C(backups.md) (a Markdown table, worst first) and C(backups.prom) (Prometheus metrics for
+    environment)), C(backups.xml) (JUnit, one test case per environment; stale, missing and unverified are failures,
+    error an error), C(backups.md) (a Markdown table, worst first) and C(backups.prom) (Prometheus metrics for
     node_exporter's textfile collector).
   - Each file is written to a temporary file in O(report_dir) and renamed into place, C(backups.json) last, so a
     reader never sees half a file.
@@ -51,6 +51,24 @@ options:
     description: The oldest a backup may be and still count as fresh, as in M(divio.cloud.backup_check).
     type: raw
     default: 24h
+  verify:
+    description:
+      - V(read) also reads back the judged backup of each environment, as
+        O(divio.cloud.backup_check#module:verify=read) - its downloads, cost and statuses. A backup whose file fails
+        verification is V(unverified) - a JUnit failure, a Markdown row with the reason, C(divio_backup_status)
+        with C(status="unverified") and C(divio_backup_verified 0) - and RV(result) is then V(stale).
+      - The reports of a check with V(read) have an C(unverified) count, a Markdown C(Verified) column and the
+        C(divio_backup_verified) gauge; those of a check with V(none) have none of these.
+      - Not done in check mode (no report is written then either).
+    type: str
+    choices: [none, read]
+    default: none
+  verify_dir:
+    description:
+      - With O(verify=read), where downloads and their manifest go, as
+        O(divio.cloud.backup_check#module:verify_dir); a verdict recorded there is not repeated on the next run.
+        Empty or omitted, a temporary directory, removed at the end.
+    type: path
   report_dir:
     description:
       - The folder the reports go to, created if needed. A relative path is relative to the directory
@@ -108,8 +126,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 result:
-  description: The outcome - V(fresh), V(stale) (the check ran; something is stale or missing) or V(failed) (the
-    check could not run, or an application's or environment's API calls failed).
+  description: The outcome - V(fresh), V(stale) (the check ran; something is stale, missing or unverified) or
+    V(failed) (the check could not run, or an application's or environment's API calls failed).
   returned: always
   type: str
   sample: stale

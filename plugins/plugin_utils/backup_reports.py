@@ -8,6 +8,10 @@
 ``rules`` (as the backup_check module returns them, or what a check that could not run was asked for), ``stats``
 (None when the check could not run) and ``records`` (the module's ``checks``; empty when it could not run).
 
+The ``unverified`` status, its count, the Markdown "Verified" column and the ``divio_backup_verified`` metric
+appear only in the reports of a check that verified backups (``rules.verify`` is ``read``): a check without
+verification writes exactly what it wrote before verification existed.
+
 Each renderer is a function of that dict alone, so the unit tests hold their output byte for byte
 (tests/unit/golden/reports). No Ansible imports: the backup_report action plugin does the Ansible side.
 """
@@ -34,11 +38,24 @@ STATUSES = {
     "stale": Status("\u26a0\ufe0f stale", "failure"),
     "missing": Status("\u274c missing", "failure"),
     "error": Status("\u26d4 error", "error"),
+    "unverified": Status("\U0001f6ab unverified", "failure"),  # only with verification (see _statuses)
 }
+VERIFIED_ONLY = ("unverified",)
 
 # The summary of a run that could not check anything.
 NO_SUMMARY = dict(result="failed", total=0, fresh=0, stale=0, missing=0, error=0, ok=False)
 DASH = "\u2014"
+
+
+def verifies(rules):
+    """Whether the check read its backups back (``verify: read``)."""
+    return (rules or {}).get("verify", "none") not in ("none", None)
+
+
+def _statuses(report):
+    """The statuses this report shows: all of STATUSES with verification, else those a check without it has."""
+    verified = verifies(report.get("rules"))
+    return [status for status in STATUSES if verified or status not in VERIFIED_ONLY]
 
 
 def generated_at(report):
@@ -48,13 +65,17 @@ def generated_at(report):
 
 def unfinished_report(started, rules):
     """What backups.json says while a run is under way (and after, if it is killed)."""
-    return dict(started=started, summary=dict(NO_SUMMARY), rules=rules,
+    return dict(started=started, summary=_no_summary(rules), rules=rules,
                 error="the check started at %s and did not finish" % generated_at(dict(started=started)))
 
 
 def failed_report(started, rules, error):
     """The report of a check that could not run: no records, no stats, ``error`` says why."""
-    return dict(started=started, summary=dict(NO_SUMMARY), rules=rules, error=error, stats=None, records=[])
+    return dict(started=started, summary=_no_summary(rules), rules=rules, error=error, stats=None, records=[])
+
+
+def _no_summary(rules):
+    return dict(NO_SUMMARY, unverified=0) if verifies(rules) else dict(NO_SUMMARY)
 
 
 def _when(timestamp):
@@ -98,15 +119,19 @@ def render_markdown(report):
             generated_at(report), _cell(report.get("error")))
     s, rules = report["summary"], report["rules"]
     title = "all fresh" if s["ok"] else "%d of %d not fresh" % (s["total"] - s["fresh"], s["total"])
-    counts = ", ".join("%d %s" % (s.get(status, 0), status) for status in STATUSES)
+    counts = ", ".join("%d %s" % (s.get(status, 0), status) for status in _statuses(report))
+    verified = verifies(rules)
+    columns = ["Status", "Application", "Environment", "Age", "Limit", "Latest backup (taken_at)"] + (
+        ["Verified"] if verified else []) + ["Details"]
     lines = [
         "# Divio backups: %s" % title,
         "",
-        "%d checked: %s. Rule: a successful %s backup at most %s old. Generated %s." % (
-            s["total"], counts, " and ".join(rules["services"]), _cell(rules["max_age"]), generated_at(report)),
+        "%d checked: %s. Rule: a successful %s backup at most %s old%s. Generated %s." % (
+            s["total"], counts, " and ".join(rules["services"]), _cell(rules["max_age"]),
+            ", its DATABASE parts read back in full" if verified else "", generated_at(report)),
         "",
-        "| Status | Application | Environment | Age | Limit | Latest backup (taken_at) | Details |",
-        "|---|---|---|---|---|---|---|",
+        "| %s |" % " | ".join(columns),
+        "|%s" % ("---|" * len(columns)),
     ]
     for r in records:
         status = STATUSES.get(r["status"])
@@ -117,9 +142,17 @@ def render_markdown(report):
             r["age"] or DASH,
             _cell(r["max_age"]),
             _when(r["taken_at"]) or DASH,
+        ] + ([_verified_cell(r)] if verified else []) + [
             _cell("; ".join(r["problems"])),
         ]))
     return "\n".join(lines) + "\n"
+
+
+def _verified_cell(record):
+    """When the judged backup was read back, "failed", or a dash (nothing to verify, or it could not run)."""
+    if record.get("verified") is True:
+        return _when(record.get("verified_at")) or "yes"
+    return "failed" if record.get("verified") is False else DASH
 
 
 # -- backups.prom -------------------------------------------------------------------------------------
@@ -138,10 +171,11 @@ _CHECK_FAMILIES = (
 _HELP = {
     "divio_backup_fresh": "Whether the environment has a fresh backup of every checked service: 1 yes, 0 no "
                           "(stale, missing or error).",
+    "divio_backup_verified": "Whether the environment's judged backup was read back in full (verify: read): 1 yes, "
+                             "0 it failed; absent when nothing could be verified.",
     "divio_backup_age_seconds": "Age of the environment's newest counted backup (of the stalest checked service), "
                                 "in seconds; absent when there is none.",
-    "divio_backup_status": "The environment's backup status: 1 for the current one of %s; 0 for the others."
-                           % ", ".join(STATUSES),
+    "divio_backup_status": "The environment's backup status: 1 for the current one of %s; 0 for the others.",
 }
 _HELP.update(_CHECK_FAMILIES)
 
@@ -163,25 +197,34 @@ def render_prometheus(report):
         series.setdefault(_labels(record), record)
     lines = []
 
+    statuses = _statuses(report)
+
     def family(name, samples):
-        lines.extend(["# HELP %s %s" % (name, _HELP[name]), "# TYPE %s gauge" % name])
+        text = _HELP[name] % ", ".join(statuses) if name == "divio_backup_status" else _HELP[name]
+        if name == "divio_backup_fresh" and verifies(report["rules"]):
+            text += " About age only: a fresh backup that failed verification is 1 here, 0 in divio_backup_verified."
+        lines.extend(["# HELP %s %s" % (name, text), "# TYPE %s gauge" % name])
         lines.extend("%s%s %s" % (name, "{%s}" % labels if labels else "", value) for labels, value in samples)
 
     family("divio_backup_check_success", [("", 1 if series else 0)])
     family("divio_backup_check_timestamp_seconds", [("", int(report["started"]))])
     family("divio_backup_check_errors", [("", report["summary"]["error"])])
     if series:
-        family("divio_backup_fresh", [(key, 1 if r["status"] == "fresh" else 0) for key, r in series.items()])
+        family("divio_backup_fresh", [(key, 1 if r["status"] == "fresh" or (
+            r["status"] == "unverified" and all(c["fresh"] for c in r["services"])) else 0) for key, r in series.items()])
         family("divio_backup_age_seconds", [(key, r["age_seconds"]) for key, r in series.items()
                                             if r["age_seconds"] is not None])
         family("divio_backup_status", [('%s,status="%s"' % (key, status), 1 if r["status"] == status else 0)
-                                       for key, r in series.items() for status in STATUSES])
+                                       for key, r in series.items() for status in statuses])
+        if verifies(report["rules"]):
+            family("divio_backup_verified", [(key, int(r["verified"])) for key, r in series.items()
+                                             if r.get("verified") is not None])
     return "\n".join(lines) + "\n"
 
 
 # -- backups.xml --------------------------------------------------------------------------------------
 # JUnit XML as Jenkins, GitLab, GitHub test reporters and Azure read it: <testsuites>, one <testsuite>, one
-# <testcase> per (application, environment); stale and missing are <failure>s, error an <error>.
+# <testcase> per (application, environment); stale, missing and unverified are <failure>s, error an <error>.
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 cannot hold
 
@@ -211,6 +254,17 @@ def _service_line(record, service):
     return line
 
 
+def _verification_line(part):
+    """``DATABASE:DEFAULT part <id> (pg_custom, 35724 bytes): verified - <what was checked>``, or why it failed."""
+    verification = part.get("verification") or {}
+    if part.get("verified"):
+        outcome = "verified - %s" % "; ".join(verification.get("checks") or [])
+    else:
+        outcome = "FAILED - %s" % (verification.get("reason") or "not verified")
+    return "%s:%s part %s (%s, %s bytes): %s" % (part.get("service_type"), part.get("prefix"), part.get("part"),
+                                                 part.get("format"), part.get("size"), outcome)
+
+
 def render_junit(report):
     records = report.get("records") or []
     s = report["summary"]
@@ -235,7 +289,8 @@ def render_junit(report):
         if kind:
             _element(case, kind, "\n".join(r["problems"]), type=r["status"], message="; ".join(r["problems"]))
         if r["services"]:
-            _element(case, "system-out", "\n".join(_service_line(r, service) for service in r["services"]))
+            _element(case, "system-out", "\n".join([_service_line(r, service) for service in r["services"]]
+                                                   + [_verification_line(part) for part in r.get("verification") or []]))
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

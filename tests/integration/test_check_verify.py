@@ -1,10 +1,14 @@
 """The backup check's verify step (issue 25, part 5, module side): ``check_backups(verify="read")`` and
 ``backup_check`` download and read-verify each judged backup's DATABASE parts, against a private simulator."""
 
+import json
 import os
 import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.divio.cloud.plugins.module_utils import verify
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
@@ -105,3 +109,86 @@ def test_module_verify_read(run_playbook, tmp_path):
         assert out["verified"]["summary"]["result"] == "stale" and out["verified"]["summary"]["unverified"] == 1
         assert out["verified"]["checks"][0]["status"] == "unverified"
         assert posts(sim) == ["/apps/v3/backup-downloads/"] and TOKEN not in run.output
+
+
+# -- the check_backups playbook (the backup_report action) with verify=read -----------------------------------
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "check_backups.yml"
+
+
+def reports(directory):
+    report = json.loads((directory / "backups.json").read_text())
+    junit = ET.parse(str(directory / "backups.xml")).getroot()
+    markdown = (directory / "backups.md").read_text()
+    metrics = dict((family.name, dict((sample.labels.get("status", sample.labels.get("environment")), sample.value)
+                                      for sample in family.samples))
+                   for family in text_string_to_metric_families((directory / "backups.prom").read_text()))
+    return report, junit, markdown, metrics
+
+
+def test_check_backups_playbook_reports_an_unverified_backup(run_playbook, tmp_path):
+    """A dump cut short at the source: the playbook fails (exit 2, summary.result stale), and each report says
+    unverified with the reason, while divio_backup_fresh stays about age."""
+    out = tmp_path / "reports"
+    with private_simulator(downloads={"duration_seconds": 0, "fault": "truncated"}) as sim:
+        env = {"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN}
+        run = run_playbook(None, playbook_path=PLAYBOOK, env=env, extra_vars={
+            "applications": ["wiki"], "environments": ["live"], "verify": "read", "report_dir": str(out)})
+    assert run.rc == 2, run
+    assert "verify read" in run.output and "0 error, 1 unverified (limit 24h, DATABASE, verified) - result stale" in run.output
+    assert "(0 stale, 0 missing, 0 error, 1 unverified):" in run.output and TOKEN not in run.output
+    report, junit, markdown, metrics = reports(out)
+    assert report["summary"]["result"] == "stale" and report["summary"]["unverified"] == 1
+    assert report["rules"]["verify"] == "read" and report["records"][0]["verified"] is False
+    failure = junit.find("testsuite/testcase/failure")
+    assert failure.get("type") == "unverified" and "could not read the whole dump" in failure.get("message")
+    assert "FAILED - pg_restore" in junit.find("testsuite/testcase/system-out").text
+    [row] = [line for line in markdown.splitlines() if line.startswith("| \U0001f6ab unverified | wiki | live |")]
+    assert " | failed | wiki/live: backup " in row and "failed verification" in row
+    assert metrics["divio_backup_status"]["unverified"] == 1 and metrics["divio_backup_verified"] == {"live": 0}
+    assert metrics["divio_backup_fresh"] == {"live": 1}
+
+
+def test_check_backups_playbook_verifies_a_good_backup(run_playbook, tmp_path):
+    out, keep = tmp_path / "reports", tmp_path / "verified"
+    keep.mkdir()
+    with private_simulator(downloads={"duration_seconds": 0}) as sim:
+        env = {"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN}
+        variables = {"applications": "wiki", "verify": "read", "verify_dir": str(keep), "report_dir": str(out)}
+        run = run_playbook(None, playbook_path=PLAYBOOK, env=env, extra_vars=variables)
+        first = posts(sim)
+        again = run_playbook(None, playbook_path=PLAYBOOK, env=env, extra_vars=variables)
+    assert run.rc == 0 and again.rc == 0, (run, again)
+    assert first == ["/apps/v3/backup-downloads/"] * 2 and posts(sim) == first  # the second run repeated none
+    report, junit, markdown, metrics = reports(out)
+    assert report["summary"] == dict(report["summary"], result="fresh", fresh=2, unverified=0, total=2)
+    assert junit.find("testsuite/testcase/failure") is None
+    assert "2 checked: 2 fresh, 0 stale, 0 missing, 0 error, 0 unverified." in markdown
+    assert "| Verified | Details |" in markdown
+    assert metrics["divio_backup_verified"] == {"live": 1, "test": 1}
+    assert os.listdir(keep) == [MANIFEST]
+
+
+def test_check_backups_playbook_without_verify_downloads_nothing(run_playbook, tmp_path):
+    out = tmp_path / "reports"
+    with private_simulator(downloads={"duration_seconds": 0}) as sim:
+        env = {"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN}
+        run = run_playbook(None, playbook_path=PLAYBOOK, env=env, extra_vars={"applications": "wiki",
+                                                                               "report_dir": str(out)})
+        checked = run_playbook(None, playbook_path=PLAYBOOK, env=env, args=["--check"], extra_vars={
+            "applications": "wiki", "verify": "read", "report_dir": str(tmp_path / "unused")})
+        assert posts(sim) == []
+    assert run.rc == 0 and checked.rc == 0, (run, checked)
+    assert "verify: read is not done in check mode" in checked.output
+    report, _junit, markdown, metrics = reports(out)
+    assert "unverified" not in report["summary"] and "verify" not in report["rules"]
+    assert "unverified" not in markdown and "divio_backup_verified" not in metrics
+
+
+def test_check_backups_playbook_rejects_a_bad_verify_level(run_playbook, sim_env, sim, tmp_path):
+    out = tmp_path / "reports"
+    run = run_playbook(None, playbook_path=PLAYBOOK, env=sim_env, extra_vars={"verify": "restore", "report_dir": str(out)})
+    assert run.rc == 2, run
+    report, _junit, _markdown, _metrics = reports(out)
+    assert report["summary"]["result"] == "failed" and report["summary"]["unverified"] == 0
+    assert "value of verify must be one of: none, read, got: restore" in report["error"]

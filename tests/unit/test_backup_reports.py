@@ -66,17 +66,60 @@ def test_metrics_parse_as_the_exposition_format():
     assert len(fresh) == len({(r["application_slug"], r["environment_slug"]) for r in report["records"]})
 
 
-def test_junit_counts_come_from_the_status_table(monkeypatch):
-    """A new status is one row of STATUSES: it gets its marker, its JUnit element and its metric series."""
-    monkeypatch.setitem(br.STATUSES, "unverified", br.Status("? unverified", "failure"))
-    summary = dict(INPUTS["all_fresh"]["summary"], fresh=0, unverified=1, ok=False, result="stale")
-    report = dict(INPUTS["all_fresh"], summary=summary)
-    report["records"] = [dict(report["records"][0], status="unverified", problems=["shop/live: not verified"])]
+def _verified_report():
+    """The "all_fresh" case checked with verify: read - shop/live read back, blog/live failed verification (its backup
+    is fresh), crm/live could not be verified (error)."""
+    base = INPUTS["all_fresh"]
+    fresh = base["records"][0]
+    part = dict(part="pppppppppppppppppppppppppp", service_type="DATABASE", prefix="DEFAULT", format="pg_custom", size=35724)
+    good = dict(fresh, verified=True, verified_at="2026-11-18T16:50:01Z", verified_age_seconds=fresh["age_seconds"],
+                verification=[dict(part, verified=True, verification=dict(checks=["pg_restore read every data block"]))])
+    bad = dict(fresh, application_slug="blog", status="unverified", verified=False, verified_at=None,
+               problems=["blog/live: backup b failed verification: DATABASE:DEFAULT: pg_restore could not read it"],
+               verification=[dict(part, verified=False, verification=dict(reason="pg_restore could not read it"))])
+    error = dict(fresh, application_slug="crm", status="error", verified=None, verified_at=None, verification=[],
+                 error="backup c could not be verified: timed out", problems=["crm/live: error: backup c could not be "
+                                                                               "verified: timed out"])
+    summary = dict(base["summary"], fresh=1, unverified=1, error=1, total=3, ok=False, result="failed")
+    return dict(base, summary=summary, rules=dict(base["rules"], verify="read"), records=[error, bad, good])
+
+
+def test_a_verified_check_reports_the_unverified_status_everywhere():
+    report = _verified_report()
     suite = ET.fromstring(br.render_junit(report).encode()).find("testsuite")
-    assert (suite.get("failures"), suite.find("testcase/failure").get("type")) == ("1", "unverified")
-    assert "| ? unverified | shop |" in br.render_markdown(report)
-    assert "1 unverified." in br.render_markdown(report)
-    assert 'divio_backup_status{application="shop",environment="live",status="unverified"} 1' in br.render_prometheus(report)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    [failed] = [case for case in suite.iter("testcase") if case.find("failure") is not None]
+    assert failed.get("name") == "blog/live" and failed.find("failure").get("type") == "unverified"
+    assert "part pppppppppppppppppppppppppp (pg_custom, 35724 bytes): FAILED - pg_restore could not read it" in \
+        failed.find("system-out").text
+    markdown = br.render_markdown(report)
+    assert "3 checked: 1 fresh, 0 stale, 0 missing, 1 error, 1 unverified. Rule: a successful DATABASE backup at " \
+           "most 24h old, its DATABASE parts read back in full." in markdown
+    assert "| Latest backup (taken_at) | Verified | Details |" in markdown
+    rows = dict((line.split(" | ")[1], line.split(" | ")) for line in markdown.splitlines() if line.startswith("| "))
+    assert rows["shop"][6] == "2026-11-18T16:50:01Z" and rows["blog"][6] == "failed" and rows["crm"][6] == "\u2014"
+    assert rows["blog"][0] == "| \U0001f6ab unverified"
+    families = {f.name: f for f in text_string_to_metric_families(br.render_prometheus(report))}
+    by_app = lambda name: dict((s.labels["application"], s.value) for s in families[name].samples)  # noqa: E731
+    assert by_app("divio_backup_verified") == {"shop": 1, "blog": 0}  # nothing verified for crm: no sample
+    assert by_app("divio_backup_fresh") == {"shop": 1, "blog": 1, "crm": 0}  # about age only
+    status = dict(((s.labels["application"], s.labels["status"]), s.value) for s in families["divio_backup_status"].samples)
+    assert status[("blog", "unverified")] == 1 and status[("shop", "unverified")] == 0 and status[("blog", "fresh")] == 0
+    assert json.loads(br.render_json(report))["summary"]["unverified"] == 1
+
+
+def test_a_check_without_verification_shows_no_unverified_status():
+    """The golden cases hold the whole files; here, the point: nothing about verification unless it was asked for."""
+    report = dict(_verified_report(), rules=INPUTS["all_fresh"]["rules"])
+    text = br.render_markdown(report) + br.render_prometheus(report)
+    assert "unverified" not in text.replace("\U0001f6ab unverified", "") and "Verified" not in text
+    assert "divio_backup_verified" not in text
+
+
+def test_a_verified_check_that_could_not_run_counts_unverified_too():
+    failed = br.failed_report(1795538554, {"services": ["DATABASE"], "max_age": "24h", "verify": "read"}, "no token")
+    assert failed["summary"]["unverified"] == 0
+    assert "unverified" not in br.failed_report(1795538554, {"services": ["DATABASE"], "max_age": "24h"}, "x")["summary"]
 
 
 def test_reports_are_renamed_into_place_backups_json_last(tmp_path, monkeypatch):
