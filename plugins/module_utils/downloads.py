@@ -54,7 +54,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_quietly
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
 from ansible_collections.divio.cloud.plugins.module_utils.verify import EXTENSIONS, LEVELS, sniff, verify_read
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_until
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 DOWNLOADS = APPS + "backup-downloads/"
 DOWNLOAD_PARTS = APPS + "backup-download-service-instances/"
@@ -178,16 +178,9 @@ def prepare_download(client, backup_uuid, part, wait_timeout, poll_interval, sle
         raise InvalidResponseError("%s: download %s has %d download parts, expected one." % (
             what, created["uuid"], len(items)), path=DOWNLOAD_PARTS)
     path = "%s%s/" % (DOWNLOAD_PARTS, quote(items[0]["uuid"], safe=""))
-
-    def fetch():
-        item = client.get(path)
-        if not isinstance(item, dict):
-            raise InvalidResponseError("GET %s did not answer with an object." % path, path=DOWNLOAD_PARTS)
-        return item
-
     try:
-        item = poll_until(fetch, lambda item: bool(item.get("ended_at")), wait_timeout, poll_interval, what,
-                          sleep=sleep, clock=clock)
+        item = poll_object(client, path, lambda item: bool(item.get("ended_at")), wait_timeout, poll_interval, what,
+                           "download part", sleep=sleep, clock=clock)
     except WaitTimeout as exc:
         raise DownloadError("%s; the platform never made the file ready (download %s)." % (exc, created["uuid"])) from None
     if item.get("errors"):

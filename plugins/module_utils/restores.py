@@ -28,7 +28,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_until
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 RESTORES = APPS + "backup-restores/"
 SUCCESS = "SUCCESS"
@@ -81,16 +81,9 @@ def restore_backup(client, application, environment, backup, confirm, services=N
                                    "started - check the Control Panel." % (RESTORES, entry["uuid"], name), path=RESTORES)
     path = "%s%s/" % (RESTORES, quote(created["uuid"], safe=""))
     what = "restore %s of backup %s into %s" % (created["uuid"], entry["uuid"], name)
-
-    def fetch():
-        found = client.get(path)
-        if not isinstance(found, dict):
-            raise InvalidResponseError("GET %s did not answer with a restore object." % path, path=RESTORES)
-        return found
-
     try:
-        done = poll_until(fetch, lambda item: bool(item.get("finished")), wait_timeout, poll_interval, what,
-                          sleep=sleep, clock=clock)
+        done = poll_object(client, path, lambda item: bool(item.get("finished")), wait_timeout, poll_interval, what,
+                           "restore", sleep=sleep, clock=clock)
     except WaitTimeout as exc:
         raise RestoreFailed("%s; it may still finish - look at the environment in the Control Panel." % exc,
                             uuid=created["uuid"]) from None

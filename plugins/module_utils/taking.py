@@ -38,7 +38,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InvalidResponseError,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, check_seconds, poll_until
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, check_seconds, poll_object
 
 MAX_WAIT_TIMEOUT = 7 * 86400
 MAX_POLL_INTERVAL = 3600
@@ -139,21 +139,13 @@ def _finish(client, backup, app, env, instances, wait, wait_timeout, poll_interv
 
 
 def _wait(client, uuid, timeout, interval, sleep, clock):
-    path = "%s%s/" % (BACKUPS, uuid)
-
-    def fetch():
-        backup = client.get(path)
-        if not isinstance(backup, dict):
-            raise InvalidResponseError("GET %s did not answer with a backup object." % path, path=BACKUPS)
-        return backup
-
     # COMPLETED is the documented end; a set outcome is one too, whatever the state is called.
     def ended(backup):
         return backup.get("state") == COMPLETED or backup.get("success") is not None
 
     try:
-        return poll_until(fetch, ended, timeout, interval, "backup %s" % uuid, sleep=sleep, clock=clock,
-                          describe=lambda backup: "state %s" % backup.get("state"))
+        return poll_object(client, "%s%s/" % (BACKUPS, uuid), ended, timeout, interval, "backup %s" % uuid, "backup",
+                           sleep=sleep, clock=clock, describe=lambda backup: "state %s" % backup.get("state"))
     except WaitTimeout as exc:
         raise BackupTimeout("%s; it may still complete - check it with divio.cloud.backup_info or `divio app backup` "
                             "later." % exc, uuid=uuid) from None

@@ -10,7 +10,7 @@ No Ansible imports. ``sleep`` and ``clock`` are parameters so tests can drive th
 import math
 import time
 
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, WaitTimeout
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, WaitTimeout
 
 
 def check_seconds(name, value, maximum=None):
@@ -50,3 +50,16 @@ def poll_until(fetch, done, timeout, interval, what, sleep=time.sleep, clock=tim
             raise WaitTimeout("%s did not finish within %g s%s" % (what, timeout, " (%s)" % state if state else ""),
                               uuid=uuid, what=what, timeout=timeout, last=obj)
         sleep(min(interval, remaining))
+
+
+def poll_object(client, path, done, timeout, interval, what, kind, sleep=time.sleep, clock=time.monotonic, describe=None):
+    """``poll_until`` over ``GET path`` (an object the API works on in the background: a backup, a download part, a
+    restore); an answer that is not a JSON object raises ``InvalidResponseError`` naming ``kind`` ("restore")."""
+
+    def fetch():
+        found = client.get(path)
+        if not isinstance(found, dict):
+            raise InvalidResponseError("GET %s did not answer with a %s object." % (path, kind), path=path)
+        return found
+
+    return poll_until(fetch, done, timeout, interval, what, sleep=sleep, clock=clock, describe=describe)
