@@ -53,7 +53,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from .jobs import _iso, _parse
+from .jobs import _iso, _parse, invalid_backup_parts
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 PG_DUMP_FIXTURE = os.path.join(FIXTURES, "shop.pgdump")
@@ -189,19 +189,8 @@ class DownloadJobs:
         """The DRF-style 400 body for a bad request, or None."""
         if not isinstance(body, dict):
             return {"non_field_errors": ["Invalid data. Expected a dictionary."]}
-        backup = self.dataset.by_uuid["backups"].get(str(body.get("backup")))
-        if backup is None:
-            return {"backup": ['Invalid pk "%s" - object does not exist.' % body.get("backup")]}
-        parts = body.get("service_instance_backups")
-        if not isinstance(parts, list) or not parts:
-            return {"service_instance_backups": ["This list may not be empty."]}
-        for part_uuid in parts:
-            part = self.dataset.by_uuid["service_instance_backups"].get(str(part_uuid))
-            if part is None or part["backup"] != backup["uuid"]:
-                return {"service_instance_backups": ['Invalid pk "%s" - object does not exist.' % part_uuid]}
-            if part.get("errors") or not part.get("ended_at"):
-                return {"service_instance_backups": ["Service instance backup %s has no data to download." % part_uuid]}
-        return None
+        return invalid_backup_parts(self.dataset, body.get("backup"), body.get("service_instance_backups"),
+                                    "service_instance_backups", "Service instance backup %s has no data to download.")
 
     def create(self, body, settings):
         now = self.dataset.clock()

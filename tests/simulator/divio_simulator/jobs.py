@@ -26,6 +26,24 @@ def _iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def invalid_backup_parts(dataset, backup_id, part_ids, field, unusable):
+    """The DRF-style 400 body when ``backup_id`` is no backup or ``part_ids`` (the body's ``field``) are not finished,
+    error-free parts of it (``unusable``: the message for one that is not, with ``%s`` for its id); else None.
+    Downloads and restores take the same references."""
+    backup = dataset.by_uuid["backups"].get(str(backup_id))
+    if backup is None:
+        return {"backup": ['Invalid pk "%s" - object does not exist.' % backup_id]}
+    if not isinstance(part_ids, list) or not part_ids:
+        return {field: ["This list may not be empty."]}
+    for part_id in part_ids:
+        part = dataset.by_uuid["service_instance_backups"].get(str(part_id))
+        if part is None or part["backup"] != backup["uuid"]:
+            return {field: ['Invalid pk "%s" - object does not exist.' % part_id]}
+        if part.get("errors") or not part.get("ended_at"):
+            return {field: [unusable % part_id]}
+    return None
+
+
 def _parse(text):
     """An aware datetime from an ISO 8601 string as DRF accepts it, else None."""
     if not isinstance(text, str):

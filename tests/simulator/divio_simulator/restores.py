@@ -13,7 +13,7 @@ import random
 import threading
 import time
 
-from .jobs import _iso
+from .jobs import _iso, invalid_backup_parts
 
 DEFAULTS = {"duration_seconds": 1.0, "outcome": "SUCCESS"}
 OUTCOMES = ("SUCCESS", "FAILURE")
@@ -46,19 +46,13 @@ class RestoreJobs:
     def validate(self, body):
         if not isinstance(body, dict):
             return {"non_field_errors": ["Invalid data. Expected a dictionary."]}
-        backup = self.dataset.by_uuid["backups"].get(str(body.get("backup")))
-        if backup is None:
-            return {"backup": ['Invalid pk "%s" - object does not exist.' % body.get("backup")]}
         items = body.get("service_instance_restores")
-        if not isinstance(items, list) or not items:
-            return {"service_instance_restores": ["This list may not be empty."]}
-        for item in items:
-            uuid = item.get("service_instance_backup") if isinstance(item, dict) else None
-            part = self.dataset.by_uuid["service_instance_backups"].get(str(uuid))
-            if part is None or part["backup"] != backup["uuid"]:
-                return {"service_instance_restores": ['Invalid pk "%s" - object does not exist.' % uuid]}
-            if part.get("errors") or not part.get("ended_at"):
-                return {"service_instance_restores": ["Service instance backup %s cannot be restored." % uuid]}
+        if isinstance(items, list):
+            items = [item.get("service_instance_backup") if isinstance(item, dict) else None for item in items]
+        error = invalid_backup_parts(self.dataset, body.get("backup"), items, "service_instance_restores",
+                                     "Service instance backup %s cannot be restored.")
+        if error:
+            return error
         if body.get("notes") is not None and not isinstance(body.get("notes"), str):
             return {"notes": ["Not a valid string."]}
         return None
