@@ -53,23 +53,13 @@ options:
       - Costs one request per deployment and one variable list per environment.
     type: bool
     default: false
-  reveal_sensitive:
-    description:
-      - With O(variables=true), also return the values that are sensitive or of unknown sensitivity.
-      - Set C(no_log=true) on the task - see the notes for why the collection cannot mask them for you.
-    type: bool
-    default: false
+  # reveal_sensitive (with variables=true) is described in the divio.cloud.reveal_sensitive fragment.
 extends_documentation_fragment:
   - divio.cloud.environment
+  - divio.cloud.reveal_sensitive
   - divio.cloud.connection
   - divio.cloud.attributes.info_module
   - divio.cloud.attributes.module_host
-notes:
-  - With O(reveal_sensitive=true) the secret values are part of the task's result, so Ansible prints them where it
-    prints results (C(-v), callbacks, a registered variable passed to C(debug)). Ansible masks a value only by
-    replacing it everywhere in the result (C(no_log_values)), which would also replace the value this option exists
-    to return; so the module cannot mask it. Set C(no_log=true) on the task - it hides the whole result from output
-    while the registered variable still holds it.
 seealso:
   - module: divio.cloud.deployment
   - module: divio.cloud.environment_variable_info

@@ -20,23 +20,14 @@ options:
     description:
       - Only the variable with exactly this name. An environment without it returns an empty list.
     type: str
-  reveal_sensitive:
-    description:
-      - Also return the values of sensitive variables (and of any whose sensitivity the API did not say).
-      - Set C(no_log=true) on the task - see the notes for why the collection cannot mask them for you.
-    type: bool
-    default: false
+  # reveal_sensitive is described in the divio.cloud.reveal_sensitive fragment.
 extends_documentation_fragment:
   - divio.cloud.environment
+  - divio.cloud.reveal_sensitive
   - divio.cloud.connection
   - divio.cloud.attributes.info_module
   - divio.cloud.attributes.module_host
 notes:
-  - With O(reveal_sensitive=true) the secret values are part of the task's result, so Ansible prints them where it
-    prints results (C(-v), callbacks, a registered variable passed to C(debug)). Ansible masks a value only by
-    replacing it everywhere in the result (C(no_log_values)), which would also replace the value this option exists
-    to return; so the module cannot mask it. Set C(no_log=true) on the task - it hides the whole result from output
-    while the registered variable still holds it - and keep it out of later output yourself.
   - The lookup P(divio.cloud.divio#lookup) answers the same with the term V(environment_variables), under the same rules.
 seealso:
   - module: divio.cloud.deployment_info
