@@ -173,8 +173,8 @@ def test_check_backups_playbook_without_verify_downloads_nothing(run_playbook, t
     out = tmp_path / "reports"
     with private_simulator(downloads={"duration_seconds": 0}) as sim:
         env = {"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN}
-        run = run_playbook(None, playbook_path=PLAYBOOK, env=env, extra_vars={"applications": "wiki",
-                                                                               "report_dir": str(out)})
+        run = run_playbook(None, playbook_path=PLAYBOOK, env=env,
+                           extra_vars={"applications": "wiki", "report_dir": str(out)})
         checked = run_playbook(None, playbook_path=PLAYBOOK, env=env, args=["--check"], extra_vars={
             "applications": "wiki", "verify": "read", "report_dir": str(tmp_path / "unused")})
         assert posts(sim) == []

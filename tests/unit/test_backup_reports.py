@@ -78,8 +78,8 @@ def _verified_report():
                problems=["blog/live: backup b failed verification: DATABASE:DEFAULT: pg_restore could not read it"],
                verification=[dict(part, verified=False, verification=dict(reason="pg_restore could not read it"))])
     error = dict(fresh, application_slug="crm", status="error", verified=None, verified_at=None, verification=[],
-                 error="backup c could not be verified: timed out", problems=["crm/live: error: backup c could not be "
-                                                                               "verified: timed out"])
+                 error="backup c could not be verified: timed out",
+                 problems=["crm/live: error: backup c could not be verified: timed out"])
     summary = dict(base["summary"], fresh=1, unverified=1, error=1, total=3, ok=False, result="failed")
     return dict(base, summary=summary, rules=dict(base["rules"], verify="read"), records=[error, bad, good])
 
@@ -100,7 +100,10 @@ def test_a_verified_check_reports_the_unverified_status_everywhere():
     assert rows["shop"][6] == "2026-11-18T16:50:01Z" and rows["blog"][6] == "failed" and rows["crm"][6] == "\u2014"
     assert rows["blog"][0] == "| \U0001f6ab unverified"
     families = {f.name: f for f in text_string_to_metric_families(br.render_prometheus(report))}
-    by_app = lambda name: dict((s.labels["application"], s.value) for s in families[name].samples)  # noqa: E731
+
+    def by_app(name):
+        return dict((s.labels["application"], s.value) for s in families[name].samples)
+
     assert by_app("divio_backup_verified") == {"shop": 1, "blog": 0}  # nothing verified for crm: no sample
     assert by_app("divio_backup_fresh") == {"shop": 1, "blog": 1, "crm": 0}  # about age only
     status = dict(((s.labels["application"], s.labels["status"]), s.value) for s in families["divio_backup_status"].samples)
