@@ -31,7 +31,12 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     scan_candidates,
     split_service,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import DownloadOptions, Manifest, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
+    DownloadOptions,
+    Manifest,
+    download_backup,
+    recorded_verdicts,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
 
@@ -163,9 +168,9 @@ class FleetCheck:
                 targets.append((record, env["uuid"]))
             for slug in item["missing"]:
                 records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
-        self._judge_environments(client, targets)
+        database_parts = self._judge_environments(client, targets)
         if self.verify != "none":
-            verify_records(client, [record for record, _uuid in targets], self.verify_dir, self.now)
+            verify_records(client, [record for record, _uuid in targets], self.verify_dir, self.now, database_parts)
         records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
         counted = STATUSES if self.verify != "none" else tuple(s for s in STATUSES if s != UNVERIFIED)
         summary = dict((status, sum(r["status"] == status for r in records)) for status in counted)
@@ -173,7 +178,8 @@ class FleetCheck:
         return records, summary
 
     def _judge_environments(self, client, targets):
-        """Fill in the records of ``targets`` (``(record, environment uuid)``) from the environments' backups."""
+        """Fill in the records of ``targets`` (``(record, environment uuid)``) from the environments' backups; returns
+        the DATABASE parts of each judged backup, by backup id (for the verify step)."""
         limit, now, retention, services = self.limit, self.now, self.retention, self.services
         errors = {}
         # One scan for all services (a backup that may hold any of them); each service is then judged on
@@ -184,7 +190,7 @@ class FleetCheck:
         instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
         errors.update(instance_errors)
         rules = [(service, BackupRule(services=[service], min_retention=retention, now=now)) for service in services]
-        memo = {}
+        memo, database_parts = {}, {}
 
         def newest_per_service(env_uuid):
             known = ServiceInstances(client, env_uuid, preloaded=instances[env_uuid])
@@ -200,12 +206,17 @@ class FleetCheck:
                 _error(record, error)
                 continue
             known, picks = result
+            for _service, found in picks:
+                if found:
+                    database_parts[found[0].backup["uuid"]] = [part for part in found[0].parts
+                                                               if known.type_of(part) == "DATABASE"]
             record["warnings"] = ["%s: %s" % (_name(record), warning) for warning in candidates[env_uuid].warnings]
             _judge(record, [_service_check(record, service, found[0] if found else None, limit, now, known)
                             for service, found in picks])
+        return database_parts
 
 
-def verify_records(client, records, verify_dir=None, now=None):
+def verify_records(client, records, verify_dir=None, now=None, database_parts=None):
     """The verify step: download and read-verify every DATABASE part of the backup each record judged (never an
     older one), and mark the record ``unverified`` (a file failed) or ``error`` (a verification could not run).
 
@@ -213,7 +224,9 @@ def verify_records(client, records, verify_dir=None, now=None):
     ``verify_dir``'s manifest keeps each verdict by backup and part, so the next run does not repeat it.
     Backups are verified concurrently, at most the client's ``max_concurrency`` at a time. Each record gains
     ``verified`` (true, false, or null when nothing could be verified), ``verified_at`` and
-    ``verified_age_seconds`` (the age of the judged backup when it was verified, else null) and ``verification``."""
+    ``verified_age_seconds`` (the age of the judged backup when it was verified, else null) and ``verification``.
+    ``database_parts`` (each judged backup's DATABASE parts, by backup id, as the check fetched them) lets a backup
+    whose every DATABASE part has a verdict in the manifest be reported from it, without a request."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     todo = [r for r in records if r["status"] in (FRESH, STALE)]
     for record in records:
@@ -226,6 +239,10 @@ def verify_records(client, records, verify_dir=None, now=None):
         def verify_one(record):
             results = []
             for uuid in dict.fromkeys(c["uuid"] for c in record["services"] if c.get("uuid")):
+                recorded = recorded_verdicts(manifest, uuid, (database_parts or {}).get(uuid) or [], "read")
+                if recorded is not None:
+                    results.append(recorded)
+                    continue
                 options = DownloadOptions(directory, backup=uuid, services=["DATABASE"], verify="read")
                 try:
                     results.append(download_backup(client, record["application"], record["environment_slug"], options,

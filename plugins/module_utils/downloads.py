@@ -335,11 +335,7 @@ def download_backup(client, application, environment, options, check_mode=False,
         record = manifest.parts.get(part["uuid"])
         if record is not None and (still_there(manifest, record) and reached(record, options.verify) or
                                    not keep_files and _verdict_reached(record, options.verify)):
-            if record.get("verified") is False:  # a recorded verdict stands
-                problems.append(("verification_failed", "%s:%s: %s (verified %s)" % (
-                    part.get("service_type"), part.get("prefix"), (record.get("verification") or {}).get("reason"),
-                    record.get("verified_at"))))
-            files.append(_file_result(manifest, record, changed=False))
+            _add_recorded(manifest, part, record, files, problems)
             continue
         changed = True
         if check_mode:
@@ -417,6 +413,27 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
                   verified_at=_now() if options.verify != "none" else None, verification=verification)
     manifest.parts[part["uuid"]] = record
     return record
+
+
+def _add_recorded(manifest, part, record, files, problems):
+    """Report a part as the manifest holds it: its file entry, and a failed verdict (which stands) as a problem."""
+    if record.get("verified") is False:
+        problems.append(("verification_failed", "%s:%s: %s (verified %s)" % (
+            part.get("service_type"), part.get("prefix"), (record.get("verification") or {}).get("reason"),
+            record.get("verified_at"))))
+    files.append(_file_result(manifest, record, changed=False))
+
+
+def recorded_verdicts(manifest, backup_uuid, parts, level):
+    """What ``download_backup(..., keep_files=False)`` returns for ``parts`` (the backup's parts to verify) when
+    the manifest holds a verdict at ``level`` for each of them - without a request; else None."""
+    records = [manifest.parts.get(part["uuid"]) for part in parts]
+    if not parts or not all(record is not None and _verdict_reached(record, level) for record in records):
+        return None
+    files, problems = [], []
+    for part, record in zip(parts, records):
+        _add_recorded(manifest, part, record, files, problems)
+    return {"changed": False, "backup": {"uuid": backup_uuid}, "files": files, "warnings": [], "problems": problems}
 
 
 def _file_result(manifest, record, changed):

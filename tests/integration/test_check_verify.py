@@ -50,10 +50,15 @@ def test_verify_read_verifies_each_judged_backup(client, vsim, tmp_path):
         assert part["format"] in ("pg_custom", "sql") and part["verified"] is True
     assert posts(vsim) == ["/apps/v3/backup-downloads/"] * 2
     assert os.listdir(tmp_path) == [MANIFEST]  # files removed once verified
-    # The next run repeats no verification.
+    # The next run repeats no verification: the manifest's verdicts stand, at no request beyond the check's own.
+    vsim.reset_stats()
+    check_backups(client, applications=["wiki"])
+    unverified_requests = vsim.stats()["requests"]
     vsim.reset_stats()
     again, _summary = check_backups(client, applications=["wiki"], verify="read", verify_dir=str(tmp_path))
     assert posts(vsim) == [] and all(r["verified"] is True for r in again)
+    assert vsim.stats()["requests"] == unverified_requests
+    assert [r["verification"] for r in again] == [r["verification"] for r in records]
 
 
 def test_a_broken_backup_is_unverified_and_the_verdict_is_kept(client, vsim, tmp_path):
