@@ -329,10 +329,32 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self.origin.record(self.command, self.path, self.headers)
         uploads = self.origin.uploads if self.origin is self.origin.jobs_origin else None
         if uploads is None:
+            self.drain_small_body()
             self.close_connection = True
             self._send(405, b"<Error><Code>MethodNotAllowed</Code></Error>", {"Content-Type": "application/xml"})
             return
         uploads.receive(self)
+
+    def drain_small_body(self, limit=64 * 1024):
+        """Read and drop a request body of at most ``limit`` bytes (by Content-Length, or chunked) before a refusal,
+        so a client still sending it reads the answer instead of a broken pipe; a larger one is not read (the
+        connection closes under it, as S3's does). Bounded in time too."""
+        length = self.headers.get("Content-Length")
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        with contextlib.suppress(OSError, ValueError):
+            self.connection.settimeout(5)
+            if length is not None and length.isdigit() and int(length) <= limit:
+                self.rfile.read(int(length))
+            elif length is None and chunked:
+                total = 0
+                while total <= limit:
+                    size = int(self.rfile.readline(100).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline(1000) not in (b"\r\n", b"\n", b""):  # trailers, then the end
+                            pass
+                        return
+                    self.rfile.read(size + 2)  # the chunk and its CRLF
+                    total += size
 
     def _send_headers(self, status, headers):
         self.send_response(status)

@@ -15,7 +15,8 @@ As divio-cli 4.0.5 uses them (divio-api.md, "Restores and uploads"):
 The object storage answers a PUT the way S3-compatible storage does: a wrong signature is a 403
 ``SignatureDoesNotMatch``, an expired URL a 403 ``AccessDenied``, an ``Authorization`` header next to the query
 signature a 400 ``InvalidArgument`` (one auth mechanism only), a body without ``Content-Length`` a 411, and one
-larger than ``max_file_size`` a 400 ``EntityTooLarge``, refused before a byte of it is read. Files are kept in
+larger than ``max_file_size`` a 400 ``EntityTooLarge``, refused by its Content-Length (a body of up to 64 KiB
+is read and dropped first, so the client gets the answer; a larger one is not read). Files are kept in
 memory, so ``max_file_size`` is bounded (setting ``uploads={"max_file_size": N}``, at most 256 MiB).
 
 The real ``finish_url`` path is not known (divio-cli posts to whatever it is given); here it is
@@ -139,7 +140,8 @@ class UploadJobs:
             refusal = None
         if refusal is not None:
             status, code, message = refusal
-            handler.close_connection = True  # the body, if any, is not read
+            handler.drain_small_body()
+            handler.close_connection = True
             handler._send(status, ("<Error><Code>%s</Code><Message>%s</Message></Error>" % (code, message)).encode(),
                           {"Content-Type": "application/xml"})
             return
