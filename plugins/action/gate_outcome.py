@@ -33,7 +33,7 @@ class ActionModule(ActionBase):
         if step not in STEPS:
             return dict(failed=True, msg="step must be one of %s, not %r" % (", ".join(STEPS), step))
         run = gate_outcome.Run(args.get("application"), args.get("environment"), args.get("build_mode"),
-                               args.get("refresh_if_stale"), bool(self._task.check_mode))
+                               args.get("refresh_if_stale"), bool(self._task.check_mode), args.get("verify", False))
         # Relative to the directory ansible-playbook was started from (this process's), not to a playbook.
         report_dir = os.path.realpath(os.path.expanduser(str(args.get("report_dir", "reports"))))
         started = int(args.get("started") or time.time())
@@ -55,7 +55,7 @@ class ActionModule(ActionBase):
             self._write(run, report_dir, outcome, None, started, int(time.time()))
             return dict(failed=True, msg=outcome["line"], result=outcome["result"])
         return dict(changed=False, started=started, report_dir=report_dir, build_mode=run.build_mode.upper(),
-                    refresh=run.refresh())
+                    refresh=run.refresh(), verify=run.verify())
 
     def _finish(self, run, report_dir, started, args):
         gate, verdict, deployment = args.get("gate"), args.get("verdict"), args.get("deployment")

@@ -17,7 +17,8 @@ description:
   - "Groups: C(divio) (every host), C(divio_app_<application slug>), C(divio_env_<environment slug>) - in group
     names every character that is not a letter, digit or underscore becomes C(_), so C(my-shop) is
     C(divio_app_my_shop). With O(latest_backup): C(divio_backup_fresh), C(divio_backup_stale),
-    C(divio_backup_missing) and C(divio_backup_error) (always defined, possibly empty)."
+    C(divio_backup_missing), C(divio_backup_error) and C(divio_backup_unverified) (always defined, possibly empty;
+    C(divio_backup_unverified) has hosts only with O(verify=read))."
   - "Host variables: C(divio_application) (C(uuid), C(slug), C(name), C(organisation)), C(divio_environment) (the
     environment as the API sends it - C(uuid), C(slug), C(branch), C(last_finished_deployment), ...),
     C(divio_read_at) (when the API was read, UTC), and with O(latest_backup) C(divio_backup): exactly the record
@@ -84,6 +85,29 @@ options:
       - Setting it without O(latest_backup) is an error.
     type: raw
     default: 24h
+  verify:
+    description:
+      - With O(latest_backup) - V(read) also downloads every DATABASE part of the backup judged for each environment
+        and reads it with the format's own tool, as O(divio.cloud.backup_check#module:verify) does (C(pg_restore -f
+        /dev/null) for a PostgreSQL dump; the PostgreSQL client must be installed on the controller). An environment
+        whose backup fails verification gets the status V(unverified) and is in C(divio_backup_unverified); one whose
+        verification could not run (no C(pg_restore), a download that failed) is in C(divio_backup_error) with the
+        reason. C(divio_backup) then has C(verified), C(verified_at), C(verified_age_seconds) and C(verification).
+      - This creates a download link on the platform and downloads a dump for every environment B(each time the
+        inventory is read) - every C(ansible-playbook) and C(ansible-inventory) run - unless the result comes from the
+        cache (O(latest_backup_cache)) or O(verify_dir) already holds the verdict on that backup. It changes no
+        backup. Dumps hold production data; they are removed once read.
+      - Setting it without O(latest_backup) is an error.
+    type: str
+    choices: [none, read]
+    default: none
+  verify_dir:
+    description:
+      - With O(verify=read) - a folder on the controller for the downloads, whose manifest (C(.divio-downloads.json))
+        keeps each verdict by backup and part, so that a later read of the inventory does not download a backup
+        already verified. Unset, a temporary folder is used and removed, and every read verifies again.
+      - It must exist. Setting it without O(verify=read) is an error.
+    type: path
   latest_backup_cache:
     description:
       - Whether the cache (O(cache)) may also serve O(latest_backup) results. Off by default, so that a cache
@@ -136,6 +160,10 @@ environments: [live]
 latest_backup: true
 services: [DATABASE, STORAGE]
 max_age: 36h
+# Also read each judged backup's database dump back (hosts whose dump does not read are in
+# divio_backup_unverified); verdicts kept in verify_dir are not downloaded again.
+verify: read
+verify_dir: /var/lib/divio-inventory/verified
 compose:
   divio_branch: divio_environment.branch
 keyed_groups:
@@ -179,7 +207,7 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.divio.cloud.plugins.module_utils.checks import ERROR, FRESH, MISSING, STALE, FleetCheck
+from ansible_collections.divio.cloud.plugins.module_utils.checks import ERROR, FRESH, MISSING, STALE, UNVERIFIED, FleetCheck
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
@@ -195,8 +223,8 @@ except ImportError:  # older ansible-core templates every string that is not mar
         return value
 
 ALL_GROUP = "divio"
-BACKUP_STATUSES = (FRESH, STALE, MISSING, ERROR)
-BACKUP_OPTIONS = ("services", "max_age", "min_retention")
+BACKUP_STATUSES = (FRESH, STALE, MISSING, ERROR, UNVERIFIED)
+BACKUP_OPTIONS = ("services", "max_age", "min_retention", "verify", "verify_dir")
 BOOL_OPTIONS = ("latest_backup", "latest_backup_cache")
 TEMPLATED_OPTIONS = ("api_token", "api_url", "zone")
 APPLICATION_FIELDS = ("uuid", "slug", "name", "organisation")
@@ -324,6 +352,8 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
             if value is not None and not isinstance(value, bool) and str(value).lower() not in BOOLEANS:
                 raise InputError("%s %r is not valid: expected true or false." % (name, value))
         if self.get_option("latest_backup"):
+            if self.get_option("verify_dir") is not None and self.get_option("verify") != "read":
+                raise InputError("verify_dir applies only with verify: read; set verify: read or remove verify_dir.")
             return
         given = [name for name in BACKUP_OPTIONS if self.get_option_and_origin(name)[1] != "default"]
         if given:
@@ -363,7 +393,8 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
         if self.get_option("latest_backup"):
             # Made first: it checks every backup option before the first request.
             check = FleetCheck(services=self.get_option("services"), max_age=self.get_option("max_age"),
-                               min_retention=self.get_option("min_retention"))
+                               min_retention=self.get_option("min_retention"), verify=self.get_option("verify"),
+                               verify_dir=self.get_option("verify_dir"))
         with self.divio_client() as client:
             # One read of the fleet: the hosts and the backup check are the same environments.
             entries = fleet(client, **scope)

@@ -14,6 +14,8 @@ description:
     but Ansible's type checks convert rather than reject - the string V(live) becomes the list V([live]) - so the
     role passes its variables here as given, and a value of the wrong type fails the task with one line per
     variable, naming it and the value, before any API request.
+  - Returns RV(verify), the M(divio.cloud.backup_check) verification level that O(backup_gate_verify) asks for, which
+    the role's checks use.
 author:
   - divio.cloud contributors (@divio)
 options:
@@ -28,6 +30,9 @@ options:
     type: raw
   backup_gate_min_retention:
     description: Must be a number of seconds or a string such as V(24h).
+    type: raw
+  backup_gate_verify:
+    description: Must be a boolean (V(true), V(false), or their text such as V("yes") from C(-e)).
     type: raw
 attributes:
   action:
@@ -48,9 +53,17 @@ EXAMPLES = r"""
     backup_gate_services: "{{ backup_gate_services }}"
     backup_gate_max_age: "{{ backup_gate_max_age }}"
     backup_gate_min_retention: "{{ backup_gate_min_retention }}"
+    backup_gate_verify: "{{ backup_gate_verify }}"
+  register: variables
 """
 
 RETURN = r"""
+verify:
+  description: The M(divio.cloud.backup_check) O(divio.cloud.backup_check#module:verify) level for O(backup_gate_verify) -
+    V(read) when it is true, V(none) when it is false or not given.
+  returned: success
+  type: str
+  sample: read
 msg:
   description: When a variable has the wrong type, one line per variable.
   returned: failure

@@ -16,7 +16,8 @@ description:
     C(could_not_check) "did not finish" result. A bad variable ends the run there - the result is written and the
     task fails with the line.
   - O(step=gate_failed), in the rescue of the C(divio.cloud.backup_gate) role, says why the gate did not pass -
-    V(refused) (backups stale or missing, or taking a fresh one failed), V(could_not_check) (anything else) - and,
+    V(refused) (backups stale or missing, taking a fresh one failed, or with O(verify) a backup that failed
+    verification), V(could_not_check) (anything else, a verification that could not run included) - and,
     in check mode with O(refresh_if_stale), that a real run would take a backup and deploy (RV(deploy)).
   - O(step=finish) decides the outcome - V(deployed), V(refused), V(could_not_check), V(deployment_failed) or
     V(would_deploy) - and its one line, and writes C(gate_result.json) through a temporary file and a rename.
@@ -44,6 +45,14 @@ options:
   refresh_if_stale:
     description: The playbook's C(refresh_if_stale) variable, as given (a boolean, or its text from C(-e)).
     type: raw
+  verify:
+    description:
+      - The playbook's C(verify) variable, as given (a boolean, or its text from C(-e)); the role read-verifies the
+        backups it judges when it is true.
+      - Decides the words of the outcome line - whether the backups were read-verified, and that check mode
+        verifies nothing.
+    type: raw
+    default: false
   started:
     description: With O(step=finish), RV(started) of the start step.
     type: int
@@ -105,6 +114,10 @@ build_mode:
   type: str
 refresh:
   description: With O(step=start), O(refresh_if_stale) as a boolean; with O(step=gate_failed), whether a backup would be taken first.
+  returned: success
+  type: bool
+verify:
+  description: With O(step=start), O(verify) as a boolean.
   returned: success
   type: bool
 deploy:

@@ -4,10 +4,11 @@
 
 """The outcome of the gate_deployment playbook, decided from what its tasks returned; no Ansible imports.
 
-deployed           backups fresh (or refreshed), the deployment succeeded
-refused            backups stale or missing (no refresh, or the refresh failed): nothing was deployed
+deployed           backups fresh (or refreshed), and with verify read-verified; the deployment succeeded
+refused            backups stale or missing (no refresh, or the refresh failed), or with verify a backup that
+                   failed verification (``unverified``, never refreshed): nothing was deployed
 could_not_check    a bad variable, no or a rejected token, the API unreachable, no such application or
-                   environment: nothing was deployed
+                   environment, a verification that could not run: nothing was deployed
 deployment_failed  the gate passed; the deployment failed or its wait timed out
 would_deploy       check mode: a real run would deploy (``refresh``: after taking a backup)
 
@@ -28,11 +29,12 @@ _BACKUP_ACTIONS = ("divio.cloud.backup", "backup")
 
 class Run:
     """The playbook's variables as given: ``application`` (None when unset), ``environment``, ``build_mode``,
-    ``refresh_if_stale``, and whether this is check mode."""
+    ``refresh_if_stale``, whether this is check mode, and ``verify`` (read-verify the backups)."""
 
-    def __init__(self, application, environment, build_mode, refresh_if_stale, check_mode):
+    def __init__(self, application, environment, build_mode, refresh_if_stale, check_mode, verify=False):
         self.application, self.environment = application, environment
         self.build_mode, self.refresh_if_stale, self.check_mode = build_mode, refresh_if_stale, check_mode
+        self.verify_backups = verify
 
     def problems(self):
         """What is wrong with the variables, one phrase each, before any API call."""
@@ -45,13 +47,17 @@ class Run:
             problems.append("build_mode must be AUTO, ADOPT or FORCE, not %s" % json.dumps(self.build_mode))
         if self.refresh() is None:
             problems.append("refresh_if_stale must be true or false, not %s" % json.dumps(self.refresh_if_stale))
+        if self.verify() is None:
+            problems.append("verify must be true or false, not %s" % json.dumps(self.verify_backups))
         return problems
 
     def refresh(self):
         """refresh_if_stale as a bool (``-e`` gives text); None when it is neither."""
-        if isinstance(self.refresh_if_stale, bool):
-            return self.refresh_if_stale
-        return _BOOLEANS.get(str(self.refresh_if_stale).lower())
+        return _boolean(self.refresh_if_stale)
+
+    def verify(self):
+        """verify as a bool (``-e`` gives text); None when it is neither."""
+        return _boolean(self.verify_backups)
 
     @property
     def where(self):
@@ -69,11 +75,13 @@ class Run:
         judged = gate is not None and failed_action in _VERDICT_ACTIONS
         unreadable = judged and (gate["summary"]["error"] > 0 or any(c["environment"] is None for c in gate["checks"]))
         problems = "; ".join(gate["problems"]) if gate is not None else ""
-        if judged and not unreadable and self.check_mode and self.refresh():
+        # A backup that failed verification is refused as such: taking another would not make it readable.
+        reasons = _refusal_reasons(gate["checks"]) if judged else []
+        if judged and not unreadable and self.check_mode and self.refresh() and reasons == ["stale"]:
             return dict(result="would_deploy", refresh=True, error=None, line="", deploy=True)
         if judged and not unreadable:
             outcome = dict(result="refused", refresh=False, error=None,
-                           line="refused (stale): %s not deployed - %s" % (self.where, problems))
+                           line="refused (%s): %s not deployed - %s" % (", ".join(reasons) or "stale", self.where, problems))
         elif failed_action in _BACKUP_ACTIONS:
             outcome = dict(result="refused", refresh=False, error=error,
                            line="refused (stale): %s not deployed - taking a fresh backup failed: %s" % (self.where, error))
@@ -99,6 +107,12 @@ class Run:
             reason = "%d stale backup(s) refreshed" % len(taken)
         else:
             reason = "backups fresh"
+        if self.verify() and self.check_mode:
+            reason += ", not verified (check mode creates no download links)"
+        elif self.verify():
+            checks = (gate or {}).get("checks") or []
+            verified = bool(checks) and all(check.get("verified") is True for check in checks)
+            reason += ", database dumps read-verified" if verified else ", nothing verified (no DATABASE part)"
         if self.check_mode:
             line = "check mode: would %sdeploy %s (build mode %s)%s - %s" % (
                 "take a backup of %s, then " % self.where if refresh else "", self.where, self.build_mode.upper(),
@@ -129,6 +143,20 @@ def unfinished(started):
 
 def render(document):
     return json.dumps(document, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def _boolean(value):
+    if isinstance(value, bool):
+        return value
+    return _BOOLEANS.get(str(value).lower())
+
+
+def _refusal_reasons(checks):
+    """Why the judged environments were refused, in words for the line: ``stale`` (or missing) and/or
+    ``unverified``."""
+    reasons = ["unverified" if check["status"] == "unverified" else "stale"
+               for check in checks if check["status"] != "fresh"]
+    return sorted(set(reasons), key=reasons.index)
 
 
 def _message(result):

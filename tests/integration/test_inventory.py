@@ -21,7 +21,8 @@ from testlib import ANSIBLE_CORE, TOKEN
 
 SOURCE = "plugin: divio.cloud.divio\n"
 BACKUPS = SOURCE + "latest_backup: true\n"
-STATUS_GROUPS = ("divio_backup_fresh", "divio_backup_stale", "divio_backup_missing", "divio_backup_error")
+STATUS_GROUPS = ("divio_backup_fresh", "divio_backup_stale", "divio_backup_missing", "divio_backup_error",
+                 "divio_backup_unverified")
 WRONG_TOKEN = "wrong-Tok3n-INVENTORY-4d5e6f"
 
 

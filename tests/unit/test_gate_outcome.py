@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ansible_collections.divio.cloud.plugins.action.backup_gate_variables import problems as variable_problems
+from ansible_collections.divio.cloud.plugins.action.backup_gate_variables import verify_level
 from ansible_collections.divio.cloud.plugins.plugin_utils import gate_outcome
 
 FIELDS = ["application", "attached", "backups_taken", "check_mode", "deployment", "environment", "error", "finished",
@@ -119,3 +120,79 @@ def test_gate_result_json_has_every_field_sorted():
     full = run().document(run().judge_gate_failure("fail", VERDICT, gate(taken=[{"uuid": "b" * 26}, None])),
                           gate(taken=[{"uuid": "b" * 26}, None]), 1, 2)
     assert full["backups_taken"] == ["b" * 26] and sorted(full["gate"]) == ["problems", "summary"]
+
+
+# -- verify (issue 25, part 5) -------------------------------------------------------------------------
+
+UNVERIFIED = "shop/live: backup %s failed verification: pg_restore 15.18 could not read the whole dump" % ("b" * 26)
+
+
+def verified_gate(status="unverified", verified=False, error=0, problems=(UNVERIFIED,)):
+    return {"checks": [{"environment": "e" * 26, "status": status, "verified": verified}],
+            "summary": {"error": error, "fresh": int(status == "fresh"), "unverified": int(status == "unverified"),
+                        "ok": status == "fresh", "total": 1},
+            "problems": list(problems), "backups_taken": []}
+
+
+def verifying(check_mode=False, refresh="false", verify="true"):
+    return gate_outcome.Run("shop", "live", "auto", refresh, check_mode, verify)
+
+
+def test_verify_is_checked_with_the_other_variables():
+    assert gate_outcome.Run("shop", "live", "auto", "false", False, "maybe").problems() == [
+        'verify must be true or false, not "maybe"']
+    assert verifying(verify="YES").verify() is True and verifying(verify=False).verify() is False
+    assert run().verify() is False  # not given: no verification
+
+
+def test_a_backup_that_failed_verification_is_refused_as_unverified():
+    outcome = verifying().judge_gate_failure("ansible.builtin.fail", VERDICT, verified_gate())
+    assert outcome == {"result": "refused", "refresh": False, "error": None, "deploy": False,
+                       "line": "refused (unverified): shop/live not deployed - " + UNVERIFIED}
+
+
+def test_stale_and_unverified_environments_say_both():
+    both = verified_gate(problems=(UNVERIFIED, "shop/test: newest DATABASE backup is 31h old (limit 24h)"))
+    both["checks"].append({"environment": "f" * 26, "status": "stale", "verified": True})
+    outcome = verifying().judge_gate_failure("ansible.builtin.fail", VERDICT, both)
+    assert outcome["result"] == "refused" and outcome["line"].startswith("refused (unverified, stale): shop/live ")
+
+
+def test_an_unverified_backup_is_not_refreshed_in_check_mode_either():
+    outcome = verifying(check_mode=True, refresh="true").judge_gate_failure("fail", VERDICT, verified_gate())
+    assert outcome["deploy"] is False and outcome["result"] == "refused"
+    assert outcome["line"].startswith("refused (unverified): ")
+
+
+def test_a_verification_that_could_not_run_could_not_check():
+    problem = "shop/live: error: backup %s could not be verified: pg_restore was not found" % ("b" * 26)
+    outcome = verifying().judge_gate_failure("ansible.builtin.fail", VERDICT,
+                                             verified_gate("error", None, error=1, problems=(problem,)))
+    assert outcome["result"] == "could_not_check" and outcome["deploy"] is False
+    assert outcome["line"] == "could not check: shop/live not deployed - " + problem
+
+
+def test_deployed_lines_say_what_was_verified():
+    result = {"deployment": {"uuid": "d" * 26}, "attached": None}
+    line = verifying().deployed(result, verified_gate("fresh", True, problems=()), refresh=False)["line"]
+    assert line == "deployed: shop/live - deployment %s succeeded, backups fresh, database dumps read-verified" % ("d" * 26)
+    # STORAGE only: nothing to read-verify, and the line must not claim otherwise.
+    line = verifying().deployed(result, verified_gate("fresh", None, problems=()), refresh=False)["line"]
+    assert line.endswith(", backups fresh, nothing verified (no DATABASE part)")
+    line = verifying(check_mode=True).deployed({"changed": True, "deployment": None, "attached": None},
+                                               verified_gate("fresh", None, problems=()), refresh=False)["line"]
+    assert line == ("check mode: would deploy shop/live (build mode AUTO) - backups fresh, not verified (check mode "
+                    "creates no download links)")
+    assert run().deployed(result, verified_gate("fresh", None, problems=()), refresh=False)["line"].endswith(
+        "succeeded, backups fresh")
+
+
+@pytest.mark.parametrize("value, level", [(True, "read"), ("yes", "read"), ("1", "read"), (False, "none"),
+                                          ("false", "none"), (None, None), ("maybe", None)])
+def test_role_verify_becomes_a_backup_check_level(value, level):
+    found = variable_problems({"backup_gate_verify": value})
+    if level is None:
+        assert found == ["backup_gate_verify must be true or false, not %s" % json.dumps(value)]
+    else:
+        assert found == [] and verify_level({"backup_gate_verify": value}) == level
+    assert verify_level({}) == "none"
