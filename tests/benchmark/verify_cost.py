@@ -67,7 +67,7 @@ def main():
             one_run(sim, "read", kept)  # fills the manifest for the warm runs
             for way, verify, verify_dir in (("verify: none", "none", None), ("verify: read, cold", "read", None),
                                             ("verify: read, warm", "read", kept)):
-                runs = [one_run(sim, verify, verify_dir) for _ in range(args.runs)]
+                runs = [one_run(sim, verify, verify_dir) for _run in range(args.runs)]
                 last = runs[-1]
                 counts = dict((k, v) for k, v in last["summary"].items() if k in ("fresh", "stale", "missing", "error",
                                                                                   "unverified") and v)
