@@ -4,11 +4,14 @@ origin serves good or broken dumps. What is checked: the outcome in gate_result.
 requests made - a deployment POST only when the dump read back, a backup-downloads POST only with verification."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST
 
 from testlib import TOKEN, private_simulator
 
@@ -64,6 +67,20 @@ def test_a_good_dump_is_verified_then_deployed(gate):
     assert result["line"].endswith(", backups fresh, database dumps read-verified"), result["line"]
     assert result["gate"]["summary"]["ok"] is True
     assert posted == [DOWNLOADS, DEPLOYMENTS]  # verified before the deployment
+
+
+@needs_pg_restore
+def test_verify_dir_keeps_the_verdict_between_gate_runs(gate, tmp_path):
+    """With verify_dir (the role's backup_gate_verify_dir), the second gate run before a deployment downloads
+    nothing: the verdict kept there stands."""
+    kept = tmp_path / "verdicts"
+    kept.mkdir()
+    first, result, posted = gate(application="wiki", verify=True, verify_dir=str(kept))
+    assert first.rc == 0 and result["result"] == "deployed" and posted == [DOWNLOADS, DEPLOYMENTS], first
+    second, result, posted = gate(application="wiki", verify=True, verify_dir=str(kept))
+    assert second.rc == 0 and result["result"] == "deployed", second
+    assert result["line"].endswith(", database dumps read-verified") and posted == [DEPLOYMENTS]
+    assert os.listdir(kept) == [MANIFEST]
 
 
 @needs_pg_restore
