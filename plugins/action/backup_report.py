@@ -75,7 +75,8 @@ def outcome(report, report_dir, report_only):
     lines = [
         "Backups: %d checked - %s (limit %s, %s%s) - result %s" % (
             s["total"], _counts(s), rules["max_age"], ", ".join(rules["services"]),
-            ", verified" if rules.get("verify") else "", s["result"]),
+            ", %d verified" % backup_reports.verified_count(report["records"]) if rules.get("verify") else "",
+            s["result"]),
         "API: %s requests, %s retries, %s s" % (stats["requests"], stats["retries"], stats["seconds"]),
         "Reports: %s/backups.{json,xml,md,prom}" % report_dir,
     ] + (problems if report_only else [])

@@ -87,8 +87,8 @@ options:
     default: 24h
   verify:
     description:
-      - With O(latest_backup) - V(read) also downloads every DATABASE part of the backup judged for each environment
-        and reads it with the format's own tool, as O(divio.cloud.backup_check#module:verify) does (C(pg_restore -f
+      - With O(latest_backup) - V(read) also downloads the DATABASE parts of the backup judged for each environment's
+        DATABASE entries of O(services), and reads each with the format's own tool, as O(divio.cloud.backup_check#module:verify) does (C(pg_restore -f
         /dev/null) for a PostgreSQL dump; the PostgreSQL client must be installed on the controller). An environment
         whose backup fails verification gets the status V(unverified) and is in C(divio_backup_unverified); one whose
         verification could not run (no C(pg_restore), a download that failed) is in C(divio_backup_error) with the
@@ -201,6 +201,7 @@ cache_timeout: 600
 
 import datetime
 import hashlib
+import json
 import re
 
 from ansible.errors import AnsibleParserError
@@ -223,6 +224,9 @@ except ImportError:  # older ansible-core templates every string that is not mar
         return value
 
 ALL_GROUP = "divio"
+# The options the cached hosts depend on (besides the account).
+SHAPING_OPTIONS = ("applications", "organisation", "environments", "latest_backup", "services", "max_age",
+                   "min_retention", "verify", "verify_dir")
 BACKUP_STATUSES = (FRESH, STALE, MISSING, ERROR, UNVERIFIED)
 BACKUP_OPTIONS = ("services", "max_age", "min_retention", "verify", "verify_dir")
 BOOL_OPTIONS = ("latest_backup", "latest_backup_cache")
@@ -361,9 +365,11 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
                              % (", ".join(given), "ies" if len(given) == 1 else "y", "it" if len(given) == 1 else "them"))
 
     def _cache_key(self, path):
-        """Per source file and per account: the API URL and a hash of the token, never the token."""
+        """Per source file, per account (the API URL and a hash of the token, never the token) and per the options
+        that shape the hosts, so a source changed to, say, verify: read never gets an entry made without it."""
         settings = self.divio_settings()
-        account = hashlib.sha256(("%s\n%s" % (settings.base_url, settings.token)).encode("utf-8")).hexdigest()[:16]
+        shaping = json.dumps([self.get_option(name) for name in SHAPING_OPTIONS], sort_keys=True, default=str)
+        account = hashlib.sha256(("%s\n%s\n%s" % (settings.base_url, settings.token, shaping)).encode("utf-8")).hexdigest()[:16]
         return "%s_%s" % (self.get_cache_key(path), account)
 
     def _use_cache(self):

@@ -179,7 +179,7 @@ class FleetCheck:
 
     def _judge_environments(self, client, targets):
         """Fill in the records of ``targets`` (``(record, environment uuid)``) from the environments' backups; returns
-        the DATABASE parts of each judged backup, by backup id (for the verify step)."""
+        the DATABASE parts each DATABASE rule counted, by backup id and part id (for the verify step)."""
         limit, now, retention, services = self.limit, self.now, self.retention, self.services
         errors = {}
         # One scan for all services (a backup that may hold any of them); each service is then judged on
@@ -206,10 +206,13 @@ class FleetCheck:
                 _error(record, error)
                 continue
             known, picks = result
-            for _service, found in picks:
-                if found:
-                    database_parts[found[0].backup["uuid"]] = [part for part in found[0].parts
-                                                               if known.type_of(part) == "DATABASE"]
+            for service, found in picks:
+                if found and split_service(service)[0] == "DATABASE":
+                    # The parts this rule counted, typed as the download names them (the live API's parts
+                    # carry no service_type, and never a prefix).
+                    kept = database_parts.setdefault(found[0].backup["uuid"], {})
+                    kept.update((part["uuid"], dict(part, service_type="DATABASE", prefix=known.prefix_of(part)))
+                                for part in found[0].counted if known.type_of(part) == "DATABASE")
             record["warnings"] = ["%s: %s" % (_name(record), warning) for warning in candidates[env_uuid].warnings]
             _judge(record, [_service_check(record, service, found[0] if found else None, limit, now, known)
                             for service, found in picks])
@@ -217,50 +220,62 @@ class FleetCheck:
 
 
 def verify_records(client, records, verify_dir=None, now=None, database_parts=None):
-    """The verify step: download and read-verify every DATABASE part of the backup each record judged (never an
-    older one), and mark the record ``unverified`` (a file failed) or ``error`` (a verification could not run).
+    """The verify step: download and read-verify the DATABASE parts of the backups each record's DATABASE rules
+    judged (never an older one; a backup judged only for STORAGE is not read), and mark the record ``unverified``
+    (a file failed) or ``error`` (a verification could not run).
 
     Files go to ``verify_dir`` (or a temporary directory, removed at the end) and are removed once verified;
     ``verify_dir``'s manifest keeps each verdict by backup and part, so the next run does not repeat it.
     Backups are verified concurrently, at most the client's ``max_concurrency`` at a time. Each record gains
     ``verified`` (true, false, or null when nothing could be verified), ``verified_at`` and
     ``verified_age_seconds`` (the age of the judged backup when it was verified, else null) and ``verification``.
-    ``database_parts`` (each judged backup's DATABASE parts, by backup id, as the check fetched them) lets a backup
-    whose every DATABASE part has a verdict in the manifest be reported from it, without a request."""
+    ``database_parts`` (the parts each DATABASE rule counted, by backup id and part id, as the check fetched them)
+    lets a backup whose every such part has a verdict in the manifest be reported from it, without a request.
+
+    A file system that fails (``verify_dir`` not writable, the disk full) fails the whole step with
+    ``InputError`` naming the directory: verdicts that cannot be kept must not pass as kept."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     todo = [r for r in records if r["status"] in (FRESH, STALE)]
     for record in records:
         record.update(verified=None, verified_at=None, verified_age_seconds=None, verification=[])
-    owned = verify_dir is None
-    directory = tempfile.mkdtemp(prefix="divio-check-verify-") if owned else verify_dir
+    owned, directory = verify_dir is None, verify_dir
     try:
-        manifest = Manifest(directory)
-
-        def verify_one(record):
-            results = []
-            for uuid in dict.fromkeys(c["uuid"] for c in record["services"] if c.get("uuid")):
-                recorded = recorded_verdicts(manifest, uuid, (database_parts or {}).get(uuid) or [], "read")
-                if recorded is not None:
-                    results.append(recorded)
-                    continue
-                options = DownloadOptions(directory, backup=uuid, services=["DATABASE"], verify="read")
-                try:
-                    results.append(download_backup(client, record["application"], record["environment_slug"], options,
-                                                   manifest=manifest, keep_files=False))
-                except InputError as exc:
-                    if "holds no DATABASE part" not in str(exc):
-                        raise
-            return results
-
-        for record, (results, error) in zip(todo, client.map(verify_one, todo, return_errors=True)):
-            if error is not None:
-                _error(record, error)
-                continue
-            _apply_verification(record, results)
-        manifest.save()
-    finally:
         if owned:
+            directory = tempfile.mkdtemp(prefix="divio-check-verify-")
+        _verify(client, todo, directory, database_parts or {})
+    except OSError as exc:
+        where = "a temporary directory (%s)" % (directory or tempfile.gettempdir()) if owned else "verify_dir %r" % verify_dir
+        raise InputError("The backups could not be verified in %s: %s" % (where, exc.strerror or exc)) from None
+    finally:
+        if owned and directory:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _verify(client, todo, directory, database_parts):
+    manifest = Manifest(directory)
+
+    def verify_one(record):
+        results = []
+        services_of = {}  # judged backup -> the DATABASE entries of the services that judged it
+        for check in record["services"]:
+            if check.get("uuid") and split_service(check["service"])[0] == "DATABASE":
+                services_of.setdefault(check["uuid"], []).append(check["service"])
+        for uuid, services in services_of.items():
+            recorded = recorded_verdicts(manifest, uuid, list((database_parts.get(uuid) or {}).values()), "read")
+            if recorded is not None:
+                results.append(recorded)
+                continue
+            options = DownloadOptions(directory, backup=uuid, services=services, verify="read")
+            results.append(download_backup(client, record["application"], record["environment_slug"], options,
+                                           manifest=manifest, keep_files=False))
+        return results
+
+    for record, (results, error) in zip(todo, client.map(verify_one, todo, return_errors=True)):
+        if error is not None:
+            _error(record, error)
+            continue
+        _apply_verification(record, results)
+    manifest.save()
 
 
 def _apply_verification(record, results):
@@ -319,6 +334,10 @@ def run_fleet_check(client, params, check_mode=False):
     if verify != "none" and check_mode:
         warnings.append("verify: %s is not done in check mode (it would create download links)." % verify)
         verify = "none"
+    services = parse_services(params["services"]) or DEFAULT_SERVICES
+    if verify != "none" and not any(split_service(service)[0] == "DATABASE" for service in services):
+        warnings.append("verify: %s reads DATABASE dumps, and services %s has none: nothing is verified."
+                        % (verify, ", ".join(services)))
     records, summary = check_backups(client, applications=params["applications"], organisation=params["organisation"],
                                      environments=params["environments"], services=params["services"],
                                      max_age=params["max_age"], min_retention=params["min_retention"], verify=verify,

@@ -56,12 +56,15 @@ options:
     default: 24h
   verify:
     description:
-      - V(read) downloads and read-verifies every C(DATABASE) part of the backup judged for each checked environment
-        (never an older one), as M(divio.cloud.backup_download) with O(divio.cloud.backup_download#module:verify=read)
-        does. A backup whose file fails verification gets status V(unverified); a verification that could not run
-        (no C(pg_restore), a failed download) makes the record V(error), with the reason.
+      - V(read) downloads and read-verifies the C(DATABASE) parts that each C(DATABASE) entry of O(services) counted,
+        of the backup it judged for each checked environment (never an older one; a backup judged only for C(STORAGE)
+        is not read), as M(divio.cloud.backup_download) with O(divio.cloud.backup_download#module:verify=read) does.
+        A backup whose file fails verification gets status V(unverified); a verification that could not run (no
+        C(pg_restore), a failed download) makes the record V(error), with the reason.
       - This creates download links on the platform and reads whole files (network, disk, time); it changes no backup,
         so the task still reports C(changed=false). Not done in check mode.
+      - With no C(DATABASE) entry in O(services) nothing is verified, and a warning says so.
+      - A O(verify_dir) that cannot be written (or a full disk) fails the task, naming the directory.
       - V(none) (the default) checks the backups' existence and age only.
     type: str
     choices: [none, read]
@@ -131,7 +134,7 @@ checks:
       type: str
       sample: stale
     verified:
-      description: With O(verify=read) only - V(true) when every C(DATABASE) part of the judged backup read whole,
+      description: With O(verify=read) only - V(true) when every C(DATABASE) part the check counted read whole,
         V(false) when one failed, V(null) when nothing was verified (missing, error, or no C(DATABASE) part).
       type: bool
     verified_at:

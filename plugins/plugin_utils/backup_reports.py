@@ -126,9 +126,10 @@ def render_markdown(report):
     lines = [
         "# Divio backups: %s" % title,
         "",
-        "%d checked: %s. Rule: a successful %s backup at most %s old%s. Generated %s." % (
+        "%d checked: %s. Rule: a successful %s backup at most %s old.%s Generated %s." % (
             s["total"], counts, " and ".join(rules["services"]), _cell(rules["max_age"]),
-            ", its DATABASE parts read back in full" if verified else "", generated_at(report)),
+            " Verified (DATABASE dumps read back in full): %d of %d." % (verified_count(records), len(records))
+            if verified else "", generated_at(report)),
         "",
         "| %s |" % " | ".join(columns),
         "|%s" % ("---|" * len(columns)),
@@ -146,6 +147,11 @@ def render_markdown(report):
             _cell("; ".join(r["problems"])),
         ]))
     return "\n".join(lines) + "\n"
+
+
+def verified_count(records):
+    """Records whose judged backups' DATABASE dumps were all read back in full."""
+    return sum(1 for record in records if record.get("verified") is True)
 
 
 def _verified_cell(record):
@@ -202,7 +208,8 @@ def render_prometheus(report):
     def family(name, samples):
         text = _HELP[name] % ", ".join(statuses) if name == "divio_backup_status" else _HELP[name]
         if name == "divio_backup_fresh" and verifies(report["rules"]):
-            text += " About age only: a fresh backup that failed verification is 1 here, 0 in divio_backup_verified."
+            text += (" About age only: a fresh backup whose verification failed or could not run is 1 here (see "
+                     "divio_backup_verified and divio_backup_status).")
         lines.extend(["# HELP %s %s" % (name, text), "# TYPE %s gauge" % name])
         lines.extend("%s%s %s" % (name, "{%s}" % labels if labels else "", value) for labels, value in samples)
 
@@ -210,15 +217,16 @@ def render_prometheus(report):
     family("divio_backup_check_timestamp_seconds", [("", int(report["started"]))])
     family("divio_backup_check_errors", [("", report["summary"]["error"])])
     if series:
-        family("divio_backup_fresh", [(key, 1 if r["status"] == "fresh" or (
-            r["status"] == "unverified" and all(c["fresh"] for c in r["services"])) else 0) for key, r in series.items()])
+        # About age only: every checked service has a fresh backup, whatever its verification says.
+        family("divio_backup_fresh", [(key, 1 if r["services"] and all(c["fresh"] for c in r["services"]) else 0)
+                                      for key, r in series.items()])
         family("divio_backup_age_seconds", [(key, r["age_seconds"]) for key, r in series.items()
                                             if r["age_seconds"] is not None])
         family("divio_backup_status", [('%s,status="%s"' % (key, status), 1 if r["status"] == status else 0)
                                        for key, r in series.items() for status in statuses])
-        if verifies(report["rules"]):
-            family("divio_backup_verified", [(key, int(r["verified"])) for key, r in series.items()
-                                             if r.get("verified") is not None])
+        verdicts = [(key, int(r["verified"])) for key, r in series.items() if r.get("verified") is not None]
+        if verifies(report["rules"]) and verdicts:  # no family without a sample (a STORAGE-only check)
+            family("divio_backup_verified", verdicts)
     return "\n".join(lines) + "\n"
 
 
@@ -259,8 +267,10 @@ def _verification_line(part):
     verification = part.get("verification") or {}
     if part.get("verified"):
         outcome = "verified - %s" % "; ".join(verification.get("checks") or [])
-    else:
+    elif part.get("verified") is False:
         outcome = "FAILED - %s" % (verification.get("reason") or "not verified")
+    else:  # the check could not run here: no verdict on the backup
+        outcome = "NOT CHECKED - %s" % (verification.get("reason") or "not verified")
     return "%s:%s part %s (%s, %s bytes): %s" % (part.get("service_type"), part.get("prefix"), part.get("part"),
                                                  part.get("format"), part.get("size"), outcome)
 

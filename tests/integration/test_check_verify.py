@@ -16,6 +16,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.client import DivioCli
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 
+from divio_simulator import SIZES, generate_dataset, run_simulator
 from testlib import TOKEN, play, private_simulator
 
 pytestmark = pytest.mark.skipif(not shutil.which("pg_restore"), reason="pg_restore (PostgreSQL client) is not installed")
@@ -35,6 +36,11 @@ def client(vsim):
 
 def posts(sim):
     return [path for method, path, _status in sim.requests if method == "POST"]
+
+
+def posted_downloads(sim):
+    """Every download the simulator made (request bodies are not logged): which backups were asked for."""
+    return list(sim.download_jobs.downloads.values())
 
 
 def by_env(records):
@@ -71,9 +77,12 @@ def test_a_broken_backup_is_unverified_and_the_verdict_is_kept(client, vsim, tmp
     assert summary["ok"] is False
     vsim.configure(downloads={"duration_seconds": 0, "fault": None})
     vsim.reset_stats()
-    records, _summary = check_backups(client, applications=["wiki"], environments=["live"], verify="read",
-                                      verify_dir=str(tmp_path))
-    assert records[0]["status"] == "unverified" and posts(vsim) == []  # the verdict, by backup and part, stands
+    again, _summary = check_backups(client, applications=["wiki"], environments=["live"], verify="read",
+                                    verify_dir=str(tmp_path))
+    assert again[0]["status"] == "unverified" and posts(vsim) == []  # the verdict, by backup and part, stands
+    # ... and says what it said: the same part (DATABASE:DEFAULT, not DATABASE:None), with when it was made.
+    [problem], [kept] = record["problems"], again[0]["problems"]
+    assert ": DATABASE:DEFAULT: pg_restore" in problem and kept.startswith(problem + " (verified ")
 
 
 def test_a_verification_that_cannot_run_is_an_error(client, vsim, tmp_path, monkeypatch):
@@ -140,7 +149,7 @@ def test_check_backups_playbook_reports_an_unverified_backup(run_playbook, tmp_p
         run = run_playbook(None, playbook_path=PLAYBOOK, env=env, extra_vars={
             "applications": ["wiki"], "environments": ["live"], "verify": "read", "report_dir": str(out)})
     assert run.rc == 2, run
-    assert "verify read" in run.output and "0 error, 1 unverified (limit 24h, DATABASE, verified) - result stale" in run.output
+    assert "verify read" in run.output and "0 error, 1 unverified (limit 24h, DATABASE, 0 verified) - result stale" in run.output
     assert "(0 stale, 0 missing, 0 error, 1 unverified):" in run.output and TOKEN not in run.output
     report, junit, markdown, metrics = reports(out)
     assert report["summary"]["result"] == "stale" and report["summary"]["unverified"] == 1
@@ -197,3 +206,59 @@ def test_check_backups_playbook_rejects_a_bad_verify_level(run_playbook, sim_env
     report, _junit, _markdown, _metrics = reports(out)
     assert report["summary"]["result"] == "failed" and report["summary"]["unverified"] == 0
     assert "value of verify must be one of: none, read, got: restore" in report["error"]
+
+
+def _dataset_whose_newest_wiki_live_backup_lost_its_database_part():
+    """The demo data, with wiki/live's newest backup PARTIAL: its DATABASE part failed, its STORAGE part did not."""
+    dataset = generate_dataset(seed=1, **SIZES["demo"])
+    [app] = [a for a in dataset.by_uuid["applications"].values() if a["slug"] == "wiki"]
+    [env] = [e for e in dataset.by_uuid["environments"].values() if e["application"] == app["uuid"] and e["slug"] == "live"]
+    newest = max((b for b in dataset.by_uuid["backups"].values() if b["environment"] == env["uuid"]),
+                 key=lambda b: str(b.get("started_at")))
+    for part_uuid in newest["service_instance_backups"]:
+        part = dataset.by_uuid["service_instance_backups"][part_uuid]
+        if dataset.by_uuid["service_instances"][part["service_instance"]]["type"] == "DATABASE":
+            part["errors"] = ["Database dump failed"]
+            newest["success"] = "PARTIAL"
+    return dataset, newest["uuid"]
+
+
+def test_only_the_backups_database_rules_judged_are_read(tmp_path):
+    """A backup judged only for STORAGE is not read: verify never turns a fresh or stale environment into an error
+    because a backup's DATABASE part failed where no DATABASE rule looked."""
+    dataset, partial = _dataset_whose_newest_wiki_live_backup_lost_its_database_part()
+    with run_simulator(dataset=dataset, token=TOKEN, downloads={"duration_seconds": 0.05}) as sim:
+        with DivioClient.from_options({"api_url": sim.url, "api_token": TOKEN}, environ={}) as client:
+            [plain], _summary = check_backups(client, applications=["wiki"], environments=["live"],
+                                              services=["DATABASE", "STORAGE"])
+            sim.reset_stats()
+            [record], summary = check_backups(client, applications=["wiki"], environments=["live"],
+                                              services=["DATABASE", "STORAGE"], verify="read")
+            database, storage = record["services"]
+            assert storage["uuid"] == partial and database["uuid"] != partial  # DATABASE was judged on an older one
+            assert record["status"] == plain["status"] == "stale" and record["verified"] is True, record
+            assert [download["backup"] for download in posted_downloads(sim)] == [database["uuid"]]
+            [record], summary = check_backups(client, applications=["wiki"], environments=["live"],
+                                              services=["STORAGE"], verify="read")
+            assert record["status"] == "fresh" and record["verified"] is None and record["verification"] == []
+            assert len(posted_downloads(sim)) == 1 and summary["unverified"] == 0  # no new download
+
+
+def test_storage_only_with_verify_says_nothing_was_verified(run_playbook, tmp_path):
+    out = tmp_path / "reports"
+    with private_simulator(downloads={"duration_seconds": 0}) as sim:
+        run = run_playbook(None, playbook_path=PLAYBOOK, env={"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN},
+                           extra_vars={"applications": "wiki", "services": ["STORAGE"], "verify": "read",
+                                       "report_dir": str(out)})
+        assert posts(sim) == []
+    assert run.rc == 0, run
+    assert "services STORAGE has none: nothing is verified" in run.output
+    assert "(limit 24h, STORAGE, 0 verified) - result fresh" in run.output
+    _report, _junit, markdown, metrics = reports(out)
+    assert "Verified (DATABASE dumps read back in full): 0 of 2." in markdown and "divio_backup_verified" not in metrics
+
+
+def test_a_verify_dir_that_cannot_be_written_fails_the_check_naming_it(client, vsim, tmp_path):
+    (tmp_path / MANIFEST).mkdir()  # the manifest's place is taken: it can be neither read nor replaced
+    with pytest.raises(InputError, match=r"could not be verified in verify_dir '%s': Is a directory" % tmp_path):
+        check_backups(client, applications=["wiki"], environments=["live"], verify="read", verify_dir=str(tmp_path))

@@ -118,3 +118,19 @@ def test_bad_verify_options_fail_the_source_before_any_request(inventory, vsim, 
     for said in (message,) if isinstance(message, str) else message:
         assert said in " ".join(output.split()), output
     assert "Traceback" not in output and vsim.stats()["requests"] == 0
+
+
+@needs_pg_restore
+def test_a_cached_source_changed_to_verify_is_read_again(inventory, vsim, tmp_path):
+    """The cache key holds the options that shape the hosts: an entry made without verify never answers a source
+    that asks for it (it would put an unverified dump in divio_backup_fresh)."""
+    cache = "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: %s\nlatest_backup_cache: true\n" % (
+        tmp_path / "inventory-cache")
+    vsim.configure(downloads={"duration_seconds": 0.05, "fault": "truncated"})
+    rc, output, data = inventory(SOURCE + "latest_backup: true\n" + cache)
+    assert rc == 0 and group(data, "divio_backup_fresh") == {"wiki.live", "wiki.test"}, output
+    rc, output, data = inventory(VERIFY + cache)
+    assert rc == 0, output
+    assert group(data, "divio_backup_unverified") == {"wiki.live", "wiki.test"} and posts(vsim) == [DOWNLOADS] * 2
+    rc, output, again = inventory(VERIFY + cache)  # now that entry is the one served
+    assert rc == 0 and again == data and vsim.stats()["requests"] == 0, output

@@ -77,7 +77,8 @@ def _verified_report():
     bad = dict(fresh, application_slug="blog", status="unverified", verified=False, verified_at=None,
                problems=["blog/live: backup b failed verification: DATABASE:DEFAULT: pg_restore could not read it"],
                verification=[dict(part, verified=False, verification=dict(reason="pg_restore could not read it"))])
-    error = dict(fresh, application_slug="crm", status="error", verified=None, verified_at=None, verification=[],
+    unchecked = dict(part, verified=None, verification=dict(reason="pg_restore was not found", status="could_not_check"))
+    error = dict(fresh, application_slug="crm", status="error", verified=None, verified_at=None, verification=[unchecked],
                  error="backup c could not be verified: timed out",
                  problems=["crm/live: error: backup c could not be verified: timed out"])
     summary = dict(base["summary"], fresh=1, unverified=1, error=1, total=3, ok=False, result="failed")
@@ -92,9 +93,12 @@ def test_a_verified_check_reports_the_unverified_status_everywhere():
     assert failed.get("name") == "blog/live" and failed.find("failure").get("type") == "unverified"
     assert "part pppppppppppppppppppppppppp (pg_custom, 35724 bytes): FAILED - pg_restore could not read it" in \
         failed.find("system-out").text
+    [erred] = [case for case in suite.iter("testcase") if case.find("error") is not None]
+    assert "NOT CHECKED - pg_restore was not found" in erred.find("system-out").text  # no verdict on the backup
+    assert "FAILED" not in erred.find("system-out").text
     markdown = br.render_markdown(report)
     assert "3 checked: 1 fresh, 0 stale, 0 missing, 1 error, 1 unverified. Rule: a successful DATABASE backup at " \
-           "most 24h old, its DATABASE parts read back in full." in markdown
+           "most 24h old. Verified (DATABASE dumps read back in full): 1 of 3." in markdown
     assert "| Latest backup (taken_at) | Verified | Details |" in markdown
     rows = dict((line.split(" | ")[1], line.split(" | ")) for line in markdown.splitlines() if line.startswith("| "))
     assert rows["shop"][6] == "2026-11-18T16:50:01Z" and rows["blog"][6] == "failed" and rows["crm"][6] == "\u2014"
@@ -105,7 +109,8 @@ def test_a_verified_check_reports_the_unverified_status_everywhere():
         return dict((s.labels["application"], s.value) for s in families[name].samples)
 
     assert by_app("divio_backup_verified") == {"shop": 1, "blog": 0}  # nothing verified for crm: no sample
-    assert by_app("divio_backup_fresh") == {"shop": 1, "blog": 1, "crm": 0}  # about age only
+    # About age only: crm's backup is fresh, only its verification could not run.
+    assert by_app("divio_backup_fresh") == {"shop": 1, "blog": 1, "crm": 1}
     status = dict(((s.labels["application"], s.labels["status"]), s.value) for s in families["divio_backup_status"].samples)
     assert status[("blog", "unverified")] == 1 and status[("shop", "unverified")] == 0 and status[("blog", "fresh")] == 0
     assert json.loads(br.render_json(report))["summary"]["unverified"] == 1
