@@ -256,18 +256,23 @@ def _verify(client, todo, directory, database_parts):
 
     def verify_one(record):
         results = []
-        services_of = {}  # judged backup -> the DATABASE entries of the services that judged it
+        judged = {}  # judged backup -> the checks of the DATABASE services that judged it
         for check in record["services"]:
             if check.get("uuid") and split_service(check["service"])[0] == "DATABASE":
-                services_of.setdefault(check["uuid"], []).append(check["service"])
-        for uuid, services in services_of.items():
-            recorded = recorded_verdicts(manifest, uuid, list((database_parts.get(uuid) or {}).values()), "read")
+                judged.setdefault(check["uuid"], []).append(check)
+        for uuid, checks in judged.items():
+            parts, check = list((database_parts.get(uuid) or {}).values()), checks[0]
+            recorded = recorded_verdicts(manifest, uuid, parts, "read")
             if recorded is not None:
                 results.append(recorded)
                 continue
-            options = DownloadOptions(directory, backup=uuid, services=services, verify="read")
+            options = DownloadOptions(directory, backup=uuid, services=[c["service"] for c in checks], verify="read")
+            # What the check read already: the backup is not looked up again (the parts are the ones it counted).
+            resolved = (dict(uuid=record["application"], slug=record["application_slug"]),
+                        dict(uuid=record["environment"], slug=record["environment_slug"]),
+                        dict(uuid=uuid, taken_at=check["taken_at"], dated_by=check["dated_by"]), parts) if parts else None
             results.append(download_backup(client, record["application"], record["environment_slug"], options,
-                                           manifest=manifest, keep_files=False))
+                                           manifest=manifest, keep_files=False, resolved=resolved))
         return results
 
     for record, (results, error) in zip(todo, client.map(verify_one, todo, return_errors=True)):

@@ -313,7 +313,7 @@ def verify_file(path, fmt, part, level, timeout):
 # -- the task -------------------------------------------------------------------------------------
 
 def download_backup(client, application, environment, options, check_mode=False, sleep=time.sleep, clock=time.monotonic,
-                    manifest=None, keep_files=True):
+                    manifest=None, keep_files=True, resolved=None):
     """Download (and verify) the parts of one backup into ``options.dest``.
 
     Returns ``{"changed", "backup", "files", "warnings", "problems"}``: ``files`` one entry per part (see the
@@ -323,9 +323,11 @@ def download_backup(client, application, environment, options, check_mode=False,
 
     ``manifest``: a ``Manifest`` shared by concurrent calls (default: ``dest``'s, read now). ``keep_files=False``
     (the backup check's verify step): each file is removed once verified, and a verdict the manifest holds for a
-    part - passed or failed - is not made again."""
-    app, env, entry, parts = resolve_backup(client, application, environment, options.backup, options.services,
-                                            options.min_retention)
+    part - passed or failed - is not made again. ``resolved``: ``(application, environment, backup entry, parts)``
+    as ``resolve_backup`` returns them, when the caller holds them already (the backup check judged the backup), so
+    they are not read again."""
+    app, env, entry, parts = resolved or resolve_backup(client, application, environment, options.backup,
+                                                        options.services, options.min_retention)
     manifest = manifest or Manifest(options.dest)
     warnings = [manifest.warning] if manifest.warning else []
     backup = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
