@@ -18,6 +18,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils import transport
@@ -65,13 +66,49 @@ def remove_quietly(path):
         pass
 
 
-def check_free_space(directory, needed, what):
-    """``DownloadError`` when ``directory`` has less than ``needed`` bytes (plus a margin) free."""
+def check_free_space(directory, needed, what, held=0):
+    """``DownloadError`` when ``directory`` has less than ``needed`` bytes (plus a margin, plus ``held``: what
+    other downloads in progress there still need) free."""
     free = shutil.disk_usage(directory).free
-    if needed is not None and free < needed + FREE_SPACE_MARGIN:
-        raise DownloadError("%s: %s has %d bytes free; the file needs %d bytes plus a margin of %d. Nothing was "
+    if needed is not None and free < needed + held + FREE_SPACE_MARGIN:
+        raise DownloadError("%s: %s has %d bytes free; the file needs %d bytes plus a margin of %d%s. Nothing was "
                             "downloaded; free space or choose another dest."
-                            % (what, directory, free, needed, FREE_SPACE_MARGIN))
+                            % (what, directory, free, needed, FREE_SPACE_MARGIN,
+                               ", and other downloads in progress there hold %d" % held if held else ""))
+
+
+class SpaceReservation:
+    """The disk space a download needs, held from its start to its end, so downloads running at once (the backup
+    check verifies several backups concurrently) cannot each see the same free space and together fill the disk.
+
+    Held per file system in this process; counted whole until the download ends (a file half written is counted
+    twice, which errs on the side of refusing)."""
+
+    _held = {}  # device -> bytes
+    _lock = threading.Lock()
+
+    def __init__(self, directory, what):
+        self.directory, self.what = directory, what
+        self.device = os.stat(directory).st_dev
+        self.size = 0
+
+    def hold(self, needed):
+        """Check that ``needed`` more bytes fit beside what every download in progress holds, and hold them."""
+        if needed is None:
+            return
+        with self._lock:
+            check_free_space(self.directory, needed, self.what, held=self._held.get(self.device, 0))
+            self._held[self.device] = self._held.get(self.device, 0) + needed
+            self.size += needed
+
+    def release(self):
+        with self._lock:
+            left = self._held.get(self.device, 0) - self.size
+            if left > 0:
+                self._held[self.device] = left
+            else:
+                self._held.pop(self.device, None)
+            self.size = 0
 
 
 def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs=True, allow_plain_http=False,
@@ -82,17 +119,22 @@ def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs
     that is read; ``expected_size``: the size the API gave, or None. Raises ``DownloadError``."""
     if requests is None:
         raise DownloadError("the Python library 'requests' is required")
-    check_free_space(directory, expected_size, what)
+    space = SpaceReservation(directory, what)
+    space.hold(expected_size)
+    try:
+        handle, temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=directory)
+    except BaseException:
+        space.release()
+        raise
     session = requests.Session()
     session.trust_env = False  # no netrc credentials for the storage host, no proxy settings read per call
     adapter = transport.DeadlineAdapter(pool_connections=1, pool_maxsize=1)
     deadline = transport.Deadline(timeout)
-    handle, temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=directory)
     try:
         with os.fdopen(handle, "wb") as out, transport.bounded_by(deadline):
             response = _open(session, adapter, url, deadline, validate_certs, allow_plain_http, what)
             try:
-                size, digest = _stream(response, out, expected_size, max_bytes, deadline, directory, what)
+                size, digest = _stream(response, out, expected_size, max_bytes, deadline, space, what)
             finally:
                 response.close()
             out.flush()
@@ -104,6 +146,7 @@ def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs
             raise
         raise DownloadError("%s from %s failed: %s" % (what, show_url(url), _problem(exc, timeout))) from None
     finally:
+        space.release()
         session.close()
         adapter.close()
 
@@ -159,7 +202,7 @@ def _open(session, adapter, url, deadline, validate_certs, allow_plain_http, wha
         return response
 
 
-def _stream(response, out, expected_size, max_bytes, deadline, directory, what):
+def _stream(response, out, expected_size, max_bytes, deadline, space, what):
     """Copy the body as served into ``out`` in bounded chunks; returns ``(size, sha256 hex)``."""
     announced = response.headers.get("Content-Length", "")
     announced = int(announced) if announced.isdigit() else None
@@ -170,7 +213,7 @@ def _stream(response, out, expected_size, max_bytes, deadline, directory, what):
         raise DownloadError("%s: the object storage announces %d bytes, the API says the part is %d bytes; not "
                             "downloaded." % (what, announced, expected_size))
     if expected_size is None:
-        check_free_space(directory, announced, what)
+        space.hold(announced)
     digest, size = hashlib.sha256(), 0
     while True:
         chunk = response.raw.read(CHUNK_BYTES, decode_content=False)
