@@ -245,7 +245,8 @@ def verify_records(client, records, verify_dir=None, now=None, database_parts=No
         _verify(client, todo, directory, database_parts or {})
     except OSError as exc:
         where = "a temporary directory (%s)" % (directory or tempfile.gettempdir()) if owned else "verify_dir %r" % verify_dir
-        raise InputError("The backups could not be verified in %s: %s" % (where, exc.strerror or exc)) from None
+        problem = "%s: %s" % (exc.strerror, exc.filename) if exc.strerror and exc.filename else exc.strerror or exc
+        raise InputError("The backups could not be verified in %s: %s" % (where, problem)) from None
     finally:
         if owned and directory:
             shutil.rmtree(directory, ignore_errors=True)

@@ -260,5 +260,6 @@ def test_storage_only_with_verify_says_nothing_was_verified(run_playbook, tmp_pa
 
 def test_a_verify_dir_that_cannot_be_written_fails_the_check_naming_it(client, vsim, tmp_path):
     (tmp_path / MANIFEST).mkdir()  # the manifest's place is taken: it can be neither read nor replaced
-    with pytest.raises(InputError, match=r"could not be verified in verify_dir '%s': Is a directory" % tmp_path):
+    with pytest.raises(InputError, match=r"could not be verified in verify_dir '%s': Is a directory: %s/" % (
+            tmp_path, tmp_path)):
         check_backups(client, applications=["wiki"], environments=["live"], verify="read", verify_dir=str(tmp_path))
