@@ -33,6 +33,28 @@ def play(tasks, result_var="out", header=""):
 %s""" % (header, tasks, WRITE_RESULT % result_var)
 
 
+def gate_play(role_vars, rolespec_validate=True):
+    """A localhost play that includes the backup_gate role with ``role_vars`` (YAML lines, indented for a
+    ``vars:`` block) and saves ``{"msg": the gate's failure or "passed", "result": backup_gate_result}``."""
+    return """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Gate
+      block:
+        - ansible.builtin.include_role:
+            name: divio.cloud.backup_gate%s
+          vars:
+%s
+        - ansible.builtin.set_fact:
+            gate_msg: passed
+      rescue:
+        - ansible.builtin.set_fact:
+            gate_msg: "{{ ansible_failed_result.msg }}"
+%s""" % ("" if rolespec_validate else "\n            rolespec_validate: false", role_vars,
+         WRITE_RESULT % "{'msg': gate_msg, 'result': backup_gate_result | default(None)}")
+
+
 def private_simulator(**config):
     """A simulator of its own over a fresh copy of the demo data set (seed 1, as in the session ``dataset``
     fixture), for tests that change its data: ``with private_simulator(**config) as server: ...``."""

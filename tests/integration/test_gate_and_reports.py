@@ -18,7 +18,7 @@ import ground_truth
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from testlib import TOKEN, private_simulator
+from testlib import TOKEN, gate_play, private_simulator
 
 REJECTED = "rejected-Secr3t-2b8d4f"
 
@@ -88,27 +88,9 @@ def failed_msg(output):
 # -- the role ---------------------------------------------------------------------------------------
 
 
-GATE_WITH_RESCUE = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Gate
-      block:
-        - ansible.builtin.include_role:
-            name: divio.cloud.backup_gate
-          vars:
+GATE_WITH_RESCUE = gate_play("""\
             backup_gate_application: blog
-            backup_gate_environments: [test, live]
-        - ansible.builtin.set_fact:
-            gate_msg: passed
-      rescue:
-        - ansible.builtin.set_fact:
-            gate_msg: "{{ ansible_failed_result.msg }}"
-    - ansible.builtin.copy:
-        content: "{{ {'msg': gate_msg, 'result': backup_gate_result} | to_json }}"
-        dest: "{{ result_file }}"
-        mode: "0600"
-"""
+            backup_gate_environments: [test, live]""")
 
 
 def test_gate_fails_on_blog_with_one_line_per_problem(run_playbook, sim_env, dataset):

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST
 
-from testlib import TOKEN, private_simulator
+from testlib import TOKEN, gate_play, private_simulator
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "gate_deployment.yml"
 FAST = {"deploy_poll_interval": 0.1, "backup_gate_backup_poll_interval": 0.1}
@@ -156,28 +156,9 @@ def test_a_bad_verify_value_could_not_check_before_any_request(gate, vsim):
     assert vsim.stats()["requests"] == 0
 
 
-ROLE = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Gate
-      block:
-        - ansible.builtin.include_role:
-            name: divio.cloud.backup_gate
-            rolespec_validate: false  # so that the role's own check is the one that answers
-          vars:
-            backup_gate_application: wiki
-            backup_gate_verify: "{{ verify }}"
-        - ansible.builtin.set_fact:
-            gate_msg: passed
-      rescue:
-        - ansible.builtin.set_fact:
-            gate_msg: "{{ ansible_failed_result.msg }}"
-    - ansible.builtin.copy:
-        content: "{{ {'msg': gate_msg, 'result': backup_gate_result | default(None)} | to_json }}"
-        dest: "{{ result_file }}"
-        mode: "0600"
-"""
+# rolespec_validate off, so that the role's own check of backup_gate_verify is the one that answers.
+ROLE = gate_play("            backup_gate_application: wiki\n"
+                 "            backup_gate_verify: \"{{ verify }}\"", rolespec_validate=False)
 
 
 @needs_pg_restore
