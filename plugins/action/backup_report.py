@@ -61,12 +61,6 @@ def start_line(args, report_dir):
         ", verify %s" % args["verify"] if args["verify"] != "none" else "", report_dir)
 
 
-def _counts(summary, shown=("fresh", "stale", "missing", "error")):
-    """``1 fresh, 0 stale, 0 missing, 0 error`` (and ``, 0 unverified`` when the check verified backups)."""
-    shown += ("unverified",) if "unverified" in summary else ()
-    return ", ".join("%d %s" % (summary[status], status) for status in shown)
-
-
 def outcome(report, report_dir, report_only):
     """``(lines, failure)``: what to show at the end of a run that checked something, and the failure message
     (None when the run passes: everything fresh, or only stale and missing with ``report_only``)."""
@@ -74,7 +68,7 @@ def outcome(report, report_dir, report_only):
     problems = [line for record in report["records"] for line in record["problems"]]
     lines = [
         "Backups: %d checked - %s (limit %s, %s%s) - result %s" % (
-            s["total"], _counts(s), rules["max_age"], ", ".join(rules["services"]),
+            s["total"], backup_reports.counts(report), rules["max_age"], ", ".join(rules["services"]),
             ", %d verified" % backup_reports.verified_count(report["records"]) if rules.get("verify") else "",
             s["result"]),
         "API: %s requests, %s retries, %s s" % (stats["requests"], stats["retries"], stats["seconds"]),
@@ -83,7 +77,7 @@ def outcome(report, report_dir, report_only):
     if s["result"] == "fresh" or (s["result"] == "stale" and report_only):
         return lines, None
     failure = ["%d of %d environments have no fresh backup (%s):" % (
-        s["total"] - s["fresh"], s["total"], _counts(s, ("stale", "missing", "error")))] + problems + [
+        s["total"] - s["fresh"], s["total"], backup_reports.counts(report, without=("fresh",)))] + problems + [
         "Reports: %s (summary.result %s)%s" % (report_dir, s["result"], ". Pass -e report_only=true to report stale "
                                                "backups without failing." if s["result"] == "stale" else "")]
     return lines, "\n".join(failure)

@@ -58,6 +58,12 @@ def _statuses(report):
     return [status for status in STATUSES if verified or status not in VERIFIED_ONLY]
 
 
+def counts(report, without=()):
+    """``9 fresh, 2 stale, 1 missing, 0 error`` (and ``, 0 unverified`` with verification), leaving out ``without``."""
+    return ", ".join("%d %s" % (report["summary"].get(status, 0), status) for status in _statuses(report)
+                     if status not in without)
+
+
 def generated_at(report):
     """When the check started, in UTC: ``2026-11-18T16:42:34Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(report["started"])))
@@ -119,7 +125,6 @@ def render_markdown(report):
             generated_at(report), _cell(report.get("error")))
     s, rules = report["summary"], report["rules"]
     title = "all fresh" if s["ok"] else "%d of %d not fresh" % (s["total"] - s["fresh"], s["total"])
-    counts = ", ".join("%d %s" % (s.get(status, 0), status) for status in _statuses(report))
     verified = verifies(rules)
     columns = ["Status", "Application", "Environment", "Age", "Limit", "Latest backup (taken_at)"] + (
         ["Verified"] if verified else []) + ["Details"]
@@ -127,7 +132,7 @@ def render_markdown(report):
         "# Divio backups: %s" % title,
         "",
         "%d checked: %s. Rule: a successful %s backup at most %s old.%s Generated %s." % (
-            s["total"], counts, " and ".join(rules["services"]), _cell(rules["max_age"]),
+            s["total"], counts(report), " and ".join(rules["services"]), _cell(rules["max_age"]),
             " Verified (DATABASE dumps read back in full): %d of %d." % (verified_count(records), len(records))
             if verified else "", generated_at(report)),
         "",
