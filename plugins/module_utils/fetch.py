@@ -249,11 +249,11 @@ def _stream(response, out, expected_size, max_bytes, deadline, space, what):
 
 def _too_long(what, expected_size, max_bytes, received):
     if expected_size is not None:
-        limit = "the API says the part is %d bytes" % expected_size
+        limit = "the %d bytes the API says the part is" % expected_size
     else:
-        limit = "more than max_download_bytes (%d) arrived (the API gives no size)" % max_bytes
-    return ("%s: the object storage sent more than the file should have - %s, and %d bytes had arrived when the "
-            "download was stopped; the partial file was removed." % (what, limit, received))
+        limit = "max_download_bytes (%d; the API gives no size for the part)" % max_bytes
+    return ("%s: the object storage sent more than %s - %d bytes had arrived when the download was stopped; the "
+            "partial file was removed." % (what, limit, received))
 
 
 def remove_leftover_parts(directory):

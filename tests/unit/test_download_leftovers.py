@@ -46,15 +46,15 @@ def test_a_body_longer_than_the_api_size_stops_at_the_first_byte_past_it(api, de
     with pytest.raises(DownloadError) as caught:
         fetch.fetch_file(URL, str(dest), 1000, 30, 10 ** 9, what="dump")
     message = str(caught.value)
-    assert "the API says the part is 1000 bytes, and 1001 bytes had arrived" in message
+    assert "sent more than the 1000 bytes the API says the part is - 1001 bytes had arrived" in message
     assert "partial file was removed" in message and "X-Amz-Signature" not in message
     assert os.listdir(dest) == []
 
 
 def test_without_an_api_size_max_download_bytes_is_the_ceiling(api, dest):
     api.get(URL, body=bytes(3 * 1024 * 1024), headers={})
-    with pytest.raises(DownloadError, match=r"more than max_download_bytes \(2000000\) arrived \(the API gives no "
-                                            r"size\), and 2000001 bytes had arrived"):
+    with pytest.raises(DownloadError, match=r"sent more than max_download_bytes \(2000000; the API gives no size for "
+                                            r"the part\) - 2000001 bytes had arrived"):
         fetch.fetch_file(URL, str(dest), None, 30, 2000000, what="dump")
     assert os.listdir(dest) == []
 
