@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, DownloadOptions, download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
@@ -87,6 +88,27 @@ class PartWatcher:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(5)
+
+
+def test_the_simulator_oversized_fault_streams_far_past_the_size_it_reports(dsim):
+    """The switch itself: the API reports the dump's size; the origin sends the dump, then zeros, chunked (no
+    Content-Length), OVERSIZED_BYTES in all, and counts them."""
+    dsim.configure(downloads={"duration_seconds": 0, "fault": "oversized"})
+    with DivioClient.from_options({"api_url": dsim.url, "api_token": TOKEN}, environ={}) as client:
+        backup = wiki_live_backups(dsim)[1]
+        ds = dsim.dataset
+        [part] = [ds.by_uuid["service_instance_backups"][uuid] for uuid in backup["service_instance_backups"]
+                  if ds.by_uuid["service_instances"][ds.by_uuid["service_instance_backups"][uuid]["service_instance"]]["type"]
+                  == "DATABASE"]
+        made = client.post("/apps/v3/backup-downloads/", {"backup": backup["uuid"], "service_instance_backups": [part["uuid"]]})
+        dsim.download_jobs.advance()
+        [item] = dsim.download_jobs.list_parts(made["uuid"])
+    response = requests.get(item["download_url"], stream=True, timeout=30)
+    assert "Content-Length" not in response.headers and response.headers["Transfer-Encoding"] == "chunked"
+    body = response.raw.read(decode_content=False)
+    assert len(body) == OVERSIZED_BYTES and body[:5] == b"PGDMP" and part["size"] < 100 * 1024
+    assert body[part["size"]:] == bytes(OVERSIZED_BYTES - part["size"])
+    assert dsim.storage.main.sent_bytes == OVERSIZED_BYTES
 
 
 def test_an_oversized_body_stops_at_the_promised_size(run_playbook, dsim, dest):
