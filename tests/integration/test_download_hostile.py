@@ -184,8 +184,8 @@ def test_the_part_of_a_killed_run_is_removed_by_the_next_run(run_playbook, dsim,
     stays; the next run removes it and says so."""
     dsim.configure(downloads={"duration_seconds": 0.05, "fault": "stall", "stall_seconds": 20})
     runs = []
-    killed = threading.Thread(target=lambda: runs.append(run_playbook(download_play(dest, verify="none", download_timeout=60),
-                                                                       env=sim_env(dsim))))
+    stalled = download_play(dest, verify="none", download_timeout=60)
+    killed = threading.Thread(target=lambda: runs.append(run_playbook(stalled, env=sim_env(dsim))))
     killed.start()
     until, part, pid = time.monotonic() + 60, None, None
     while pid is None and time.monotonic() < until:
