@@ -115,10 +115,8 @@ def test_an_oversized_body_stops_at_the_promised_size(run_playbook, dsim, dest):
     """The API promises the dump's size; the storage host streams 64 MiB: the download stops at the first byte past
     the promise, nothing past it reaches the disk, and the partial file is removed."""
     dsim.configure(downloads={"duration_seconds": 0.05, "fault": "oversized"})
-    started = time.monotonic()
     with PartWatcher(dest) as watcher:
         run = run_playbook(download_play(dest, verify="none"), env=sim_env(dsim))
-    elapsed = time.monotonic() - started
     out = run.result
     assert out["failed"] is True and out["error"] == "DownloadError", run
     promised = dsim.dataset.by_uuid["service_instance_backups"][out["files"][0]["part"]]["size"]
@@ -130,7 +128,6 @@ def test_an_oversized_body_stops_at_the_promised_size(run_playbook, dsim, dest):
         in out["msg"]
     assert "partial file was removed" in out["msg"]
     assert os.listdir(dest) == [MANIFEST] and out["newest_good"][0]["path"] is None
-    assert elapsed < 30
 
 
 @needs_pg_restore
