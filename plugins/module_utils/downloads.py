@@ -12,7 +12,9 @@ was not to be verified) is renamed into place: ``<application>-<environment>-<ba
 
 ``dest`` holds a manifest, ``.divio-downloads.json``: per part its file, size, sha256 and verification. A part
 whose file is there, unchanged (size and sha256) and verified at the level asked for is not downloaded
-again. ``keep`` prunes older downloads of the same environment and service. No Ansible imports.
+again. ``keep`` prunes older downloads of the same environment and service, only after a run whose every part
+arrived and passed: a failed run never costs the last good copy. A run first removes the temporary files of runs
+that were killed (fetch.remove_leftover_parts). No Ansible imports.
 """
 
 import datetime
@@ -51,7 +53,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     WaitTimeout,
     excerpt,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_quietly
+from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts, remove_quietly
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
 from ansible_collections.divio.cloud.plugins.module_utils.verify import EXTENSIONS, LEVELS, sniff, verify_read
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
@@ -316,10 +318,11 @@ def download_backup(client, application, environment, options, check_mode=False,
                     manifest=None, keep_files=True, resolved=None):
     """Download (and verify) the parts of one backup into ``options.dest``.
 
-    Returns ``{"changed", "backup", "files", "warnings", "problems"}``: ``files`` one entry per part (see the
-    module's RETURN), ``problems`` one ``(kind, message)`` per part that failed - ``verification_failed``,
-    ``verification_unavailable`` or ``download_failed`` - for the caller to fail the task with. Errors before any
-    download (bad input, no backup, API errors) are raised.
+    Returns ``{"changed", "backup", "files", "newest_good", "removed_leftovers", "warnings", "problems"}``: ``files``
+    one entry per part, ``newest_good`` per service the newest good copy ``dest`` holds (see the module's RETURN),
+    ``problems`` one ``(kind, message)`` per part that failed - ``verification_failed``, ``verification_unavailable``
+    or ``download_failed`` - for the caller to fail the task with. Errors before any download (bad input, no backup,
+    API errors) are raised.
 
     ``manifest``: a ``Manifest`` shared by concurrent calls (default: ``dest``'s, read now). ``keep_files=False``
     (the backup check's verify step): each file is removed once verified, and a verdict the manifest holds for a
@@ -330,9 +333,13 @@ def download_backup(client, application, environment, options, check_mode=False,
                                                         options.services, options.min_retention)
     manifest = manifest or Manifest(options.dest)
     warnings = [manifest.warning] if manifest.warning else []
+    removed_leftovers = []
+    if not check_mode:
+        removed_leftovers, swept = remove_leftover_parts(options.dest)
+        warnings.extend(swept)
     backup = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
                                                     "ended_at", "trigger", "notes", "scheduled_for_deletion_at"))
-    files, problems, changed = [], [], False
+    files, problems, changed = [], [], bool(removed_leftovers)
     for part in parts:
         record = manifest.parts.get(part["uuid"])
         if record is not None and (still_there(manifest, record) and reached(record, options.verify) or
@@ -360,11 +367,14 @@ def download_backup(client, application, environment, options, check_mode=False,
                 record["file"] = None
             files.append(_file_result(manifest, record, changed=True))
     if not check_mode:
-        if options.keep is not None and _prune(manifest, env, [p["uuid"] for p in parts], options.keep):
+        # Only a run whose every part is here and passed may prune: a failed one keeps every older copy.
+        if options.keep is not None and not problems and all_good(manifest, parts, options.verify) and \
+                _prune(manifest, env, [p["uuid"] for p in parts], options.keep):
             changed = True
         if changed:
             manifest.save()
     return {"changed": changed, "backup": backup, "files": files, "warnings": warnings, "problems": problems,
+            "newest_good": newest_good(manifest, env, parts, options.verify), "removed_leftovers": removed_leftovers,
             "application": app, "environment": env}
 
 
@@ -445,15 +455,55 @@ def _file_result(manifest, record, changed):
             "verification": record.get("verification"), "verified_at": record.get("verified_at"), "changed": changed}
 
 
+def _good_copy(manifest, record, level):
+    """The record's file is in ``dest`` with its recorded size, and it passed at ``level`` (or, for ``level`` none,
+    was not found broken). The sha256 is not read again here: that is for the run that uses the file."""
+    path = manifest.file_path(record)
+    if path is None or not os.path.isfile(path) or os.path.getsize(path) != record.get("size"):
+        return False
+    return record.get("verified") is True or (level == "none" and record.get("verified") is not False)
+
+
+def all_good(manifest, parts, level):
+    """Every part of this run is in ``dest`` and verified at ``level``: the condition for pruning."""
+    records = [manifest.parts.get(part["uuid"]) for part in parts]
+    return bool(parts) and all(r is not None and reached(r, level) and _good_copy(manifest, r, level) for r in records)
+
+
+def _taken(item):
+    return str(item[1].get("taken_at") or "")
+
+
+def newest_good(manifest, env, parts, level):
+    """Per service of ``parts`` (in their order): the newest good copy of this environment's backups in ``dest`` -
+    the one to fall back on when this run failed - or one with ``path`` None when there is none."""
+    found = []
+    for key in dict.fromkeys((part.get("service_type"), part.get("prefix")) for part in parts):
+        copies = [(uuid, record) for uuid, record in manifest.parts.items()
+                  if record.get("environment_uuid") == env["uuid"] and (record.get("service_type"), record.get("prefix")) == key
+                  and _good_copy(manifest, record, level)]
+        best = max(copies, key=_taken)[1] if copies else {}
+        found.append({"service_type": key[0], "prefix": key[1], "backup": best.get("backup"), "part": best.get("part"),
+                      "taken_at": best.get("taken_at"), "path": manifest.file_path(best) if best else None,
+                      "verified": best.get("verified"), "level": (best.get("verification") or {}).get("level"),
+                      "verified_at": best.get("verified_at")})
+    return found
+
+
 def _prune(manifest, env, current, keep):
-    """Keep the ``keep`` newest downloads (by snapshot) per service of this environment; remove the rest."""
+    """Keep the ``keep`` newest copies (by snapshot, this run's first) per service of this environment; remove the
+    other copies and the records that hold no copy (failed or gone files). Runs only after a good run."""
     groups, removed = {}, 0
     for part_uuid, record in manifest.parts.items():
         if record.get("environment_uuid") == env["uuid"]:
             groups.setdefault((record.get("service_type"), record.get("prefix")), []).append((part_uuid, record))
     for records in groups.values():
-        records.sort(key=lambda item: (item[0] in current, str(item[1].get("taken_at") or "")), reverse=True)
-        for part_uuid, record in records[keep:]:
+        copies = sorted((item for item in records if _good_copy(manifest, item[1], "none")),
+                        key=lambda item: (item[0] in current, _taken(item)), reverse=True)
+        kept = set(part_uuid for part_uuid, _record in copies[:keep])
+        for part_uuid, record in records:
+            if part_uuid in kept:
+                continue
             path = manifest.file_path(record)
             if path is not None:
                 remove_quietly(path)

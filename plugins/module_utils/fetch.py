@@ -9,19 +9,22 @@ the API client's session: a session of its own sends no ``Authorization`` header
 cookies would match the storage host too, since cookies ignore ports), on the first request and on each of
 at most ``MAX_REDIRECTS`` redirects. The bytes are stored as served - ``Content-Encoding`` is not decoded,
 so the sha256 and size are those of the object - and the file is written with mode 0600 (a dump holds
-production data). On any failure the temporary file is removed. Messages name the URL's host and path,
-never its query (the signature). No Ansible imports.
+production data). The body may be no longer than the API's size for the part (or ``max_download_bytes``
+when the API gives none): the download stops at the first byte past it. On any failure the temporary file is
+removed; the name of one carries its run (leftovers.py), so that a later run removes those of a run that was
+killed. Messages name the URL's host and path, never its query (the signature). No Ansible imports.
 """
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 import tempfile
 import threading
 from urllib.parse import urljoin, urlsplit
 
-from ansible_collections.divio.cloud.plugins.module_utils import transport
+from ansible_collections.divio.cloud.plugins.module_utils import leftovers, transport
 from ansible_collections.divio.cloud.plugins.module_utils.client import REDIRECT_STATUSES, USER_AGENT
 from ansible_collections.divio.cloud.plugins.module_utils.connection import is_loopback
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
@@ -37,6 +40,9 @@ CHUNK_BYTES = 1024 * 1024
 # Room left on the file system after a download, for the manifest and whatever else runs there.
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
 TEMP_PREFIX = ".divio-download-"
+TEMP_SUFFIX = ".part"
+# <prefix><pid>-<start time>-<boot>-<mkstemp's random part>.part, as fetch_file names its temporary file.
+_TEMP_NAME = re.compile(r"^%s([0-9]+)-([0-9]+)-([0-9a-f]+)-[A-Za-z0-9_]+%s$" % (re.escape(TEMP_PREFIX), re.escape(TEMP_SUFFIX)))
 
 
 def show_url(url):
@@ -119,10 +125,14 @@ def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs
     that is read; ``expected_size``: the size the API gave, or None. Raises ``DownloadError``."""
     if requests is None:
         raise DownloadError("the Python library 'requests' is required")
+    if expected_size is not None and expected_size > max_bytes:
+        raise DownloadError("%s: the API says the part is %d bytes, more than max_download_bytes (%d); not downloaded."
+                            % (what, expected_size, max_bytes))
     space = SpaceReservation(directory, what)
     space.hold(expected_size)
     try:
-        handle, temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=directory)
+        handle, temp_path = tempfile.mkstemp(prefix="%s%s-" % (TEMP_PREFIX, leftovers.run_token()), suffix=TEMP_SUFFIX,
+                                             dir=directory)
     except BaseException:
         space.release()
         raise
@@ -214,14 +224,18 @@ def _stream(response, out, expected_size, max_bytes, deadline, space, what):
                             "downloaded." % (what, announced, expected_size))
     if expected_size is None:
         space.hold(announced)
+    # The API's size is that of the object as stored, and the body is kept as served (Content-Encoding is not
+    # decoded, Accept-Encoding asks for none), so a complete body is exactly that long: no allowance is needed, and
+    # the first byte past it ends the download. Nothing past the ceiling is written.
+    ceiling = expected_size if expected_size is not None else max_bytes
     digest, size = hashlib.sha256(), 0
     while True:
-        chunk = response.raw.read(CHUNK_BYTES, decode_content=False)
+        chunk = response.raw.read(min(CHUNK_BYTES, ceiling - size + 1), decode_content=False)
         if not chunk:
             break
+        if size + len(chunk) > ceiling:
+            raise DownloadError(_too_long(what, expected_size, max_bytes, size + len(chunk)))
         size += len(chunk)
-        if size > max_bytes:
-            raise DownloadError("%s: more than max_download_bytes (%d) arrived; stopped." % (what, max_bytes))
         if deadline.passed():
             raise transport.BodyTimeout()
         digest.update(chunk)
@@ -231,3 +245,41 @@ def _stream(response, out, expected_size, max_bytes, deadline, space, what):
     if expected_size is not None and size != expected_size:
         raise DownloadError("%s: %d bytes arrived, the API says the part is %d bytes." % (what, size, expected_size))
     return size, digest.hexdigest()
+
+
+def _too_long(what, expected_size, max_bytes, received):
+    if expected_size is not None:
+        limit = "the %d bytes the API says the part is" % expected_size
+    else:
+        limit = "max_download_bytes (%d; the API gives no size for the part)" % max_bytes
+    return ("%s: the object storage sent more than %s - %d bytes had arrived when the download was stopped; the "
+            "partial file was removed." % (what, limit, received))
+
+
+def remove_leftover_parts(directory):
+    """Remove the temporary files of downloads into ``directory`` whose run is gone (a killed run removes nothing).
+
+    Returns ``(removed paths, warnings)``. Only a file named by ``fetch_file`` is removed, and only when it is a
+    regular file (not a link) owned by this account and its run has ended; one named like ours that fails a rule
+    is left alone, with a warning naming it. One whose run still goes is left alone silently."""
+    removed, warnings = [], []
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return removed, warnings
+    for name in names:
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
+            continue
+        path, found = os.path.join(directory, name), _TEMP_NAME.match(name)
+        problem = leftovers.not_ours(path) or (None if found else "its name does not say which run it belongs to")
+        if problem is None and leftovers.process_gone(int(found.group(1)), found.group(2), found.group(3)):
+            try:
+                os.unlink(path)  # (a link swapped in since the lstat is removed itself, never what it points to)
+                removed.append(path)
+            except FileNotFoundError:
+                pass  # another run removed it meanwhile
+            except OSError as exc:
+                problem = "it could not be removed (%s)" % (exc.strerror or exc)
+        if problem is not None and problem != leftovers.GONE:
+            warnings.append("%s looks like a partial download but was left alone: %s." % (path, problem))
+    return removed, warnings

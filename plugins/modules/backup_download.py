@@ -13,9 +13,15 @@ description:
     platform has prepared the file), and verifies each file.
   - The file comes from object storage, another host than the API. No C(Authorization) header and no cookie is ever
     sent there, on at most 5 redirects either. It is streamed as served (C(Content-Encoding) is not decoded) to a
-    temporary file in O(dest) with bounded memory, its sha256 computed on the way and its size checked against the
-    size the API gives; only a complete, verified file is renamed into place, with mode C(0600) (dumps hold
-    production data). A partial or unverified file is never left under the final name, nor a temporary file behind.
+    temporary file in O(dest) with bounded memory, its sha256 computed on the way. The body may not be longer than the
+    size the API gives for the part (the size of the object as stored, which is what is kept) - the download stops at
+    the first byte past it, so a storage host that sends more never fills the disk. Only a complete, verified file is
+    renamed into place, with mode C(0600) (dumps hold production data). A partial or unverified file is never left
+    under the final name, nor a temporary file behind.
+  - A run killed during a download cannot remove its temporary file (C(.divio-download-<pid>-...part)). The next run
+    into O(dest) removes those whose run is gone - only a regular file (never a symbolic link) owned by the account
+    running the task, whose name says which process made it, when that process has ended. One named like it that
+    fails a rule is left alone with a warning; one of a run still going is left alone.
   - File names say what they hold - C(<application>-<environment>-<backup id>-<TYPE>-<PREFIX>.<ext>), with C(.dump)
     for a PostgreSQL custom-format dump, C(.sql), C(.tar.gz) or C(.tar).
   - Idempotent. O(dest) keeps a manifest, C(.divio-downloads.json), of each part's file, sha256 and verification. A part
@@ -64,6 +70,8 @@ options:
     description:
       - Keep only this many downloads per service of this environment in O(dest) (the newest by snapshot time, the one
         just downloaded always among them); older files and their manifest entries are removed.
+      - Pruning happens only after a run whose every part arrived and passed verification at the level of O(verify).
+        A run that failed removes nothing, so the last good copy stays; RV(newest_good) names it.
       - Omitted, nothing is removed.
     type: int
   download_timeout:
@@ -73,7 +81,14 @@ options:
     type: float
     default: 3600
   max_download_bytes:
-    description: The most bytes one file may have; a larger one is not downloaded (or stopped as soon as it passes).
+    description:
+      - The most bytes one file may have; a larger one is not downloaded (or stopped as soon as it passes).
+      - It is the ceiling only when the API gives no size for a part; otherwise the download stops at the size the API
+        gives, and a part the API says is larger than this is refused before it is fetched.
+      - The default, 200 GiB, lies above the largest database or media backup a Divio environment is expected to hold,
+        so it never refuses a real backup; it is there to stop a storage host that never ends its answer. Set it near
+        the size of your backups to bound what such a host can write; the free space in O(dest) is checked against the
+        promised size before each download either way.
     type: int
     default: 214748364800
   restore_timeout:
@@ -195,6 +210,48 @@ files:
     changed:
       description: Whether this part was downloaded or verified by this run.
       type: bool
+newest_good:
+  description:
+    - Per service of this run, the newest good copy of this environment's backups that O(dest) now holds - after a
+      failed run, the copy to fall back on (a failed run never prunes it).
+    - Good means its file is in O(dest) with the size recorded and it passed verification (at any level; with
+      O(verify=none) an unverified download counts too). RV(newest_good[].path) is V(null) when there is none.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service_type:
+      description: V(DATABASE) or V(STORAGE).
+      type: str
+    prefix:
+      description: The service instance's prefix, e.g. V(DEFAULT).
+      type: str
+    backup:
+      description: The id of the backup the copy comes from.
+      type: str
+    part:
+      description: The id of its service-instance backup.
+      type: str
+    taken_at:
+      description: Snapshot time of that backup.
+      type: str
+    path:
+      description: The file; V(null) when O(dest) holds no good copy of this service.
+      type: str
+    verified:
+      description: V(true) when it passed verification; V(null) for a download with O(verify=none).
+      type: bool
+    level:
+      description: The level it was verified at - V(none), V(read) or V(restore).
+      type: str
+    verified_at:
+      description: When it was verified.
+      type: str
+removed_leftovers:
+  description: Temporary files of downloads killed in earlier runs that this run removed from O(dest).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION

@@ -37,6 +37,9 @@ Faults (setting ``downloads={"fault": KIND}``; every part of downloads made whil
   bounded, and cut short when the simulator stops), then closes;
 - ``redirect``: the origin redirects (302) to the third origin, which serves the file;
 - ``redirect-loop``: the two origins redirect to each other without end (each hop a new URL).
+- ``oversized``: the API's ``size`` is the file's, but the origin streams the file and then zeros, chunked (no
+  ``Content-Length`` to refuse it by), up to ``OVERSIZED_BYTES`` in all - a storage host that never stops. Each
+  origin counts the body bytes it sent (``Origin.sent_bytes``), to show where a client stopped reading.
 """
 
 import contextlib
@@ -58,9 +61,10 @@ from .jobs import _iso, _parse, invalid_backup_parts
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 PG_DUMP_FIXTURE = os.path.join(FIXTURES, "shop.pgdump")
 FAULTS = ("truncated", "gzip-flip", "stale-dump", "newer-postgres", "part-errors", "never-ready", "stall", "redirect",
-          "redirect-loop")
+          "redirect-loop", "oversized")
 DEFAULTS = {"duration_seconds": 1.0, "fault": None, "stall_seconds": 30.0}
 MAX_STALL_SECONDS = 600
+OVERSIZED_BYTES = 64 * 1024 * 1024
 DOWNLOADS_PATH = "/apps/v3/backup-downloads/"
 PARTS_PATH = "/apps/v3/backup-download-service-instances/"
 # Resources whose detail divio-cli reads without the trailing slash; the server answers both forms.
@@ -322,7 +326,24 @@ class _OriginHandler(BaseHTTPRequestHandler):
             origin.stopping.wait(origin.settings()["stall_seconds"])
             self.close_connection = True
             return
+        if fault == "oversized":
+            self._send_endless(data, headers)
+            return
         self._send(200, data, headers)
+
+    def _send_endless(self, data, headers):
+        """``data``, then zeros made as they go, chunked, to ``OVERSIZED_BYTES`` in all (or until the client leaves)."""
+        self.close_connection = True
+        self._send_headers(200, dict(headers, **{"Transfer-Encoding": "chunked"}))
+        block, left = data, OVERSIZED_BYTES
+        with contextlib.suppress(OSError):
+            while left > 0 and not self.origin.stopping.is_set():
+                block = block[:left]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+                self.origin.count(len(block))
+                left -= len(block)
+                block = bytes(256 * 1024)
+            self.wfile.write(b"0\r\n\r\n")
 
     def do_PUT(self):
         """An upload to a presigned URL (uploads.py); the third origin takes none."""
@@ -368,6 +389,7 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self._send_headers(status, dict(headers, **{"Content-Length": str(len(data))}))
         with contextlib.suppress(OSError):
             self.wfile.write(data)
+            self.origin.count(len(data))
 
 
 class Origin:
@@ -382,6 +404,7 @@ class Origin:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.requests = []
+        self.sent_bytes = 0  # body bytes written to clients
         handler = type("OriginHandler", (_OriginHandler,), {"origin": self})
         self._httpd = server_class((host, 0), handler)
         self.url = "http://%s:%d" % (host, self._httpd.server_address[1])
@@ -395,6 +418,10 @@ class Origin:
         with self._lock:
             self.requests.append({"method": method, "path": urlsplit(path).path, "authorization": headers.get("Authorization") is not None,
                                   "cookie": headers.get("Cookie"), "user_agent": headers.get("User-Agent")})
+
+    def count(self, sent):
+        with self._lock:
+            self.sent_bytes += sent
 
     def start(self):
         self._thread.start()
