@@ -195,6 +195,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.module import DivioMod
 
 
 class Deployment(DivioModule):
+    changes_something = True
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),
