@@ -4,7 +4,17 @@ read-only modules and the lookup warn, naming every match, and go on with the fi
 change something (``backup``, ``deployment``, ``backup_restore``) refuse before sending anything and ask for the id,
 and do their work once given it. Run for real by ansible-playbook."""
 
+import pytest
 import requests
+
+from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.resources import (
+    AmbiguousNameError,
+    get_application,
+    get_environment,
+    name_warnings,
+    refuse_ambiguous_names,
+)
 
 from testlib import TOKEN, play, private_simulator
 
@@ -87,3 +97,26 @@ def test_ambiguous_slugs_warn_in_reads_and_stop_writes(run_playbook):
     assert out["deployment_by_id"]["deployment"]["environment"] == env_ids[1]
     assert posts == [APPS + "backups/", APPS + "deployments/"]
     assert TOKEN not in run.output
+
+
+def test_the_client_layer_notes_or_raises_with_every_match():
+    """Below Ansible: a look-up notes a warning on the client (shown by the task), or raises ``AmbiguousNameError``
+    with the ids once the client refuses ambiguous names; a unique slug or an id notes nothing."""
+    with private_simulator(renamed_slugs={"blog": "shop", "wiki/test": "live"}) as sim:
+        shops = listed(sim, "applications/", slug="shop")
+        with DivioClient.from_options({"api_url": sim.url, "api_token": TOKEN}, environ={}) as client:
+            assert get_application(client, "shop")["uuid"] == shops[0]["uuid"]
+            assert get_environment(client, "wiki", "live")["slug"] == "live"
+            warnings = name_warnings(client)
+            assert len(warnings) == 2 and all(app["uuid"] in warnings[0] for app in shops)
+            get_application(client, "shop")
+            assert len(name_warnings(client)) == 2  # the same warning once
+            refuse_ambiguous_names(client)
+            with pytest.raises(AmbiguousNameError) as caught:
+                get_application(client, "shop")
+            assert caught.value.details["matches"] == [app["uuid"] for app in shops]
+            with pytest.raises(AmbiguousNameError, match="environment 'live' of application 'wiki' names 2 environments"):
+                get_environment(client, "wiki", "live")
+            other = get_application(client, shops[1]["uuid"])
+            assert other["uuid"] == shops[1]["uuid"] and get_environment(client, other, "live")["application"] == other["uuid"]
+            assert get_application(client, "crm")["slug"] == "crm" and len(name_warnings(client)) == 2

@@ -293,6 +293,11 @@ class Dataset:
                 record["slug"] = renamed.get(name, slug)
             self.reindex()
 
+    def generated_environment_names(self):
+        """``{"application/environment": environment uuid}`` by the slugs the data set was generated with, which
+        ``set_slugs`` may have changed since (settings name environments that way)."""
+        return dict((name, record["uuid"]) for name, (record, _slug) in getattr(self, "_generated", {}).items() if "/" in name)
+
     def lookup(self, name, field_name, value):
         """Records of resource ``name`` whose ``field_name`` equals ``value``, in list order."""
         return self.by_field[name][field_name].get(value, [])

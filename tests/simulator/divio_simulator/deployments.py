@@ -57,8 +57,11 @@ def split_subresource(path):
 
 
 def _slug_pairs(dataset):
+    """``{"application/environment": environment uuid}`` by the slugs as they are and, first, as they were generated."""
     apps = {app["uuid"]: app["slug"] for app in dataset.applications}
-    return {f"{apps[env['application']]}/{env['slug']}": env["uuid"] for env in dataset.environments}
+    pairs = {f"{apps[env['application']]}/{env['slug']}": env["uuid"] for env in dataset.environments}
+    pairs.update(dataset.generated_environment_names())
+    return pairs
 
 
 def deployment_settings(value, dataset):
