@@ -35,6 +35,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.connection import (
     resolve_connection,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+from ansible_collections.divio.cloud.plugins.module_utils.resources import name_warnings
 from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 
 display = Display()
@@ -154,6 +155,7 @@ class ActionModule(ActionBase):
         try:
             settings = resolve_connection(dict((name, params.get(name)) for name in CONNECTION_OPTION_NAMES))
             with DivioClient(settings) as client:
-                return run_fleet_check(client, params, check_mode), None
+                result, warnings = run_fleet_check(client, params, check_mode)
+                return (result, warnings + name_warnings(client)), None  # and a slug that named several applications
         except DivioError as exc:
             return None, str(exc)

@@ -210,7 +210,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.divio.cloud.plugins.module_utils.checks import ERROR, FRESH, MISSING, STALE, UNVERIFIED, FleetCheck
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
-from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
+from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, name_warnings
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
 
 try:
@@ -305,16 +305,29 @@ def api_data(value):
     Anyone who may rename an application could otherwise have ``{{ lookup('pipe', ...) }}`` run on the
     controller. Strings without a brace cannot be templates, so they are left plain: ansible-inventory then
     prints them as plain strings, not as ``__ansible_unsafe`` markers, which some AWX versions fail to import.
+    Keys too (``dict2items`` makes a key a value that ansible-core 2.16 templates).
     """
     if isinstance(value, dict):
-        return dict((key, api_data(item)) for key, item in value.items())
+        return dict((inert(key), api_data(item)) for key, item in value.items())
     if isinstance(value, list):
         return [api_data(item) for item in value]
     if not isinstance(value, str):
         return value
-    if "{" in value or "}" in value:
-        return _mark_unsafe(value) if _mark_unsafe else value
+    if _maybe_template(value):
+        return inert(value)
     return trust_as_template(value)
+
+
+def inert(value):
+    """``value`` (API text: a host name, a key) marked never to be templated where ansible-core needs it marked
+    (before 2.19, which templates every string that is not marked unsafe; 2.19 only trusted ones)."""
+    if _mark_unsafe and isinstance(value, str) and _maybe_template(value):
+        return _mark_unsafe(value)
+    return value
+
+
+def _maybe_template(text):
+    return "{" in text or "}" in text
 
 
 def _utc_now():
@@ -404,6 +417,8 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
         with self.divio_client() as client:
             # One read of the fleet: the hosts and the backup check are the same environments.
             entries = fleet(client, **scope)
+            for warning in name_warnings(client):  # an application named by a slug that several have
+                self.display.warning(warning)
             environments = fleet_environments(entries)
             records = check.judge(client, entries)[0] if check is not None else None
         return build_hosts(environments, records, read_at)
@@ -415,7 +430,9 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
                 self.inventory.add_group("divio_backup_%s" % status)
         self.inventory.add_group(ALL_GROUP)
         for host in hosts:
-            name = host["name"]
+            # A slug holding a template must stay text in inventory_hostname, groups and play_hosts too; group
+            # names are made of letters, digits and underscores (group_name; keyed_groups: Constructable).
+            name = inert(host["name"])
             for group in host["groups"]:
                 self.inventory.add_group(group)
                 self.inventory.add_host(name, group=group)

@@ -11,6 +11,8 @@ Used by the ``deployment`` and ``deployment_info`` modules. No Ansible imports. 
 checked before the first request, so nothing is started because of a typo found later.
 """
 
+import base64
+import json
 import re
 import time
 from contextlib import closing
@@ -58,6 +60,12 @@ _MIN_NAMED_SECRET = 3
 _SECRET_NAME_PARTS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PWD", "PASS", "DSN", "CREDENTIAL", "AUTH",
                       "PRIVATE", "CERT", "SALT", "SIGNATURE", "SIGNING")
 _PLAIN_WORDS = frozenset(("true", "false", "none", "null", "yes", "no", "on", "off"))
+# How a secret may be written into a URL, a form or a query: the characters each encoder leaves as they are.
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+_PERCENT_SAFE = (_UNRESERVED, _UNRESERVED + "/", _UNRESERVED + "!'()*", _UNRESERVED.replace("~", "*"),
+                 _UNRESERVED + "!$&'()*+,;=:")
+_PERCENT_HEX = re.compile(r"%[0-9A-F]{2}")
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
 
 
 class DeploymentError(DivioError):
@@ -198,11 +206,56 @@ def secrets_in(variables):
 
 
 def hide(text, secrets):
-    """``text`` with every secret replaced by ``********``, longest first (so a value holding another one
-    is hidden whole)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    """``text`` with every secret replaced by ``********``, as written and in every form ``secret_forms`` gives
+    (JSON-escaped, repr-quoted, percent-encoded, base64); longest first, so a value holding another one is
+    hidden whole. The one masking of deploy logs and of the errors shown with them."""
+    if not text or not secrets:
+        return text
+    for form in sorted(set(form for secret in secrets for form in secret_forms(secret)), key=len, reverse=True):
+        text = text.replace(form, MASK)
     return text
+
+
+def secret_forms(secret):
+    """The ways a log may quote ``secret``: as it is; JSON-escaped (``\\u`` escapes in either case, ``\\/`` or
+    ``/``, non-ASCII escaped or not); inside ``repr`` / ``ascii`` of the text or of its UTF-8 bytes;
+    percent-encoded (a space as ``%20`` or ``+``, hex in either case, with the safe characters of Python's
+    ``quote``, JavaScript's ``encodeURIComponent``, HTML forms and URL user info); and base64 (standard or
+    URL-safe, with or without padding, and the characters of the secret's own bytes inside a longer base64
+    text at each of the three byte alignments) where that form is at least ``_MIN_SECRET`` characters long."""
+    forms = set((secret,))
+    data = secret.encode("utf-8", "surrogatepass")
+    for ensure_ascii in (True, False):
+        escaped = json.dumps(secret, ensure_ascii=ensure_ascii)[1:-1]
+        forms.update((escaped, escaped.replace("/", "\\/"), _UNICODE_ESCAPE.sub(_upper_hex, escaped)))
+    forms.update((repr(secret)[1:-1], ascii(secret)[1:-1], repr(data)[2:-1]))
+    for keep in _PERCENT_SAFE:
+        for space in ("%20", "+"):
+            encoded = "".join(chr(byte) if chr(byte) in keep else space if byte == 0x20 else "%%%02X" % byte for byte in data)
+            forms.update((encoded, _PERCENT_HEX.sub(_lower, encoded)))
+    forms.update(form for form in _base64_forms(data) if len(form) >= _MIN_SECRET)
+    return forms
+
+
+def _lower(match):
+    return match.group(0).lower()
+
+
+def _upper_hex(match):
+    return match.group(0)[:2] + match.group(0)[2:].upper()
+
+
+def _base64_forms(data):
+    """Base64 of ``data`` alone, and the characters that only its bytes decide when it sits inside a longer text
+    after 0, 1 or 2 bytes (mod 3) of something else; each in the standard and URL-safe alphabets."""
+    found = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        alone = encode(data).decode("ascii")
+        found.update((alone, alone.rstrip("=")))
+        for offset in range(3):
+            inside = encode(b"\0" * offset + data).decode("ascii")
+            found.add(inside[-(-8 * offset // 6):8 * (offset + len(data)) // 6])
+    return found
 
 
 def tail(text, lines):
@@ -215,14 +268,31 @@ def tail(text, lines):
     return [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [...]" for line in kept]
 
 
-def scrubbed_log(client, uuid, lines=None):
-    """The deploy log's last ``lines`` lines, without the deployment's variable values or the API token
-    (masked the way every message masks it: whole, in pieces, in any case, percent-encoded).
+def log_secrets(client, uuid):
+    """What ``hide`` masks in deployment ``uuid``'s log and in errors about it: its variables' values."""
+    return secrets_in(read_variables(client, uuid))
 
-    The variables are read first: a log that cannot be scrubbed is never returned (the error says why).
+
+def scrubbed_log(client, uuid, lines=None, secrets=None):
+    """The deploy log's last ``lines`` lines, without the deployment's variable values (``hide``) or the API
+    token (masked the way every message masks it: whole, in pieces, in any case, percent-encoded).
+
+    The variables are read first (``secrets``: those of ``log_secrets``, when already read): a log that cannot
+    be scrubbed is never returned (the error says why, with the values masked in it too).
     """
-    secrets = secrets_in(read_variables(client, uuid))
-    return tail(scrub(hide(read_log(client, uuid), secrets)), lines)
+    if secrets is None:
+        secrets = log_secrets(client, uuid)
+    try:
+        text = read_log(client, uuid)
+    except DivioError as exc:
+        hidden(exc, secrets)
+        raise
+    return tail(scrub(hide(text, secrets)), lines)
+
+
+def hidden(exc, secrets):
+    """Mask ``secrets`` in the message of ``exc``: a server's answer quoted there may hold one."""
+    exc.args = tuple(hide(arg, secrets) if isinstance(arg, str) else arg for arg in exc.args)
 
 
 # -- deploying -------------------------------------------------------------------------------------------
@@ -360,21 +430,25 @@ class _DeployTask:
         if deployment.get("success") is True:
             return
         uuid = deployment["uuid"]
-        lines, problem = self.log_tail(uuid)
+        lines, problem, secrets = self.log_tail(uuid)
         result = dict(result, deployment=self.entry(deployment, started=changed), log_tail=lines)
         where_log = ("the last %d lines of its log are in log_tail" % len(lines) if lines else
                      "read its log with divio.cloud.deployment_info deployment=%s logs=true" % uuid)
-        raise DeploymentFailed("deployment %s of %s failed (%s)%s; %s" % (
-            uuid, self.where, _progress(deployment), problem, where_log), uuid=uuid, changed=changed, result=result)
+        raise DeploymentFailed(hide("deployment %s of %s failed (%s)%s; %s" % (
+            uuid, self.where, _progress(deployment), problem, where_log), secrets), uuid=uuid, changed=changed,
+            result=result)
 
     def log_tail(self, uuid):
-        """``(lines, problem)``: the scrubbed end of the log, or no lines and why it could not be read safely."""
+        """``(lines, problem, secrets)``: the scrubbed end of the log, or no lines and why it could not be read
+        safely; ``secrets``: what the failure message masks too (none when the variables could not be read)."""
+        secrets = set()
         if not self.options.log_lines:
-            return [], ""
+            return [], "", secrets
         try:
-            return scrubbed_log(self.client, uuid, self.options.log_lines), ""
+            secrets = log_secrets(self.client, uuid)
+            return scrubbed_log(self.client, uuid, self.options.log_lines, secrets), "", secrets
         except DivioError as exc:
-            return [], "; its log could not be read safely (%s)" % exc
+            return [], "; its log could not be read safely (%s)" % exc, secrets
 
 
 def _percent(deployment):

@@ -14,6 +14,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.connection import (
     url_credentials,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+from ansible_collections.divio.cloud.plugins.module_utils.resources import name_warnings, refuse_ambiguous_names
 
 
 class DivioModule:
@@ -26,6 +27,9 @@ class DivioModule:
 
     argument_spec = {}
     module_kwargs = {}
+    #: True for a task that changes something: a slug naming several applications or environments then fails it
+    #: (asking for the id) instead of being taken as the first one with a warning.
+    changes_something = False
 
     def __init__(self):
         spec = dict(CONNECTION_ARGUMENT_SPEC)
@@ -48,7 +52,13 @@ class DivioModule:
         try:
             settings = resolve_connection(dict((name, self.params.get(name)) for name in CONNECTION_OPTION_NAMES))
             with DivioClient(settings) as client:
-                result = self.run(client)
+                if self.changes_something:
+                    refuse_ambiguous_names(client)
+                try:
+                    result = self.run(client)
+                finally:
+                    for warning in name_warnings(client):
+                        self.module.warn(warning)
         except DivioError as exc:
             self.module.fail_json(msg=str(exc), error=type(exc).__name__, **_public_details(exc))
         self.module.exit_json(**dict({"changed": False}, **result))

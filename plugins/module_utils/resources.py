@@ -12,6 +12,12 @@ when no application has that slug.
 
 Filters are passed to the server to save requests, but every item that comes back is checked
 again, so an ignored filter can cost time, never correctness. No Ansible imports.
+
+A slug may name more than one object: two organisations may each have an application ``shop`` (whether the API
+keeps slugs unique per organisation or across all of them is not documented), and a server may list two
+environments of one application with one slug. A look-up then takes the first the API listed and notes a warning
+naming every match (``name_warnings``), or, for a task that changes something (``refuse_ambiguous_names``),
+raises ``AmbiguousNameError`` asking for the id.
 """
 
 from urllib.parse import quote
@@ -22,6 +28,44 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import ApiError
 APPLICATIONS = APPS + "applications/"
 ENVIRONMENTS = APPS + "environments/"
 SERVICE_INSTANCES = APPS + "service-instances/"
+
+
+class AmbiguousNameError(InputError):
+    """A slug names several applications (or several environments of one application) and the task changes
+    something, so it must not guess: ``details["matches"]`` holds their ids."""
+
+
+def refuse_ambiguous_names(client):
+    """Make every later look-up through ``client`` of a slug that names several objects raise ``AmbiguousNameError``
+    (for a task that changes something), instead of taking the first with a warning."""
+    client.refuse_ambiguous_names = True
+
+
+def name_warnings(client):
+    """The warnings the look-ups through ``client`` noted, one per slug that named several objects (the task shows them)."""
+    found = getattr(client, "name_warnings", None)
+    if found is None:
+        found = client.name_warnings = []
+    return found
+
+
+def _the_one(client, found, kind, reference, where=""):
+    """The object of ``found`` (the matches of ``reference``, in the API's order) - the first with a warning, or
+    ``AmbiguousNameError`` when ``client`` refuses ambiguous names - and none of that when there is one."""
+    if len(found) < 2:
+        return found[0]
+    ids = [item["uuid"] for item in found]
+    named = "%s %r%s names %d %ss: %s" % (kind, reference, where, len(found), kind, ", ".join(
+        "%s%s" % (item["uuid"], " (organisation %s)" % item["organisation"] if item.get("organisation") else "")
+        for item in found))
+    if getattr(client, "refuse_ambiguous_names", False):
+        raise AmbiguousNameError("%s; this task changes something, so nothing was done: name the %s by its id."
+                                 % (named, kind), matches=ids)
+    warning = "%s; using %s, the first the API listed - name the %s by its id to choose another." % (named, ids[0], kind)
+    notes = name_warnings(client)
+    if warning not in notes:
+        notes.append(warning)
+    return found[0]
 
 
 def require_text(name, value, allow_none=True):
@@ -78,13 +122,14 @@ def list_applications(client, slug=None, uuid=None, organisation=None, name=None
 def get_application(client, application):
     """The application named by slug or id, or ``NotFoundError`` saying both were tried.
 
-    Asked as a slug first (one request); only when no application has that slug, read by id."""
+    Asked as a slug first (one request); only when no application has that slug, read by id. A slug of several
+    applications: see the module docstring."""
     application = require_text("application", application, allow_none=False)
     found = list_applications(client, slug=application) or list_applications(client, uuid=application)
     if not found:
         raise NotFoundError("application %r not found: no application with this slug (%s?slug=) or this id (%s<id>/) "
                             "is visible to the token." % (application, APPLICATIONS, APPLICATIONS))
-    return found[0]
+    return _the_one(client, found, "application", application)
 
 
 def list_environments(client, application, slug=None, uuid=None):
@@ -97,17 +142,19 @@ def list_environments(client, application, slug=None, uuid=None):
 
 
 def get_environment(client, application, slug):
-    """The environment ``slug`` of ``application`` (an application object, or a slug or id to look up).
+    """The environment ``slug`` (or id, when no environment has that slug) of ``application`` (an application
+    object, or a slug or id to look up).
 
     A missing environment is always ``NotFoundError`` naming the environments the application has. The
     whole (short) list is read so that the error can name them; no filter is trusted with the answer.
+    A slug of several environments: see the module docstring.
     """
     slug = require_text("environment", slug, allow_none=False)
     app = application if isinstance(application, dict) else get_application(client, application)
     environments = list_environments(client, app)
-    for env in environments:
-        if env.get("slug") == slug:
-            return env
+    found = [env for env in environments if env.get("slug") == slug] or [env for env in environments if env["uuid"] == slug]
+    if found:
+        return _the_one(client, found, "environment", slug, " of application %r" % app.get("slug"))
     known = sorted(str(env.get("slug")) for env in environments)
     raise NotFoundError("environment %r not found in application %r; it has: %s."
                         % (slug, app.get("slug"), ", ".join(known) or "no environments"))

@@ -150,6 +150,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.taking import take_bac
 
 
 class Backup(DivioModule):
+    changes_something = True
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),

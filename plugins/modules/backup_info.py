@@ -18,7 +18,8 @@ author:
 options:
   environment:
     description:
-      - Environment slug, for example V(live). Omitted, every environment of the application is reported.
+      - Environment slug, for example V(live), or id. Omitted, every environment of the application is reported.
+      - A slug that several environments of the application have is a warning naming every match; the first is used.
       - An environment the application does not have fails the task, naming the ones it has.
     required: false
   latest:

@@ -120,6 +120,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.restores import restor
 
 
 class BackupRestore(DivioModule):
+    changes_something = True
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),

@@ -171,6 +171,9 @@ log_tail:
     - When the deployment failed, the last O(log_lines) lines of its deploy log, with the API token and the values
       of the deployment's environment variables replaced by C(********) (values shorter than 6 characters, or
       3 for variables named like secrets, and words such as V(True) are left as they are). Otherwise empty.
+    - A value is also replaced where the log quotes it JSON-escaped, C(repr)-quoted, percent-encoded or in base64
+      (also inside a longer base64 text such as an C(Authorization) header); the failure message is masked the same
+      way (the environment variables guide lists the forms).
     - Empty too when the log could not be read together with the variables it must be scrubbed of; the failure
       message then says why.
   returned: always
@@ -195,6 +198,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.module import DivioMod
 
 
 class Deployment(DivioModule):
+    changes_something = True
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),

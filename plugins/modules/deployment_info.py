@@ -21,7 +21,8 @@ author:
 options:
   environment:
     description:
-      - Environment slug, for example V(live). Omitted, the deployments of every environment of the application.
+      - Environment slug, for example V(live), or id. Omitted, the deployments of every environment of the application.
+      - A slug that several environments of the application have is a warning naming every match; the first is used.
       - An environment the application does not have fails the task, naming the ones it has.
     required: false
   deployment:
@@ -146,7 +147,8 @@ deployments:
       description:
         - With O(logs=true), the deploy log (its last O(log_lines) lines, if given), with the API token and the values
           of the deployment's environment variables replaced by C(********) (values shorter than 6 characters, or 3
-          for variables named like secrets, and words such as V(True) are left as they are).
+          for variables named like secrets, and words such as V(True) are left as they are) - also where the log
+          quotes a value JSON-escaped, C(repr)-quoted, percent-encoded or in base64.
       returned: when O(logs=true)
       type: str
     variables:

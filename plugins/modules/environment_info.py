@@ -16,6 +16,7 @@ options:
     description:
       - The application, by slug or by id. It is looked up as a slug first and read by id only when no application has that slug.
       - An application that does not exist fails the task with C(application 'X' not found).
+      - A slug that several applications have is a warning naming every match; the first the API lists is used.
     type: str
     required: true
   slug:

@@ -1467,3 +1467,25 @@ def test_package_exports():
 
     assert set(divio_simulator.__all__) >= {"Dataset", "generate_dataset", "SimulatorServer", "run_simulator"}
     assert json.loads(generate_dataset(seed=1, **SIZES["tiny"]).to_json())["troubles"]
+
+
+def test_renamed_slugs_duplicate_template_and_restore(api):
+    """``renamed_slugs``: names a client must survive, over the control endpoint too; ``{}`` restores the data set."""
+    with run_simulator(dataset=generate_dataset(seed=1, **SIZES["tiny"]), token=TOKEN) as server:
+        template = "{{ lookup('pipe', 'id') }}"
+        response = requests.post(server.url + "/_simulator/config", timeout=10,
+                                 json={"renamed_slugs": {"blog": "shop", "intranet/live": template}})
+        assert response.status_code == 200 and response.json()["renamed_slugs"]["blog"] == "shop"
+        shops = get(api, server, "/apps/v3/applications/", slug="shop").json()["results"]
+        assert len(shops) == 2 and len({app["organisation"] for app in shops}) == 1  # tiny has one organisation
+        [intranet] = get(api, server, "/apps/v3/applications/", slug="intranet").json()["results"]
+        envs = get(api, server, "/apps/v3/environments/", application=intranet["uuid"], slug=template).json()["results"]
+        assert [env["slug"] for env in envs] == [template]
+        for bad in ({"nope": "x"}, {"blog": ""}, ["blog"]):
+            assert requests.post(server.url + "/_simulator/config", json={"renamed_slugs": bad}, timeout=10).status_code == 400
+        assert len(get(api, server, "/apps/v3/applications/", slug="shop").json()["results"]) == 2  # unchanged
+        server.configure(renamed_slugs={})
+        assert len(get(api, server, "/apps/v3/applications/", slug="shop").json()["results"]) == 1
+        assert get(api, server, "/apps/v3/applications/", slug="blog").json()["count"] == 1
+        with pytest.raises(ValueError, match="encoded_secrets"):
+            server.configure(deployments={"encoded_secrets": "SECRET_KEY"})

@@ -275,6 +275,29 @@ class Dataset:
                     gone.append(backup)
         return gone
 
+    def set_slugs(self, renamed):
+        """Give applications (``"shop"``) and environments (``"shop/live"``), named by the slugs they were generated
+        with, the slugs of ``renamed`` (``{name: new slug}``) - also a slug another application or environment has,
+        or text holding a template: names a client must survive. Every call starts again from the generated slugs
+        (``{}`` restores them). Raises ValueError for a name the data set was not generated with."""
+        with self.lock:
+            if not hasattr(self, "_generated"):
+                apps = dict((app["uuid"], app) for app in self.applications)
+                self._generated = dict((app["slug"], (app, app["slug"])) for app in self.applications)
+                self._generated.update(("%s/%s" % (apps[env["application"]]["slug"], env["slug"]), (env, env["slug"]))
+                                       for env in self.environments)
+            unknown = sorted(set(renamed) - set(self._generated))
+            if unknown:
+                raise ValueError("no application or environment (application/environment) named %s" % ", ".join(unknown))
+            for name, (record, slug) in self._generated.items():
+                record["slug"] = renamed.get(name, slug)
+            self.reindex()
+
+    def generated_environment_names(self):
+        """``{"application/environment": environment uuid}`` by the slugs the data set was generated with, which
+        ``set_slugs`` may have changed since (settings name environments that way)."""
+        return dict((name, record["uuid"]) for name, (record, _slug) in getattr(self, "_generated", {}).items() if "/" in name)
+
     def lookup(self, name, field_name, value):
         """Records of resource ``name`` whose ``field_name`` equals ``value``, in list order."""
         return self.by_field[name][field_name].get(value, [])

@@ -21,14 +21,20 @@ text of the logs.
 Settings (``SimulatorServer(deployments={...})`` or ``configure(deployments={...})``, each call starting
 from the defaults): ``duration_seconds`` (float >= 0, default 3), ``failing_environments`` (list of
 ``"application/environment"`` slugs whose deployments fail; default: the data set's
-``troubles["deployment_fails"]``), ``log_extra`` (lines added to the logs of new deployments, for tests).
+``troubles["deployment_fails"]``), ``log_extra`` (lines added to the logs of new deployments, for tests),
+``encoded_secrets`` (names of variables whose values every log also quotes the way build output does: in a
+JSON settings dump, a Python ``repr``, a URL's query (``+`` for a space) and user info (``%20``, lower-case
+hex), an HTTP Basic header at each of the three base64 alignments and as base64 alone; default none).
 """
 
+import base64
+import json
 import random
+import re
 import threading
 import time
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, quote_plus
 
 from .envvars import deployment_variables
 from .jobs import _iso
@@ -36,7 +42,7 @@ from .jobs import _iso
 PATH = "/apps/v3/deployments/"
 SUBRESOURCES = ("logs", "environment-variables")
 BUILD_MODES = ("AUTO", "ADOPT", "FORCE")
-DEFAULTS = {"duration_seconds": 3.0, "failing_environments": None, "log_extra": []}
+DEFAULTS = {"duration_seconds": 3.0, "failing_environments": None, "log_extra": [], "encoded_secrets": []}
 QUEUED_SHARE = 0.1
 FAILS_AT_SHARE = 0.75
 
@@ -51,8 +57,11 @@ def split_subresource(path):
 
 
 def _slug_pairs(dataset):
+    """``{"application/environment": environment uuid}`` by the slugs as they are and, first, as they were generated."""
     apps = {app["uuid"]: app["slug"] for app in dataset.applications}
-    return {f"{apps[env['application']]}/{env['slug']}": env["uuid"] for env in dataset.environments}
+    pairs = {f"{apps[env['application']]}/{env['slug']}": env["uuid"] for env in dataset.environments}
+    pairs.update(dataset.generated_environment_names())
+    return pairs
 
 
 def deployment_settings(value, dataset):
@@ -77,7 +86,25 @@ def deployment_settings(value, dataset):
                          "data set, e.g. [\"wiki/live\"]")
     if not isinstance(settings["log_extra"], list) or not all(isinstance(line, str) for line in settings["log_extra"]):
         raise ValueError("deployments.log_extra must be a list of strings")
-    return {"duration_seconds": duration, "failing_environments": list(failing), "log_extra": list(settings["log_extra"])}
+    encoded = settings["encoded_secrets"]
+    if not isinstance(encoded, list) or not all(isinstance(name, str) and name for name in encoded):
+        raise ValueError("deployments.encoded_secrets must be a list of environment variable names")
+    return {"duration_seconds": duration, "failing_environments": list(failing), "log_extra": list(settings["log_extra"]),
+            "encoded_secrets": list(encoded)}
+
+
+def encoded_lines(name, value):
+    """Log lines quoting ``value`` (of variable ``name``) encoded, as build tools and libraries print them."""
+    data = value.encode("utf-8")
+    lower = re.sub("%[0-9A-F]{2}", lambda match: match.group(0).lower(), quote(value, safe=""))
+    return [
+        "settings: " + json.dumps({name: value}),
+        "environ: " + repr({name: value}),
+        f"GET https://hooks.simulator.invalid/check?{name.lower()}={quote_plus(value, safe='')}&v=1",
+        f"connecting to smtp://mailer:{lower}@smtp.simulator.invalid:587",
+        *[f"Authorization: Basic {base64.b64encode(user + data).decode()}" for user in (b"ci:", b"deploy:", b"root:")],
+        f"X-{name}: {base64.b64encode(data).decode()}",
+    ]
 
 
 def _parse(text):
@@ -216,8 +243,9 @@ class DeploymentJobs:
         """``{name: value}`` the deployment ran with (envvars.py)."""
         return deployment_variables(self.dataset, record)
 
-    def logs(self, record):
-        """The log as far as the deployment got: every line of an ended one."""
+    def logs(self, record, encoded_secrets=()):
+        """The log as far as the deployment got: every line of an ended one; the release command quotes the values
+        of the variables named in ``encoded_secrets`` encoded (``encoded_lines``)."""
         job = self._jobs.get(record["uuid"])
         if job is not None:
             success, mode, extra, progress = job.success, job.build_mode or "AUTO", job.extra, job.progress
@@ -240,6 +268,7 @@ class DeploymentJobs:
             (0.6, "Image built and pushed"),
             (0.7, "Running release commands"),
             (0.72, "$ python manage.py migrate --noinput"),
+            *[(0.72, line) for name in encoded_secrets if name in variables for line in encoded_lines(name, variables[name])],
         ]
         if success:
             stages += [
@@ -289,7 +318,8 @@ class DeploymentHandlers:
     def _get_deployment_logs(self, resource, key, body):
         record = self._deployment_or_404(key)
         if record is not None:
-            self._send_json(200, {"uuid": record["uuid"], "logs": self.simulator.deployment_jobs.logs(record)})
+            self._send_json(200, {"uuid": record["uuid"], "logs": self.simulator.deployment_jobs.logs(
+                record, self.simulator.deployments["encoded_secrets"])})
 
     def _get_deployment_variables(self, resource, key, body):
         record = self._deployment_or_404(key)

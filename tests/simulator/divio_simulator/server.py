@@ -125,12 +125,12 @@ class SimulatorServer:
     CONFIG_KEYS = ("honour_backup_environment_filter", "latency_ms", "max_page_size", "default_page_size",
                    "fail_applications", "faults", "backup_duration_seconds", "backup_outcome", "deployments",
                    "churn_rate", "churn_seed", "churn_per_request", "page_size_ignored", "null_count", "cursor_links",
-                   "shift_lists", "shift_limit", "downloads", "restores", "uploads")
+                   "shift_lists", "shift_limit", "downloads", "restores", "uploads", "renamed_slugs")
 
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
                  backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None, churn_rate=0.0, churn_seed=0,
-                 churn_per_request=0, downloads=None, restores=None, uploads=None):
+                 churn_per_request=0, downloads=None, restores=None, uploads=None, renamed_slugs=None):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -168,13 +168,15 @@ class SimulatorServer:
         # Backups made from uploaded files, through the object storage (uploads.py).
         self.upload_jobs = UploadJobs(dataset, self.jobs)
         self.uploads = upload_settings(None)
+        # Slugs a client must survive (a duplicate, a template), by generated name (Dataset.set_slugs).
+        self.renamed_slugs = {}
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
                        fail_applications=list(fail_applications), faults=faults,
                        backup_duration_seconds=backup_duration_seconds, backup_outcome=backup_outcome,
                        deployments=deployments, churn_rate=churn_rate, churn_seed=churn_seed,
                        churn_per_request=churn_per_request, downloads=downloads, restores=restores,
-                       uploads=uploads)
+                       uploads=uploads, renamed_slugs=renamed_slugs or {})
         self._lock = threading.Lock()
         self._total = 0
         self._by_path = Counter()
@@ -257,6 +259,12 @@ class SimulatorServer:
         ``faults``: None or ``{}`` for none, else a ``FaultPlan`` or a dict of its settings (``rate``,
         ``kinds``, ``seed``, ``only_paths``, ``on_requests``, ``stall_seconds``, ``retry_after``). Each call
         starts a new plan: request numbers count from 1 again and the random sequence restarts.
+
+        ``renamed_slugs``: ``{"blog": "shop", "wiki/test": "live", "crm/live": "{{ lookup('pipe', 'id') }}"}`` gives
+        applications and environments (named as generated) other slugs: two applications with one slug (in two
+        organisations, which the API's ``organisation`` filter suggests it allows; not verified), two environments
+        of one application with one slug (a server breaking that rule), a slug holding a template. Each call starts
+        from the generated slugs; ``{}`` restores them.
         """
         unknown = sorted(set(settings) - set(self.CONFIG_KEYS))
         if unknown:
@@ -289,6 +297,10 @@ class SimulatorServer:
                 value = restore_settings(value)
             elif key == "uploads":
                 value = upload_settings(value)
+            elif key == "renamed_slugs":
+                if not isinstance(value, dict) or not all(isinstance(slug, str) and slug for slug in value.values()):
+                    raise ValueError(f"{key} must map application (or application/environment) slugs to new slugs")
+                value = dict(value)
             elif key == "churn_rate":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10000:
                     raise ValueError(f"{key} must be a number of changes per second between 0 and 10000")
@@ -311,6 +323,8 @@ class SimulatorServer:
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an integer >= 1")
             checked[key] = value
+        if "renamed_slugs" in checked:
+            self.dataset.set_slugs(checked["renamed_slugs"])  # raises for an unknown name, before anything changed
         # Validate everything first so that a bad request changes nothing.
         for key, value in checked.items():
             setattr(self, key, value)
