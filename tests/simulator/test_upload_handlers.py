@@ -8,8 +8,11 @@ address, two auth mechanisms refused on a download, media archives with their en
 import hashlib
 import io
 import os
+import subprocess
+import sys
 import tarfile
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -22,6 +25,7 @@ from divio_simulator.downloads import media_archive
 from testlib import TOKEN, private_simulator
 
 UPLOAD = "/apps/v3/backups/upload/"
+SIMULATOR = Path(__file__).resolve().parent / "simulator.py"
 HANDLERS = ("exo-presigned-v1", "s3-sts-v1", "az-sas-v1")
 
 
@@ -292,3 +296,32 @@ def test_a_restore_records_the_bytes_a_download_of_that_part_serves(api):
                          and sim.restored(live["uuid"]), "the restore's end")
         assert (applied["uploaded"], applied["sha256"]) == (False, hashlib.sha256(served).hexdigest())
         assert sim.restored(environment(sim)[0]["uuid"]) == []
+
+
+def test_the_command_line_starts_the_stand_ins_and_stops_them(tmp_path, api):
+    url_file = tmp_path / "url"
+    proc = subprocess.Popen([sys.executable, str(SIMULATOR), "--port", "0", "--size", "tiny", "--token", TOKEN,
+                             "--url-file", str(url_file), "--upload-handler", "az-sas-v1", "--upload-standins"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait(url_file.exists, "the simulator's start", 60)
+        lines = [proc.stdout.readline().strip() for _line in range(3)]  # printed before the URL file was written
+        url = url_file.read_text().strip()
+        sim_env = requests.get(url + "/apps/v3/environments/", headers={"Authorization": "Token " + TOKEN}, timeout=10)
+        env = sim_env.json()["results"][0]
+        instance = api.get(url + "/apps/v3/service-instances/?environment=" + env["uuid"]).json()["results"][0]
+        made = api.post(url + UPLOAD, json={"environment": env["uuid"], "services": [instance["uuid"]]}).json()
+        assert made["results"][instance["uuid"]]["handler"] == "az-sas-v1"
+        switched = requests.post(url + "/_simulator/config", json={"uploads": {"handler": "s3-sts-v1"}}, timeout=10)
+        assert switched.status_code == 200
+    finally:
+        proc.terminate()
+        _out, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+    assert lines[0] == "Divio API simulator listening on " + url
+    moto = lines[1].rsplit("=", 1)[1]
+    assert lines[1] == "moto S3 for s3-sts-v1 uploads on %s: clients set AWS_ENDPOINT_URL_S3=%s" % (moto, moto)
+    assert lines[2].startswith("Azurite for az-sas-v1 uploads on http://127.0.0.1:")
+    for endpoint in (moto, lines[2].rsplit(" ", 1)[1]):  # both stopped with the simulator
+        with pytest.raises(requests.ConnectionError):
+            requests.get(endpoint, timeout=5)

@@ -33,6 +33,8 @@ or "app-slug/env-slug">: NAME}`` per environment):
 - ``az-sas-v1``: ``upload_parameters`` ``{url}``, a blob URL with a SAS allowing create and write on that one
   blob, in Azurite (standins.Azurite).
 
+Neither names a size limit (``max_file_size`` is exo's); the simulator takes their files up to 256 MiB.
+
 A handler other than ``exo-presigned-v1`` needs its stand-in attached (``SimulatorServer(s3=..., azure=...)`` or
 ``attach_standins``); the setting is refused without it. At ``finish_url`` the simulator reads the object or
 blob back from the stand-in (what it holds is what was uploaded) into ``files``.
@@ -300,15 +302,16 @@ class UploadJobs:
             standin = self.standins[STANDIN_OF[handler]]
             container_or_bucket, name = BUCKET, upload["object"]
             try:
+                # These handlers name no size limit (divio-cli checks none): the bound is the simulator's memory.
                 if handler == "s3-sts-v1":
                     if missing:
                         standin.delete_object(container_or_bucket, name)
-                    data = standin.read_object(container_or_bucket, name, upload["max_file_size"])
+                    data = standin.read_object(container_or_bucket, name, MAX_FILE_SIZE_LIMIT)
                 else:
                     if missing:
                         with contextlib.suppress(Exception):
                             standin.delete_blob(container_or_bucket, name)
-                    data = standin.read_blob(container_or_bucket, name, upload["max_file_size"])
+                    data = standin.read_blob(container_or_bucket, name, MAX_FILE_SIZE_LIMIT)
             except ValueError as exc:
                 return "The file uploaded for service instance backup %s is too large: %s." % (part_uuid, exc)
         if data is None:
