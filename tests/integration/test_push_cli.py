@@ -43,7 +43,7 @@ MEDIA = {"images/logo.png": b"\x89PNG\r\n" + bytes(range(256)) * 40, "uploads/no
 def push(divio_runner, tmp_path):
     """``push(sim, "db" | "media", *options)``: divio-cli's push to blog's test environment, from a project
     directory; returns ``(proc, project, compose calls)``."""
-    def run(sim, what, *options):
+    def run(sim, what, *options, traceback_ok=False):
         moto = sim.upload_jobs.standins.get("s3")
         cli = divio_runner(sim, **({"AWS_ENDPOINT_URL_S3": moto.endpoint} if moto is not None else {}))
         project = tmp_path / "divio-home"  # the runner's HOME and working directory
@@ -61,7 +61,7 @@ def push(divio_runner, tmp_path):
         compose.chmod(0o755)
         settings = project / ".config" / "divio" / "config.json"
         settings.write_text(json.dumps(dict(json.loads(settings.read_text()), **{"docker-compose": [str(compose)]})))
-        proc = cli("app", "push", what, "test", "--noinput", "--remote-id", app["uuid"], *options)
+        proc = cli("app", "push", what, "test", "--noinput", "--remote-id", app["uuid"], *options, traceback_ok=traceback_ok)
         return proc, project, log.read_text() if log.exists() else ""
 
     return run
@@ -164,3 +164,18 @@ def test_a_failed_upload_backup_or_restore_fails_the_push(push, failing, said):
         assert len(sim.upload_jobs.files) == 1
         # A restore is asked for only once the upload's backup succeeded.
         assert len(sim.restore_jobs.restores) == (0 if "backup_outcome" in failing else 1)
+
+
+@pytest.mark.parametrize("handler, said", [("exo-presigned-v1", "403 Client Error"), ("s3-sts-v1", "AccessDenied"),
+                                           ("az-sas-v1", "AuthorizationPermissionMismatch")])
+def test_a_refused_upload_fails_the_push_with_nothing_started(push, handler, said, upload_standins):
+    """Each storage's refusal reaches divio-cli as a failure (shown as a traceback naming the storage's error): no
+    finish, no backup run, no restore."""
+    with private_simulator(backup_duration_seconds=0.5, uploads={"handler": handler, "fault": "refused-put"},
+                           **upload_standins(handler)) as sim:
+        proc, _project, _compose = push(sim, "media", traceback_ok=True)
+        assert proc.returncode != 0 and said in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        [backup] = [b for b in sim.dataset.backups if b["notes"] == "Divio CLI push"]
+        assert backup["state"] == "NEW" and sim.upload_jobs.files == {} and not sim.restore_jobs.restores
+        posts = [path.split("?")[0] for method, path, _status in sim.requests if method == "POST"]
+        assert posts == ["/apps/v3/backups/upload/"]
