@@ -17,7 +17,7 @@ The object storage answers a PUT the way S3-compatible storage does: a wrong sig
 signature a 400 ``InvalidArgument`` (one auth mechanism only), a body without ``Content-Length`` a 411, and one
 larger than ``max_file_size`` a 400 ``EntityTooLarge``, refused by its Content-Length (a body of up to 64 KiB
 is read and dropped first, so the client gets the answer; a larger one is not read). Files are kept in
-memory, so ``max_file_size`` is bounded (setting ``uploads={"max_file_size": N}``, at most 256 MiB).
+memory (one buffer each), so ``max_file_size`` is bounded (setting ``uploads={"max_file_size": N}``, at most 1 GiB).
 
 The real ``finish_url`` path is not known (divio-cli posts to whatever it is given); here it is
 ``/apps/v3/backups/upload/<part>/finish/?signature=<hex>`` on the API origin. The backup's ``trigger`` is not
@@ -33,7 +33,8 @@ or "app-slug/env-slug">: NAME}`` per environment):
 - ``az-sas-v1``: ``upload_parameters`` ``{url}``, a blob URL with a SAS allowing create and write on that one
   blob, in Azurite (standins.Azurite).
 
-Neither names a size limit (``max_file_size`` is exo's); the simulator takes their files up to 256 MiB.
+Neither names a size limit (``max_file_size`` is exo's); the simulator takes their files up to 1 GiB (moto holds
+about twice, Azurite about once an object in memory on top: size tests accordingly).
 
 A handler other than ``exo-presigned-v1`` needs its stand-in attached (``SimulatorServer(s3=..., azure=...)`` or
 ``attach_standins``); the setting is refused without it. At ``finish_url`` the simulator reads the object or
@@ -68,7 +69,7 @@ HANDLER_NAMES = ("exo-presigned-v1", "s3-sts-v1", "az-sas-v1")
 STANDIN_OF = {"s3-sts-v1": "s3", "az-sas-v1": "azure"}  # the stand-in each handler needs (standins.py)
 FAULTS = ("refused-put", "expired-credential", "missing-object", "finish-5xx")
 OUTCOMES = ("SUCCESS", "FAILURE", "PARTIAL", "NEVER")
-MAX_FILE_SIZE_LIMIT = 256 * 1024 * 1024
+MAX_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # files are kept in memory; 1 GiB for the memory tests of a large copy
 UPLOAD_PATH = "/apps/v3/backups/upload/"
 FINISH_SUFFIX = "/finish/"
 URL_LIFETIME_SECONDS = 3600
@@ -253,15 +254,17 @@ class UploadJobs:
 
     @staticmethod
     def _read(stream, length):
-        chunks, left = [], length
+        """The body, read into one buffer of its announced length (a 1 GiB file costs 1 GiB, not twice), or None
+        when the client hung up before it was whole."""
+        data, done = bytearray(length), 0
+        view = memoryview(data)
         with contextlib.suppress(OSError):
-            while left:
-                chunk = stream.read(min(left, READ_CHUNK))
-                if not chunk:
+            while done < length:
+                got = stream.readinto(view[done:done + READ_CHUNK])
+                if not got:
                     return None
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
+                done += got
+            return data
         return None
 
     # -- the API side ---------------------------------------------------------------------------------
