@@ -50,6 +50,9 @@ Faults (``uploads={"fault": KIND}``, for uploads made while it is set), each the
 - ``missing-object``: the upload succeeds, but at ``finish_url`` the object is gone: 400, the backup stays ``NEW``;
 - ``finish-5xx``: every ``finish_url`` POST answers 503; the backup stays ``NEW`` (never started).
 
+``finish_calls`` records every ``finish_url`` POST with whether an ``Authorization`` or ``Cookie`` header came
+along (no client should send one: the URL is signed).
+
 ``finish_failures: N``: the first N ``finish_url`` POSTs of each part answer 503, later ones work (a client that
 retries gets through). ``outcome`` (``SUCCESS``/``FAILURE``/..., default null: the simulator's ``backup_outcome``)
 decides how upload backups end, leaving other backups (a safety backup) alone.
@@ -136,6 +139,9 @@ class UploadJobs:
         self.parts = {}  # part uuid -> {"backup", "key", "handler", "expires", "max_file_size", "finished", ...}
         self.by_key = {}  # object key -> part uuid
         self.files = {}  # part uuid -> bytes, once a PUT arrived whole (exo) or the finish found them (s3, az)
+        # Every finish_url POST: {"part", "status", "authorization", "cookie"} - whether credentials came along,
+        # which no client should send (the URL is signed; it is on the API's host, so a client may be tempted).
+        self.finish_calls = []
         self._lock = threading.Lock()
         self._rng = random.Random("backup-uploads")
         self.origin_url = None  # set by the server once the object storage listens
@@ -333,7 +339,10 @@ class UploadHandlers:
                      sim.backup_duration_seconds, sim.url)
 
     def _finish_upload(self, resource, key, body):
-        status, answer = self.simulator.upload_jobs.finish(key, self.query.get("signature", [""])[-1])
+        jobs = self.simulator.upload_jobs
+        status, answer = jobs.finish(key, self.query.get("signature", [""])[-1])
+        jobs.finish_calls.append({"part": key, "status": status, "authorization": "Authorization" in self.headers,
+                                  "cookie": "Cookie" in self.headers})
         self._send_json(status, answer)
 
 
