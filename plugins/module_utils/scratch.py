@@ -580,6 +580,10 @@ def judge_restore(output, meta_lines, max_bytes):
                                        "verdict: %s" % ("memory" if "out of memory" in lowered else "temporary files",
                                                         show_bytes(SERVER_MEMORY_BYTES if "out of memory" in lowered
                                                                    else max_bytes), said))
+    if re.search(r'error: +role "[^"]*" does not exist', lowered):
+        return VerificationUnavailable("verify: restore: the plain SQL dump names roles of the server it came from "
+                                       "(ALTER ... OWNER TO, GRANT); a plain dump restores here only when made with "
+                                       "pg_dump --no-owner --no-privileges; no verdict: %s" % said)
     if any(marker in lowered for marker in MISSING_HERE):
         return VerificationUnavailable("verify: restore: the dump needs something this PostgreSQL server lacks (an "
                                        "extension?); no verdict: %s" % said)
