@@ -13,6 +13,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -157,7 +158,7 @@ class SuperCluster:
     def stop(self):
         if self.process is not None:
             try:
-                os.kill(self.pid(), 2)
+                os.kill(self.pid(), signal.SIGQUIT)  # immediate: a throwaway cluster needs no checkpoint
             except (OSError, ValueError):
                 pass
             try:
