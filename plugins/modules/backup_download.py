@@ -96,7 +96,7 @@ options:
     description:
       - With O(verify=restore), the directory the scratch PostgreSQL server is made in (a fresh C(divio-scratch-pg-*)
         directory, mode C(0700), removed afterwards). Omitted, the system's temp directory - which may be in memory
-        (tmpfs): point this to a disk with room for O(max_restore_bytes).
+        (tmpfs) - then point this to a disk with room for O(max_restore_bytes).
       - When the task runs as root, the server's account (C(postgres), else C(nobody)) must be able to enter it.
     type: path
   min_retention:
