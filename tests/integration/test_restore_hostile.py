@@ -128,6 +128,32 @@ def test_good_dumps_restore_exactly_and_never_as_a_privileged_role(hostile, clie
     assert os.listdir(base) == []
 
 
+@pytest.mark.parametrize("case, kind, said", [
+    ("file_fdw", "verification_failed", "file_fdw, which reaches outside the database"),
+    ("superuser_only", "verification_unavailable", "needs superuser rights"),
+    ("missing", "verification_unavailable", "lacks (an extension?)"),
+])
+def test_extensions_the_role_cannot_create(hostile, client, sim, tmp_path, base, case, kind, said):
+    """file_fdw reads server files: a verdict. pg_stat_statements (superuser only) or an extension this server
+    lacks (the plain dump of a server that had it): no verdict."""
+    cluster = hostile["cluster"]
+    if case == "missing":
+        with open(hostile["dumps"]["plain"]) as handle:
+            text = handle.read().replace("CREATE TABLE", "CREATE EXTENSION IF NOT EXISTS postgis_of_elsewhere;\nCREATE TABLE", 1)
+        dump = os.path.join(base, "missing.sql")
+        with open(dump, "w") as handle:
+            handle.write(text)
+    else:
+        extension = "file_fdw" if case == "file_fdw" else "pg_stat_statements"
+        cluster.create("x_" + case, "CREATE EXTENSION %s; CREATE TABLE public.t (a int);" % extension)
+        dump = cluster.dump("x_" + case, os.path.join(base, case + ".dump"))
+    entry, problems = verify_restore(client, sim, dump, tmp_path, base)
+    [(found, message)] = problems
+    assert found == kind and said in message, message
+    assert entry["verified"] is (False if kind == "verification_failed" else None)
+    assert os.listdir(base) == [os.path.basename(dump)]
+
+
 def test_a_restore_bigger_than_max_restore_bytes_stops_without_a_verdict(hostile, client, sim, tmp_path, base):
     cluster = hostile["cluster"]
     cluster.create("bomb", "CREATE TABLE public.b (x text); "
