@@ -405,7 +405,10 @@ class ScratchServer:
         try:
             out, err = process.communicate(timeout=self.clock.left(what))
         except BaseException:
-            os.killpg(process.pid, signal.SIGKILL)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             process.wait()
             self.clock.left(what + " (timed out)")
             raise
@@ -449,9 +452,12 @@ class ScratchServer:
         with open(self.client_log, "wb") as out:
             if self.account is not None:
                 os.fchown(out.fileno(), *self.account)
-            process = subprocess.Popen(command, stdin=subprocess.PIPE if feed else (stdin or subprocess.DEVNULL),
-                                       stdout=out, stderr=subprocess.STDOUT, cwd=self.directory, close_fds=True,
-                                       env=self._env(options), **self._as_account())
+            try:
+                process = subprocess.Popen(command, stdin=subprocess.PIPE if feed else (stdin or subprocess.DEVNULL),
+                                           stdout=out, stderr=subprocess.STDOUT, cwd=self.directory, close_fds=True,
+                                           env=self._env(options), **self._as_account())
+            except OSError as exc:
+                raise VerificationUnavailable("verify: restore: %s could not start: %s" % (what, exc)) from None
         feeder = None
         if feed:
             feeder = threading.Thread(target=self._feed, args=(feed, process.stdin), daemon=True)
