@@ -562,7 +562,9 @@ class ScratchServer:
 def judge_restore(output, meta_lines, max_bytes):
     """The exception for a restore that failed, from the client's last output: a verdict on the dump
     (``VerificationFailed``), or none (``VerificationUnavailable``) when the failure is about this machine."""
-    said = excerpt("; ".join(line for line in output.splitlines() if line.strip())[-500:], 500)
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [n for n, line in enumerate(lines) if "error:" in line.lower()]
+    said = excerpt("; ".join(lines[errors[-1] if errors else max(0, len(lines) - 5):]), 600)
     lowered = output.lower()
     refused = re.search(r"psql:<stdin>:(\d+): error: backslash commands are restricted", output)
     if refused:
@@ -582,10 +584,11 @@ def judge_restore(output, meta_lines, max_bytes):
         return VerificationFailed("the dump needs %s; the restore runs without superuser rights, so it was refused and "
                                   "nothing ran: %s" % (reaching, said))
     if "out of memory" in lowered or "temp_file_limit" in lowered:
+        memory = "out of memory" in lowered
         return VerificationUnavailable("verify: restore could not verify: the restore needed more than %s of %s; no "
-                                       "verdict: %s" % ("memory" if "out of memory" in lowered else "temporary files",
-                                                        show_bytes(SERVER_MEMORY_BYTES if "out of memory" in lowered
-                                                                   else max_bytes), said))
+                                       "verdict: %s" % (show_bytes(SERVER_MEMORY_BYTES if memory else max_bytes),
+                                                        "memory (per server process)" if memory else "temporary files",
+                                                        said))
     if re.search(r'error: +role "[^"]*" does not exist', lowered):
         return VerificationUnavailable("verify: restore: the plain SQL dump names roles of the server it came from "
                                        "(ALTER ... OWNER TO, GRANT); a plain dump restores here only when made with "
