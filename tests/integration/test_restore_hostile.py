@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import DownloadOptions, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 
 import pg_hostile
 from testlib import TOKEN, play, private_simulator
@@ -224,6 +225,10 @@ def test_the_server_gets_a_minimal_environment_and_a_private_directory(monkeypat
                     "pg_has_role('pg_read_server_files', 'USAGE'), pg_has_role('pg_write_server_files', 'USAGE'), "
                     "pg_has_role('pg_signal_backend', 'USAGE') FROM pg_roles WHERE rolname = current_user"], "rights")
         assert rights.stdout.strip() == "f|f|f|f|f", rights
+        # temp_file_limit is the server's (max_bytes), and the role cannot raise it.
+        limit = server._call([server.psql] + server._conn(scratch.DATABASE, scratch.RESTORER) + [
+            "-Atc", "SHOW temp_file_limit", "-c", "SET temp_file_limit = '100GB'"], "raising temp_file_limit")
+        assert limit.stdout.strip() == "256MB" and 'permission denied to set parameter "temp_file_limit"' in limit.stderr
     finally:
         server.remove()
 
@@ -286,6 +291,17 @@ def test_the_module_fails_a_hostile_dump_naming_the_program(run_playbook, hostil
     assert out["failed"] is True and out["error"] == "VerificationFailed", out
     assert "run a program" in out["msg"] and out["files"][0]["verified"] is False
     assert TOKEN not in run.output and not os.path.exists(marker) and os.listdir(base) == []
+
+
+@pytest.mark.parametrize("option, value, said", [
+    ("max_restore_bytes", 0, "max_restore_bytes 0 is not valid: expected a whole number of bytes of at least 1"),
+    ("max_restore_bytes", "1G", "max_restore_bytes '1G' is not valid"),
+    ("scratch_dir", "/nonexistent/scratch", "scratch_dir '/nonexistent/scratch' is not a directory the user running"),
+])
+def test_bad_restore_bounds_are_refused_naming_the_value(tmp_path, option, value, said):
+    with pytest.raises(InputError) as caught:
+        DownloadOptions(str(tmp_path), verify="restore", **{option: value})
+    assert said in str(caught.value)
 
 
 def _processes_in(base):
