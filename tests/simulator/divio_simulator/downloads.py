@@ -106,7 +106,7 @@ def pg_dump_dated(moment, version_minor=14, source=PG_DUMP_FIXTURE):
     with open(source, "rb") as handle:
         data = handle.read()
     if data[:5] != b"PGDMP" or data[5:7] != b"\x01\x0e" or data[8] != 4:
-        raise RuntimeError("%s is not a pg_dump 1.14 archive with 4-byte ints: run fixtures/make.py" % PG_DUMP_FIXTURE)
+        raise RuntimeError("%s is not a pg_dump 1.14 archive with 4-byte ints: run fixtures/make.py" % source)
     moment = moment.astimezone(datetime.timezone.utc)
     stamp = b"".join(_pg_int(v) for v in (moment.second, moment.minute, moment.hour, moment.day, moment.month - 1,
                                           moment.year - 1900, 0))
@@ -171,10 +171,9 @@ def part_file(dataset, part, fault, database_file=None):
         return data, {"Content-Type": "application/sql"}
     if database_file is not None:
         with open(database_file, "rb") as handle:
-            head = handle.read(5)
-        if head != b"PGDMP":
-            with open(database_file, "rb") as handle:
-                return handle.read(), {"Content-Type": "application/sql"}
+            data = handle.read()
+        if not data.startswith(b"PGDMP"):
+            return data, {"Content-Type": "application/sql"}
         return pg_dump_dated(moment, source=database_file), {"Content-Type": "application/octet-stream"}
     if fault == "stale-dump":
         moment -= datetime.timedelta(days=30)
