@@ -650,6 +650,9 @@ def restore_into_scratch(path, fmt, timeout, base=None, max_bytes=None):
     except (VerificationFailed, VerificationUnavailable) as exc:
         exc.details.setdefault("warnings", warnings)
         raise
+    except OSError as exc:  # the scratch directory could not be made or written
+        raise VerificationUnavailable("verify: restore: the scratch directory in %s: %s; no verdict." % (
+            base, os.strerror(exc.errno) if exc.errno else exc), warnings=warnings) from None
     finally:
         space.release()
     version = tool_version(server.postgres) or "?"
