@@ -260,9 +260,9 @@ for path, fmt in json.loads(sys.argv[3]):
 print(json.dumps(out))
 """
     try:
-        proc = subprocess.run([pg_hostile.RUNUSER, "-u", "nobody", "--", "/usr/bin/python3", "-c", code, tree, base, json.dumps(cases)],
-                              capture_output=True, text=True, timeout=120, env={"PATH": "/usr/local/bin:/usr/bin:/bin",
-                                                                                 "DIVIO_API_TOKEN": "not-for-the-server"})
+        command = [pg_hostile.RUNUSER, "-u", "nobody", "--", "/usr/bin/python3", "-c", code, tree, base, json.dumps(cases)]
+        environ = {"PATH": "/usr/local/bin:/usr/bin:/bin", "DIVIO_API_TOKEN": "not-for-the-server"}
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environ, check=False)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr
@@ -315,4 +315,3 @@ def _processes_in(base):
         except OSError:
             continue
     return found
-
