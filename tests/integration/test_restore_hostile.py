@@ -28,19 +28,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture(scope="module")
 def hostile():
     """The superuser cluster, the dumps, a marker directory and a secret file, all outside any scratch directory."""
-    cluster = pg_hostile.SuperCluster().start()
+    cluster = pg_hostile.SuperCluster()
     dumps = pg_hostile.shared_dir("divio-hostile-dumps-", 0o755)
     markers = pg_hostile.shared_dir("divio-hostile-markers-")
-    secret = os.path.join(dumps, "secret.txt")
-    with open(secret, "w") as handle:
-        handle.write("the API token would be here\n")
-    os.chmod(secret, 0o644)
-    made = {vector: pg_hostile.make_vector(cluster, vector, markers, secret, dumps) for vector in pg_hostile.VECTORS}
-    cluster.create("guarded", pg_hostile.GUARDED)
-    made["guarded"] = cluster.dump("guarded", os.path.join(dumps, "guarded.dump"))
-    made["plain"] = pg_hostile.make_plain(cluster, dumps)
-    made["hostile_plain"] = pg_hostile.make_plain(cluster, dumps, marker=os.path.join(markers, "plain"))
-    try:
+    try:  # a setup that fails stops the cluster too
+        cluster.start()
+        secret = os.path.join(dumps, "secret.txt")
+        with open(secret, "w") as handle:
+            handle.write("the API token would be here\n")
+        os.chmod(secret, 0o644)
+        made = {vector: pg_hostile.make_vector(cluster, vector, markers, secret, dumps) for vector in pg_hostile.VECTORS}
+        cluster.create("guarded", pg_hostile.GUARDED)
+        made["guarded"] = cluster.dump("guarded", os.path.join(dumps, "guarded.dump"))
+        made["plain"] = pg_hostile.make_plain(cluster, dumps)
+        made["hostile_plain"] = pg_hostile.make_plain(cluster, dumps, marker=os.path.join(markers, "plain"))
         yield {"cluster": cluster, "dumps": made, "markers": markers}
     finally:
         cluster.stop()
@@ -180,8 +181,9 @@ def test_restore_timeout_stops_a_restore_that_runs_on(hostile, base):
     cluster.sql("slow", "CREATE OR REPLACE FUNCTION public.slow(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
                         "$$BEGIN PERFORM pg_catalog.pg_sleep(120); RETURN i; END$$;")
     dump = cluster.dump("slow", os.path.join(base, "slow.dump"))
-    server = scratch.ScratchServer(scratch._Clock(120), base=base).start()
+    server = scratch.ScratchServer(scratch._Clock(120), base=base)
     try:
+        server.start()
         server.clock = scratch._Clock(3)
         with pytest.raises(VerificationUnavailable) as caught:
             server.restore(dump, "pg_custom")
