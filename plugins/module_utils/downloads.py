@@ -55,6 +55,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts, remove_quietly
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
+from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
 from ansible_collections.divio.cloud.plugins.module_utils.verify import EXTENSIONS, LEVELS, sniff, verify_read
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
@@ -79,7 +80,7 @@ class DownloadOptions:
     def __init__(self, dest, backup="latest", services=DEFAULT_SERVICES, verify="read", keep=None,
                  download_timeout=DEFAULT_DOWNLOAD_TIMEOUT, max_download_bytes=DEFAULT_MAX_DOWNLOAD_BYTES,
                  restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=1800, poll_interval=2,
-                 min_retention=DEFAULT_MIN_RETENTION):
+                 min_retention=DEFAULT_MIN_RETENTION, max_restore_bytes=None, scratch_dir=None):
         if not isinstance(dest, str) or not dest.strip():
             raise InputError("dest %r is not valid: expected the path of a directory." % (dest,))
         self.dest = os.path.abspath(os.path.expanduser(dest))
@@ -108,6 +109,24 @@ class DownloadOptions:
         self.min_retention = min_retention
         if min_retention is not None:
             parse_duration(min_retention, "min_retention", allow_zero=True)
+        self.max_restore_bytes, self.scratch_dir = _restore_bounds(max_restore_bytes, scratch_dir)
+
+
+def _restore_bounds(max_restore_bytes, scratch_dir):
+    """``verify: restore``'s ``(max_restore_bytes or None, scratch_dir or None)``, checked."""
+    if max_restore_bytes is not None and (isinstance(max_restore_bytes, bool) or not isinstance(max_restore_bytes, int)
+                                          or max_restore_bytes < 1):
+        raise InputError("max_restore_bytes %r is not valid: expected a whole number of bytes of at least 1 (or none: %d "
+                         "times the dump's size, at least %s)." % (max_restore_bytes, RESTORE_BYTES_PER_DUMP_BYTE,
+                                                                   show_bytes(MIN_RESTORE_BYTES)))
+    if scratch_dir is None:
+        return max_restore_bytes, None
+    if not isinstance(scratch_dir, str) or not scratch_dir.strip():
+        raise InputError("scratch_dir %r is not valid: expected the path of a directory." % (scratch_dir,))
+    path = os.path.abspath(os.path.expanduser(scratch_dir))
+    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+        raise InputError("scratch_dir %r is not a directory the user running the task can write to." % scratch_dir)
+    return max_restore_bytes, path
 
 
 # -- which backup, which parts -------------------------------------------------------------------
@@ -285,8 +304,10 @@ def still_there(manifest, record):
 
 # -- verifying -----------------------------------------------------------------------------------
 
-def verify_file(path, fmt, part, level, timeout):
-    """A ``verification`` dict for one file, or raises ``VerificationFailed`` / ``VerificationUnavailable``."""
+def verify_file(path, fmt, part, level, timeout, scratch_dir=None, max_restore_bytes=None):
+    """A ``verification`` dict for one file, or raises ``VerificationFailed`` / ``VerificationUnavailable``.
+    ``scratch_dir``, ``max_restore_bytes``: where ``verify: restore``'s scratch server lives, and the most disk it
+    may take (None: the temp directory; scratch.default_max_bytes)."""
     started = time.monotonic()
     if level == "none":
         return {"level": "none", "best_level": "none", "checks": [], "reason": None}
@@ -300,7 +321,7 @@ def verify_file(path, fmt, part, level, timeout):
         if left <= 0:
             raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
                                           "verdict." % timeout)
-        restored = restore_into_scratch(path, fmt, left)
+        restored = restore_into_scratch(path, fmt, left, base=scratch_dir, max_bytes=max_restore_bytes)
         checks.append(restored.pop("check"))
         details.update(restored)
         best = "restore"
@@ -401,7 +422,8 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
     record = dict(base, file=None, size=fetched.size, sha256=fetched.sha256, format=fmt,
                   downloaded_at=_now(), content_encoding=fetched.content_encoding)
     try:
-        verification = verify_file(fetched.temp_path, fmt, part, options.verify, options.restore_timeout)
+        verification = verify_file(fetched.temp_path, fmt, part, options.verify, options.restore_timeout,
+                                   options.scratch_dir, options.max_restore_bytes)
     except (VerificationFailed, VerificationUnavailable) as exc:
         fetched.discard()  # never under the final name unverified; nor left behind
         failed = isinstance(exc, VerificationFailed)

@@ -97,6 +97,23 @@ options:
         verification stops, the scratch server is removed, and the task fails without a verdict.
     type: float
     default: 3600
+  max_restore_bytes:
+    description:
+      - With O(verify=restore), the most disk the scratch PostgreSQL server may take for one restore - its whole
+        directory (data, WAL, temporary files, logs), watched during the restore; it is also the server's
+        C(temp_file_limit). A restore that needs more is stopped and the task fails without a verdict ("could not
+        verify"), never with a full disk.
+      - The scratch directory's file system must have this much free (beside what other downloads and restores there
+        hold at the same time), or the restore does not start.
+      - Omitted, 20 times the dump's size, and at least 256 MiB (an empty scratch cluster takes about 40 MB).
+    type: int
+  scratch_dir:
+    description:
+      - With O(verify=restore), the directory the scratch PostgreSQL server is made in (a fresh C(divio-scratch-pg-*)
+        directory, mode C(0700), removed afterwards). Omitted, the system's temp directory - which may be in memory
+        (tmpfs) - then point this to a disk with room for O(max_restore_bytes).
+      - When the task runs as root, the server's account (C(postgres), else C(nobody)) must be able to enter it.
+    type: path
   min_retention:
     description:
       - With O(backup=latest), a backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not
@@ -126,7 +143,11 @@ attributes:
 notes:
   - Creating a download link is a write on the platform (it creates a download object); it changes no backup.
   - The PostgreSQL client (C(pg_restore)) is needed for O(verify=read) of PostgreSQL dumps, and the server programs for
-    O(verify=restore). When the task runs as root the scratch server runs as the C(postgres) user (else C(nobody)).
+    O(verify=restore). When the task runs as root the scratch server and its client programs run as the C(postgres)
+    user (else C(nobody)).
+  - A backup is untrusted data. O(verify=restore) runs the dump's SQL as a role without superuser rights, and plain SQL
+    dumps through C(psql)'s restricted mode (psql 15.14 or later), so a dump that tries to run a program or touch a
+    server file fails verification and nothing runs; see the threat model in the "Restore proof" guide.
   - A dump's header records its creation time in the dump host's time zone; it is read as UTC, which Divio's hosts use.
 """
 
@@ -205,7 +226,9 @@ files:
       description:
         - What was checked - C(level) (V(none), V(read), V(restore)), C(checks) (sentences), C(reason) (why it failed),
           C(status) (V(failed), V(could_not_check) or V(download_failed) when it did not pass), C(archive_created_at)
-          for PostgreSQL dumps, C(members) for archives, and for V(restore) C(tables) and C(rows) restored.
+          for PostgreSQL dumps, C(members) for archives, and for V(restore) C(tables) and C(rows) restored,
+          C(max_restore_bytes) (the disk bound it ran under) and C(warnings) (leftover scratch directories that were not
+          provably this collection's, left alone).
       type: dict
     changed:
       description: Whether this part was downloaded or verified by this run.
@@ -281,6 +304,8 @@ class BackupDownload(DivioModule):
         wait_timeout=dict(type="float", default=1800),
         poll_interval=dict(type="float", default=2),
         min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+        max_restore_bytes=dict(type="int"),
+        scratch_dir=dict(type="path"),
     )
 
     def run(self, client):
@@ -288,7 +313,8 @@ class BackupDownload(DivioModule):
         options = DownloadOptions(p["dest"], backup=p["backup"], services=p["services"], verify=p["verify"], keep=p["keep"],
                                   download_timeout=p["download_timeout"], max_download_bytes=p["max_download_bytes"],
                                   restore_timeout=p["restore_timeout"], wait_timeout=p["wait_timeout"],
-                                  poll_interval=p["poll_interval"], min_retention=p["min_retention"])
+                                  poll_interval=p["poll_interval"], min_retention=p["min_retention"],
+                                  max_restore_bytes=p["max_restore_bytes"], scratch_dir=p["scratch_dir"])
         result = download_backup(client, p["application"], p["environment"], options, check_mode=self.module.check_mode)
         for warning in result.pop("warnings"):
             self.module.warn(warning)

@@ -40,6 +40,10 @@ Faults (setting ``downloads={"fault": KIND}``; every part of downloads made whil
 - ``oversized``: the API's ``size`` is the file's, but the origin streams the file and then zeros, chunked (no
   ``Content-Length`` to refuse it by), up to ``OVERSIZED_BYTES`` in all - a storage host that never stops. Each
   origin counts the body bytes it sent (``Origin.sent_bytes``), to show where a client stopped reading.
+
+``downloads={"database_file": PATH}`` makes PostgreSQL database parts serve that file instead of the fixture (a
+dump a test made, hostile ones included): a custom-format dump re-dated to the part like the fixture, any other
+file as it is.
 """
 
 import contextlib
@@ -62,7 +66,7 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 PG_DUMP_FIXTURE = os.path.join(FIXTURES, "shop.pgdump")
 FAULTS = ("truncated", "gzip-flip", "stale-dump", "newer-postgres", "part-errors", "never-ready", "stall", "redirect",
           "redirect-loop", "oversized")
-DEFAULTS = {"duration_seconds": 1.0, "fault": None, "stall_seconds": 30.0}
+DEFAULTS = {"duration_seconds": 1.0, "fault": None, "stall_seconds": 30.0, "database_file": None}
 MAX_STALL_SECONDS = 600
 OVERSIZED_BYTES = 64 * 1024 * 1024
 DOWNLOADS_PATH = "/apps/v3/backup-downloads/"
@@ -87,6 +91,9 @@ def download_settings(value):
             raise ValueError(f"downloads.{key} must be a number from 0 to {top}")
     if settings["fault"] is not None and settings["fault"] not in FAULTS:
         raise ValueError(f"downloads.fault must be null or one of {', '.join(FAULTS)}")
+    if settings["database_file"] is not None and not (isinstance(settings["database_file"], str)
+                                                      and os.path.isfile(settings["database_file"])):
+        raise ValueError("downloads.database_file must be null or the path of a file")
     return settings
 
 
@@ -97,13 +104,13 @@ def _pg_int(value):
     return bytes([1 if value < 0 else 0]) + struct.pack("<I", abs(value))
 
 
-def pg_dump_dated(moment, version_minor=14):
-    """The fixture dump with its header's creation time set to ``moment`` (aware; written as UTC, the dump
-    host's zone). ``version_minor`` 15 rewrites the header into PostgreSQL 16's archive format 1.15."""
-    with open(PG_DUMP_FIXTURE, "rb") as handle:
+def pg_dump_dated(moment, version_minor=14, source=PG_DUMP_FIXTURE):
+    """The fixture dump (or ``source``) with its header's creation time set to ``moment`` (aware; written as UTC,
+    the dump host's zone). ``version_minor`` 15 rewrites the header into PostgreSQL 16's archive format 1.15."""
+    with open(source, "rb") as handle:
         data = handle.read()
     if data[:5] != b"PGDMP" or data[5:7] != b"\x01\x0e" or data[8] != 4:
-        raise RuntimeError("%s is not a pg_dump 1.14 archive with 4-byte ints: run fixtures/make.py" % PG_DUMP_FIXTURE)
+        raise RuntimeError("%s is not a pg_dump 1.14 archive with 4-byte ints: run fixtures/make.py" % source)
     moment = moment.astimezone(datetime.timezone.utc)
     stamp = b"".join(_pg_int(v) for v in (moment.second, moment.minute, moment.hour, moment.day, moment.month - 1,
                                           moment.year - 1900, 0))
@@ -151,8 +158,9 @@ def flip_inside_gzip(data):
     return data[:middle] + bytes([data[middle] ^ 0x55]) + data[middle + 1:]
 
 
-def part_file(dataset, part, fault):
-    """``(bytes, headers)`` of the file a service-instance backup's download serves, with ``fault`` applied."""
+def part_file(dataset, part, fault, database_file=None):
+    """``(bytes, headers)`` of the file a service-instance backup's download serves, with ``fault`` applied
+    (``database_file``: what a PostgreSQL part serves instead of the fixture)."""
     instance = dataset.by_uuid["service_instances"].get(part.get("service_instance")) or {}
     moment = _parse(part.get("taken_at") or part.get("started_at") or part.get("ended_at")) or dataset.clock()
     if instance.get("type") == "STORAGE":
@@ -165,6 +173,12 @@ def part_file(dataset, part, fault):
         if fault == "truncated":
             data = data[:int(len(data) * 0.7)]
         return data, {"Content-Type": "application/sql"}
+    if database_file is not None:
+        with open(database_file, "rb") as handle:
+            data = handle.read()
+        if not data.startswith(b"PGDMP"):
+            return data, {"Content-Type": "application/sql"}
+        return pg_dump_dated(moment, source=database_file), {"Content-Type": "application/octet-stream"}
     if fault == "stale-dump":
         moment -= datetime.timedelta(days=30)
     data = pg_dump_dated(moment, 15 if fault == "newer-postgres" else 14)
@@ -211,8 +225,9 @@ class DownloadJobs:
                 self.parts[record["uuid"]] = record
                 # The platform reports the size of what it stored: the size of the file this part's downloads serve.
                 if "size" in source:  # a part that never says its size keeps saying nothing
-                    source["size"] = len(part_file(self.dataset, source, settings["fault"])[0])
-                self._pending.append((time.monotonic() + settings["duration_seconds"], record, source, settings["fault"]))
+                    source["size"] = len(part_file(self.dataset, source, settings["fault"], settings["database_file"])[0])
+                self._pending.append((time.monotonic() + settings["duration_seconds"], record, source, settings["fault"],
+                                      settings["database_file"]))
         return download
 
     def advance(self):
@@ -221,15 +236,15 @@ class DownloadJobs:
             return
         with self._lock:
             still = []
-            for ready_at, record, source, fault in self._pending:
+            for ready_at, record, source, fault, database_file in self._pending:
                 if fault == "never-ready" or time.monotonic() < ready_at:
-                    still.append((ready_at, record, source, fault))
+                    still.append((ready_at, record, source, fault, database_file))
                     continue
                 record["ended_at"] = _iso(self.dataset.clock())
                 if fault == "part-errors":
                     record["errors"] = ["Could not copy the backup to the download bucket: SlowDown (503)."]
                     continue
-                data, headers = part_file(self.dataset, source, fault)
+                data, headers = part_file(self.dataset, source, fault, database_file)
                 key = self.dataset.new_id(self._rng)
                 self.files[key] = (data, headers, fault)
                 record["download_url"] = "%s/objects/%s?X-Amz-Expires=3600&X-Amz-Signature=%s" % (
