@@ -55,10 +55,11 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     excerpt,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import SpaceReservation
+from ansible_collections.divio.cloud.plugins.module_utils.leftovers import UNKNOWN, process_gone, run_token
 from ansible_collections.divio.cloud.plugins.module_utils.verify import postgres_tool, tool_version
 
 SCRATCH_PREFIX = "divio-scratch-pg-"
-OWNER_FILE = "owner.pid"  # the marker: "<pid of the run> <its start time>", a regular file owned by the scratch account
+OWNER_FILE = "owner.pid"  # the marker: the run's leftovers.run_token(), a regular file owned by the scratch account
 DATABASE = "restored"
 SUPERUSER = "divio"  # the bootstrap superuser: creates the role and the database, nothing else
 RESTORER = "restorer"  # the dump's SQL runs as this role, which is no superuser
@@ -129,28 +130,9 @@ def show_bytes(number):
 
 # -- leftovers of killed runs --------------------------------------------------------------------------
 
-def _start_time(pid):
-    """The start time of process ``pid`` (clock ticks since boot, /proc), or None where there is no /proc."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return int(handle.read().rpartition(")")[2].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _alive(pid):
     """Whether ``pid`` runs (a zombie, ended but not yet reaped by its parent, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return not process_gone(pid)
 
 
 def _read_first_line(path):
@@ -166,16 +148,11 @@ def _read_first_line(path):
 
 
 def _owner_run(path):
-    """``(pid, start time or None)`` from a marker file, or None when it is not one."""
-    numbers = (_read_first_line(path) or "").split()
-    if not numbers or not all(n.isdigit() for n in numbers[:2]):
+    """``(pid, start time, boot)`` from a marker file (``leftovers.run_token``), or None when it is not one."""
+    fields = (_read_first_line(path) or "").split("-")
+    if not fields[0].isdigit() or len(fields) > 3:
         return None
-    return int(numbers[0]), int(numbers[1]) if len(numbers) > 1 else None
-
-
-def _run_is_live(owner):
-    pid, started = owner
-    return _alive(pid) and (started is None or _start_time(pid) in (None, started))
+    return (int(fields[0]),) + tuple(fields[1:]) + (UNKNOWN,) * (3 - len(fields))
 
 
 def _owned_by(path, uid, kind):
@@ -252,7 +229,7 @@ def _leftover_problem(path, uid):
     owner = _owner_run(os.path.join(path, OWNER_FILE))
     if owner is None:
         return "its %s is not one this collection writes" % OWNER_FILE
-    if _run_is_live(owner):
+    if not process_gone(*owner):
         return ""  # another run, still going
     data = os.path.join(path, "data")
     if os.path.lexists(data):
@@ -335,7 +312,7 @@ class ScratchServer:
         self.meta_lines = {}  # psql line number -> a meta-command line of a plain SQL dump
         marker = os.path.join(self.directory, OWNER_FILE)
         with open(marker, "w") as handle:
-            handle.write("%d %s\n" % (os.getpid(), _start_time(os.getpid()) or ""))
+            handle.write(run_token() + "\n")
         if self.account is not None:
             for path in (self.directory, marker):
                 os.chown(path, *self.account)
