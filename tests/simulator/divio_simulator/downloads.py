@@ -41,7 +41,7 @@ Faults (setting ``downloads={"fault": KIND}``; every part of downloads made whil
 Hostile files (issue 33), each on the parts it concerns; the big ones are made once, from repeated deflate
 segments, and kept (a few MB at most):
 
-- ``gzip-bomb``: a media part serves a 1 MiB ``.tar.gz`` holding one member of 1 GiB of zeros (``gzip_bomb``);
+- ``gzip-bomb``: a media part serves a 2 MiB ``.tar.gz`` holding one member of 2 GiB of zeros (``gzip_bomb``);
 - ``million-members``: a media part serves a ``.tar.gz`` of 1,000,000 empty members;
 - ``long-name``: a media part's archive holds a GNU long-name header of 1 MiB;
 - ``cut-tar-header`` / ``cut-tar-boundary``: a media part's tar cut inside its second member's header, or right
@@ -197,7 +197,7 @@ def _end_of_archive(length):
 
 
 @functools.lru_cache(maxsize=4)
-def gzip_bomb(inner_bytes=1024 ** 3):
+def gzip_bomb(inner_bytes=2 * 1024 ** 3):
     """A ``.tar.gz`` of one member of ``inner_bytes`` zeros (a whole number of MiB): about 1,000 times smaller
     than what it holds (GNU format: a size over 8 GiB is written in base-256)."""
     info = tarfile.TarInfo("media/zeros.bin")
