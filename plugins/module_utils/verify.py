@@ -389,16 +389,18 @@ def _pax_size(data, offset):
     """The ``size`` record of a pax extended header (records ``<length> <key>=<value>\\n``), or None."""
     size, position = None, 0
     while position < len(data) and data[position:position + 1] != b"\0":
-        length = data[position:data.find(b" ", position)]
-        record = data[position:position + int(length)] if length.isdigit() and int(length) > len(length) else b""
+        space = data.find(b" ", position, position + 20)
+        length = data[position:space] if space > position else b""
+        end = position + int(length) if length.isdigit() else -1
+        record = data[position:end] if space < end <= len(data) else b""
         if not record.endswith(b"\n") or b"=" not in record:
             raise VerificationFailed("the pax header at byte %d holds a malformed record at byte %d" % (offset, position))
-        key, _eq, value = record[len(length) + 1:-1].partition(b"=")
+        key, _eq, value = data[space + 1:end - 1].partition(b"=")
         if key == b"size":
             if not value.isdigit():
                 raise VerificationFailed("the pax header at byte %d gives a size that is no number (%r)" % (offset, value[:40]))
             size = int(value)
-        position += len(record)
+        position = end
     return size
 
 
