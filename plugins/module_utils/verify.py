@@ -425,10 +425,11 @@ def walk_tar(stream):
                                          "end an archive: it was cut short or damaged" % (offset, _members(stream.members)))
             return stream.members, data_bytes
         size, kind = _check_header(header, offset), header[156:157]
-        size, next_size = (next_size if next_size is not None else size), None
-        if kind in METADATA_TYPES:
-            next_size = _read_metadata(stream, kind, size, offset)
+        if kind in METADATA_TYPES:  # describes the next member; a pax size is the next member's size
+            pax_size = _read_metadata(stream, kind, size, offset)
+            next_size = pax_size if pax_size is not None else next_size
             continue
+        size, next_size = (next_size if next_size is not None else size), None
         stream.members += 1
         if stream.members > stream.limits.max_members:
             raise stream.stop("the archive holds more than %d members, the bound of max_members" % stream.limits.max_members)
