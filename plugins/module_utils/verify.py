@@ -70,9 +70,9 @@ MAX_METADATA_BYTES = 256 * 1024
 class ReadLimits:
     """The bounds of one ``read``; each option checked (``InputError`` naming the value).
 
-    - ``timeout`` (``verify_timeout``): seconds a read may take, pg_restore's included. 600: reading a media archive
-      runs at about 400 MB/s uncompressed here, so ten minutes read ~200 GB, while a task that hangs on a hostile
-      file still ends in minutes.
+    - ``timeout`` (``verify_timeout``): seconds a read may take, pg_restore's included. 600: a media archive is read
+      at about 300 MB/s uncompressed (one core, tests/benchmark/verify_hostile.py), so ten minutes read well over
+      100 GB, while a task that hangs on a hostile file still ends in minutes.
     - ``max_expanded_bytes``: the most bytes a media archive may hold uncompressed; None: EXPANSION_RATIO (100) times
       the file's size, at least MIN_EXPANDED_BYTES (1 GiB). Media (images, PDFs) is compressed already and expands
       little; only a crafted stream (a gzip bomb, up to ~1,000-fold) expands 100-fold.
