@@ -5,10 +5,13 @@ backup_download module's logic), the fleet check's verify step, the modules in a
 
 Peak memory and time per hostile file are measured by tests/benchmark/verify_hostile.py (numbers, not asserts)."""
 
+import gzip
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 import textwrap
 
 import pytest
@@ -227,3 +230,26 @@ def test_the_inventory_puts_a_database_part_that_is_no_dump_in_unverified(ansibl
     assert data["divio_backup_unverified"]["hosts"] == ["wiki.live"]
     backup = data["_meta"]["hostvars"]["wiki.live"]["divio_backup"]
     assert backup["verified"] is False and "this file is gzip-compressed data" in backup["problems"][0]
+
+
+# -- the simulator's hostile files are what they say (checked with the standard library's readers) -----------------
+
+def test_the_simulators_hostile_files_are_what_they_say():
+    from divio_simulator import downloads as files
+
+    bomb = gzip.decompress(files.gzip_bomb(16 * 1024 * 1024))  # the CRC and length at the end are checked here
+    with tarfile.open(fileobj=io.BytesIO(bomb)) as tar:
+        [zeros] = tar.getmembers()
+        assert zeros.size == 16 * 1024 * 1024 and tar.extractfile(zeros).read(1024) == bytes(1024)
+    assert len(files.gzip_bomb()) < 4 * 1024 * 1024  # the served one: 2 GiB inside
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(files.many_members(3000)))) as tar:
+        names = tar.getnames()
+    assert len(names) == 3000 and names[:2] == ["media/empty-000", "media/empty-001"]
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(files.long_name_archive()))) as tar:
+        assert len(tar.getnames()[0]) == 1024 * 1024
+    part = {"uuid": "p"}
+    whole = files.media_tar(part)
+    for where in ("inside-header", "at-boundary"):
+        cut = gzip.decompress(files.cut_tar(part, where))
+        assert whole.startswith(cut) and len(cut) % 512 == (100 if where == "inside-header" else 0)
+    assert whole[len(gzip.decompress(files.cut_tar(part, "at-boundary"))):].strip(b"\0") == b""
