@@ -21,7 +21,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.client import DivioCli
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, DownloadOptions, download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 
-from testlib import TOKEN, play, private_simulator
+from testlib import TOKEN, gate_play, play, private_simulator
 
 needs_pg_restore = pytest.mark.skipif(not shutil.which("pg_restore"), reason="pg_restore (PostgreSQL client) is not installed")
 
@@ -209,6 +209,16 @@ def test_the_modules_take_the_bounds(run_playbook, tmp_path):
     assert checked["checks"][0]["status"] == "unverified" and "no pg_dump or mysqldump dump" in checked["problems"][0]
     assert reported["result"] == "stale" and any("no pg_dump or mysqldump dump" in line for line in reported["lines"])
     assert TOKEN not in run.output
+
+
+def test_the_gate_refuses_a_database_part_that_is_no_dump(run_playbook):
+    role = gate_play("            backup_gate_application: wiki\n            backup_gate_verify: true")
+    with private_simulator(downloads={"duration_seconds": 0, "fault": "tiny-sql"}) as sim:
+        run = run_playbook(role, env={"DIVIO_API_URL": sim.url, "DIVIO_API_TOKEN": TOKEN})
+    assert run.rc == 0 and TOKEN not in run.output, run
+    msg, gate = run.result["msg"], run.result["result"]
+    assert msg.startswith("Backup gate for wiki failed") and "no pg_dump or mysqldump dump" in msg, msg
+    assert gate["summary"]["unverified"] == 1 and gate["summary"]["fresh"] == 0
 
 
 def test_the_inventory_puts_a_database_part_that_is_no_dump_in_unverified(ansible_env, tmp_path):
