@@ -34,10 +34,10 @@ def member(name, data, **kwargs):
     return header(name, len(data), **kwargs) + data + bytes(-len(data) % 512)
 
 
-def read(tmp_path, data, part=STORAGE, name="file", **limits):
+def read(tmp_path, data, part=None, name="file", **limits):
     path = tmp_path / name
     path.write_bytes(data)
-    return verify_read(str(path), sniff(str(path)), part, ReadLimits(**limits))
+    return verify_read(str(path), sniff(str(path)), part or STORAGE, ReadLimits(**limits))
 
 
 def test_a_plain_and_a_gzip_tar(tmp_path):
