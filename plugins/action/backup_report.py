@@ -45,7 +45,8 @@ CHECK_SPEC = dict(CONNECTION_ARGUMENT_SPEC, **CHECK_ARGUMENT_SPEC)
 # "all"), so a playbook can pass its empty defaults on.
 OMITTED_WHEN_EMPTY = ("organisation", "applications", "environments", "verify_dir")
 RULES = dict(services=list(DEFAULT_SERVICES), max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, verify="none")
-OPTIONS = frozenset(OMITTED_WHEN_EMPTY + tuple(RULES) + CONNECTION_OPTION_NAMES + ("report_dir", "report_only"))
+OPTIONS = frozenset(OMITTED_WHEN_EMPTY + tuple(RULES) + CONNECTION_OPTION_NAMES
+                    + ("report_dir", "report_only", "verify_timeout"))
 
 
 def _joined(value):

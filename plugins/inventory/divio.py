@@ -108,6 +108,14 @@ options:
         already verified. Unset, a temporary folder is used and removed, and every read verifies again.
       - It must exist. Setting it without O(verify=read) is an error.
     type: path
+  verify_timeout:
+    description:
+      - With O(verify=read) - the seconds the read of one dump may take, as
+        O(divio.cloud.backup_check#module:verify_timeout); then that environment is in C(divio_backup_error) ("could
+        not verify").
+      - Setting it without O(latest_backup) is an error.
+    type: float
+    default: 600
   latest_backup_cache:
     description:
       - Whether the cache (O(cache)) may also serve O(latest_backup) results. Off by default, so that a cache
@@ -226,9 +234,9 @@ except ImportError:  # older ansible-core templates every string that is not mar
 ALL_GROUP = "divio"
 # The options the cached hosts depend on (besides the account).
 SHAPING_OPTIONS = ("applications", "organisation", "environments", "latest_backup", "services", "max_age",
-                   "min_retention", "verify", "verify_dir")
+                   "min_retention", "verify", "verify_dir", "verify_timeout")
 BACKUP_STATUSES = (FRESH, STALE, MISSING, ERROR, UNVERIFIED)
-BACKUP_OPTIONS = ("services", "max_age", "min_retention", "verify", "verify_dir")
+BACKUP_OPTIONS = ("services", "max_age", "min_retention", "verify", "verify_dir", "verify_timeout")
 BOOL_OPTIONS = ("latest_backup", "latest_backup_cache")
 TEMPLATED_OPTIONS = ("api_token", "api_url", "zone")
 APPLICATION_FIELDS = ("uuid", "slug", "name", "organisation")
@@ -413,7 +421,7 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
             # Made first: it checks every backup option before the first request.
             check = FleetCheck(services=self.get_option("services"), max_age=self.get_option("max_age"),
                                min_retention=self.get_option("min_retention"), verify=self.get_option("verify"),
-                               verify_dir=self.get_option("verify_dir"))
+                               verify_dir=self.get_option("verify_dir"), verify_timeout=self.get_option("verify_timeout"))
         with self.divio_client() as client:
             # One read of the fleet: the hosts and the backup check are the same environments.
             entries = fleet(client, **scope)

@@ -39,6 +39,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
+from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_VERIFY_TIMEOUT, ReadLimits
 
 FRESH, STALE, MISSING, ERROR, UNVERIFIED = "fresh", "stale", "missing", "error", "unverified"
 STATUSES = (ERROR, MISSING, UNVERIFIED, STALE, FRESH)  # worst first; unverified only with verify: read
@@ -140,13 +141,15 @@ class FleetCheck:
     needs the fleet itself (the inventory) reads it once and has the check judge exactly what it read."""
 
     def __init__(self, services=DEFAULT_SERVICES, max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, now=None,
-                 verify="none", verify_dir=None):
+                 verify="none", verify_dir=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT):
         if verify not in VERIFY_LEVELS:
             raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(VERIFY_LEVELS)))
         if verify_dir is not None and not os.path.isdir(verify_dir):
             raise InputError("verify_dir %r is not a directory (create it first)." % (verify_dir,))
         self.verify = verify
         self.verify_dir = verify_dir
+        # The check reads DATABASE dumps only (never a media archive): of the read's bounds, only the time applies.
+        self.verify_timeout = ReadLimits(verify_timeout).timeout
         self.services = parse_services(services) or DEFAULT_SERVICES
         self.limit = _Limit(max_age)
         self.retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
@@ -170,7 +173,8 @@ class FleetCheck:
                 records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
         database_parts = self._judge_environments(client, targets)
         if self.verify != "none":
-            verify_records(client, [record for record, _uuid in targets], self.verify_dir, self.now, database_parts)
+            verify_records(client, [record for record, _uuid in targets], self.verify_dir, self.now, database_parts,
+                           self.verify_timeout)
         records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
         counted = STATUSES if self.verify != "none" else tuple(s for s in STATUSES if s != UNVERIFIED)
         summary = dict((status, sum(r["status"] == status for r in records)) for status in counted)
@@ -219,7 +223,7 @@ class FleetCheck:
         return database_parts
 
 
-def verify_records(client, records, verify_dir=None, now=None, database_parts=None):
+def verify_records(client, records, verify_dir=None, now=None, database_parts=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT):
     """The verify step: download and read-verify the DATABASE parts of the backups each record's DATABASE rules
     judged (never an older one; a backup judged only for STORAGE is not read), and mark the record ``unverified``
     (a file failed) or ``error`` (a verification could not run).
@@ -231,6 +235,7 @@ def verify_records(client, records, verify_dir=None, now=None, database_parts=No
     ``verified_age_seconds`` (the age of the judged backup when it was verified, else null) and ``verification``.
     ``database_parts`` (the parts each DATABASE rule counted, by backup id and part id, as the check fetched them)
     lets a backup whose every such part has a verdict in the manifest be reported from it, without a request.
+    ``verify_timeout`` bounds each file's read (backup_download's option).
 
     A file system that fails (``verify_dir`` not writable, the disk full) fails the whole step with
     ``InputError`` naming the directory: verdicts that cannot be kept must not pass as kept."""
@@ -242,7 +247,7 @@ def verify_records(client, records, verify_dir=None, now=None, database_parts=No
     try:
         if owned:
             directory = tempfile.mkdtemp(prefix="divio-check-verify-")
-        _verify(client, todo, directory, database_parts or {})
+        _verify(client, todo, directory, database_parts or {}, verify_timeout)
     except OSError as exc:
         where = "a temporary directory (%s)" % (directory or tempfile.gettempdir()) if owned else "verify_dir %r" % verify_dir
         problem = "%s: %s" % (exc.strerror, exc.filename) if exc.strerror and exc.filename else exc.strerror or exc
@@ -252,7 +257,7 @@ def verify_records(client, records, verify_dir=None, now=None, database_parts=No
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _verify(client, todo, directory, database_parts):
+def _verify(client, todo, directory, database_parts, verify_timeout):
     manifest = Manifest(directory)
 
     def verify_one(record):
@@ -267,7 +272,8 @@ def _verify(client, todo, directory, database_parts):
             if recorded is not None:
                 results.append(recorded)
                 continue
-            options = DownloadOptions(directory, backup=uuid, services=[c["service"] for c in checks], verify="read")
+            options = DownloadOptions(directory, backup=uuid, services=[c["service"] for c in checks], verify="read",
+                                      verify_timeout=verify_timeout)
             # What the check read already: the backup is not looked up again (the parts are the ones it counted).
             resolved = (dict(uuid=record["application"], slug=record["application_slug"]),
                         dict(uuid=record["environment"], slug=record["environment_slug"]),
@@ -305,14 +311,15 @@ def _apply_verification(record, results):
 
 
 def check_backups(client, applications=None, organisation=None, environments=None, services=DEFAULT_SERVICES,
-                  max_age=DEFAULT_MAX_AGE, now=None, min_retention=DEFAULT_MIN_RETENTION, verify="none", verify_dir=None):
+                  max_age=DEFAULT_MAX_AGE, now=None, min_retention=DEFAULT_MIN_RETENTION, verify="none", verify_dir=None,
+                  verify_timeout=DEFAULT_VERIFY_TIMEOUT):
     """Check the fleet; returns ``(records, summary)``, records sorted worst first.
 
     Each service entry (``TYPE`` or ``TYPE:PREFIX``) is judged on its own by the rule of ``BackupRule``;
     ``min_retention`` (a duration, 0: off) leaves out backups due for deletion sooner. A record's
     ``warnings`` name the backups of its environment skipped as unusable."""
     check = FleetCheck(services=services, max_age=max_age, min_retention=min_retention, now=now, verify=verify,
-                       verify_dir=verify_dir)
+                       verify_dir=verify_dir, verify_timeout=verify_timeout)
     return check.judge(client, fleet(client, applications=applications, organisation=organisation, environments=environments))
 
 
@@ -326,6 +333,7 @@ CHECK_ARGUMENT_SPEC = dict(
     min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
     verify=dict(type="str", choices=list(VERIFY_LEVELS), default="none"),
     verify_dir=dict(type="path"),
+    verify_timeout=dict(type="float", default=DEFAULT_VERIFY_TIMEOUT),
 )
 
 
@@ -347,7 +355,8 @@ def run_fleet_check(client, params, check_mode=False):
     records, summary = check_backups(client, applications=params["applications"], organisation=params["organisation"],
                                      environments=params["environments"], services=params["services"],
                                      max_age=params["max_age"], min_retention=params["min_retention"], verify=verify,
-                                     verify_dir=params.get("verify_dir"))
+                                     verify_dir=params.get("verify_dir"),
+                                     verify_timeout=params.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT))
     warnings += list(dict.fromkeys(w for record in records for w in record["warnings"]))
     # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
     for entry in records + [service for record in records for service in record["services"]]:

@@ -56,7 +56,15 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts, remove_quietly
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
 from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
-from ansible_collections.divio.cloud.plugins.module_utils.verify import EXTENSIONS, LEVELS, sniff, verify_read
+from ansible_collections.divio.cloud.plugins.module_utils.verify import (
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_VERIFY_TIMEOUT,
+    EXTENSIONS,
+    LEVELS,
+    ReadLimits,
+    sniff,
+    verify_read,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 DOWNLOADS = APPS + "backup-downloads/"
@@ -80,7 +88,8 @@ class DownloadOptions:
     def __init__(self, dest, backup="latest", services=DEFAULT_SERVICES, verify="read", keep=None,
                  download_timeout=DEFAULT_DOWNLOAD_TIMEOUT, max_download_bytes=DEFAULT_MAX_DOWNLOAD_BYTES,
                  restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=1800, poll_interval=2,
-                 min_retention=DEFAULT_MIN_RETENTION, max_restore_bytes=None, scratch_dir=None):
+                 min_retention=DEFAULT_MIN_RETENTION, verify_timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None,
+                 max_members=DEFAULT_MAX_MEMBERS, max_restore_bytes=None, scratch_dir=None):
         if not isinstance(dest, str) or not dest.strip():
             raise InputError("dest %r is not valid: expected the path of a directory." % (dest,))
         self.dest = os.path.abspath(os.path.expanduser(dest))
@@ -104,6 +113,7 @@ class DownloadOptions:
                              % (max_download_bytes,))
         self.max_download_bytes = max_download_bytes
         self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
+        self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
         self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
         self.min_retention = min_retention
@@ -304,14 +314,15 @@ def still_there(manifest, record):
 
 # -- verifying -----------------------------------------------------------------------------------
 
-def verify_file(path, fmt, part, level, timeout, scratch_dir=None, max_restore_bytes=None):
+def verify_file(path, fmt, part, level, timeout, limits=None, scratch_dir=None, max_restore_bytes=None):
     """A ``verification`` dict for one file, or raises ``VerificationFailed`` / ``VerificationUnavailable``.
-    ``scratch_dir``, ``max_restore_bytes``: where ``verify: restore``'s scratch server lives, and the most disk it
-    may take (None: the temp directory; scratch.default_max_bytes)."""
+    ``timeout``: restore_timeout (the whole of ``restore``); ``limits``: the read's ``ReadLimits``; ``scratch_dir``,
+    ``max_restore_bytes``: where ``verify: restore``'s scratch server lives, and the most disk it may take (None: the
+    temp directory; scratch.default_max_bytes)."""
     started = time.monotonic()
     if level == "none":
         return {"level": "none", "best_level": "none", "checks": [], "reason": None}
-    checks, details = verify_read(path, fmt, part, timeout)
+    checks, details = verify_read(path, fmt, part, limits)
     best = "read"
     restorable = fmt == "pg_custom" or (fmt == "sql" and "pg_dump" in " ".join(checks))
     if level == "restore" and restorable:
@@ -423,7 +434,7 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
                   downloaded_at=_now(), content_encoding=fetched.content_encoding)
     try:
         verification = verify_file(fetched.temp_path, fmt, part, options.verify, options.restore_timeout,
-                                   options.scratch_dir, options.max_restore_bytes)
+                                   options.read_limits, options.scratch_dir, options.max_restore_bytes)
     except (VerificationFailed, VerificationUnavailable) as exc:
         fetched.discard()  # never under the final name unverified; nor left behind
         failed = isinstance(exc, VerificationFailed)

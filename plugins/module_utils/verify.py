@@ -10,16 +10,21 @@ Two outcomes that must never be confused:
 - the check cannot run here (no pg_restore, a dump from a newer PostgreSQL than the local client reads):
   ``VerificationUnavailable`` - no verdict; the message says what is missing.
 
-What ``read`` checks, per format:
+The part's type decides what its file must be (``verify_read``): a DATABASE part a database dump (``pg_custom`` or
+``sql``), a STORAGE part a media archive (``tar_gzip`` or ``tar``); anything else is ``VerificationFailed`` naming
+what was found. What ``read`` then checks, per format, within ``ReadLimits`` (time, expanded bytes, members; a bound
+reached is ``VerificationUnavailable``, "could not verify"):
 - ``pg_custom`` (starts with ``PGDMP``): ``pg_restore -f /dev/null`` reads every data block (``--list`` reads
   only the table of contents and passes on a dump cut short); and the archive's creation time (its header,
   written in the dump host's time zone, taken as UTC) lies within the part's start and end, give or take
   ``CREATION_TIME_SLACK`` - a stale or foreign dump is caught.
-- ``sql``: a text dump header; mysqldump's closing ``-- Dump completed`` line, or pg_dump's
-  ``-- PostgreSQL database dump complete``, where the header says which tool made it.
+- ``sql``: pg_dump's or mysqldump's header (with its version line and a statement after it) and its closing
+  line (``-- PostgreSQL database dump complete``, ``-- Dump completed``) near the end.
 - ``tar_gzip``: the whole gzip stream to its end, where its CRC and length are checked (``tarfile`` lists
   the members of an archive with a flipped byte without noticing), and every tar member header.
-- ``tar``: every tar member header, to the end of the archive.
+- ``tar``: every tar member header (its checksum and size) to the two end-of-archive blocks, by a walker of our
+  own that keeps no member list (``tarfile`` keeps every member) and reads at most MAX_METADATA_BYTES of a
+  long-name or pax header.
 No Ansible imports.
 """
 
@@ -30,11 +35,17 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
+import time
 import zlib
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import parse_timestamp
-from ansible_collections.divio.cloud.plugins.module_utils.errors import VerificationFailed, VerificationUnavailable, excerpt
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    InputError,
+    VerificationFailed,
+    VerificationUnavailable,
+    excerpt,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
 
 LEVELS = ("none", "read", "restore")
 CREATION_TIME_SLACK = datetime.timedelta(minutes=10)
@@ -46,6 +57,48 @@ CLIENT_PACKAGE_HINT = ("install the PostgreSQL client (Debian/Ubuntu: postgresql
                        "an execution environment gets it from the collection's meta/bindep.txt)")
 EXTENSIONS = {"pg_custom": "dump", "sql": "sql", "tar_gzip": "tar.gz", "tar": "tar", "unknown": "bin"}
 _UTC = datetime.timezone.utc
+
+# The bounds of one read (see ReadLimits and the "Restore proof" guide for why these defaults).
+DEFAULT_VERIFY_TIMEOUT = 600
+MAX_VERIFY_TIMEOUT = 7 * 86400
+EXPANSION_RATIO = 100
+MIN_EXPANDED_BYTES = 1024 ** 3
+DEFAULT_MAX_MEMBERS = 10 ** 7
+MAX_METADATA_BYTES = 256 * 1024
+
+
+class ReadLimits:
+    """The bounds of one ``read``; each option checked (``InputError`` naming the value).
+
+    - ``timeout`` (``verify_timeout``): seconds a read may take, pg_restore's included. 600: a media archive is read
+      at about 300 MB/s uncompressed (one core, tests/benchmark/verify_hostile.py), so ten minutes read well over
+      100 GB, while a task that hangs on a hostile file still ends in minutes.
+    - ``max_expanded_bytes``: the most bytes a media archive may hold uncompressed; None: EXPANSION_RATIO (100) times
+      the file's size, at least MIN_EXPANDED_BYTES (1 GiB). Media (images, PDFs) is compressed already and expands
+      little; only a crafted stream (a gzip bomb, up to ~1,000-fold) expands 100-fold.
+    - ``max_members``: the most members a tar may hold. Memory does not grow with members (no member list is kept);
+      the bound stops an archive of millions of empty members early, with a count a user can compare with the files
+      the site has."""
+
+    def __init__(self, timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None, max_members=DEFAULT_MAX_MEMBERS):
+        self.timeout = check_seconds("verify_timeout", timeout, MAX_VERIFY_TIMEOUT)
+        if max_expanded_bytes is not None:
+            _check_count("max_expanded_bytes", max_expanded_bytes, "bytes")
+        self.max_expanded_bytes = max_expanded_bytes
+        self.max_members = _check_count("max_members", max_members, "members")
+
+    def expanded_bound(self, size):
+        """``(bytes, the bound's name)`` for a file of ``size`` bytes."""
+        if self.max_expanded_bytes is not None:
+            return self.max_expanded_bytes, "max_expanded_bytes"
+        return max(EXPANSION_RATIO * size, MIN_EXPANDED_BYTES), (
+            "max_expanded_bytes (default: %d times the file's %d bytes, at least 1 GiB)" % (EXPANSION_RATIO, size))
+
+
+def _check_count(name, value, unit):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError("%s %r is not valid: expected a whole number of %s of at least 1." % (name, value, unit))
+    return value
 
 
 def sniff(path):
@@ -144,7 +197,8 @@ def _run(command, timeout, what):
         return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
                               check=False, env=dict(os.environ, LC_ALL="C", LANG="C"))
     except subprocess.TimeoutExpired:
-        raise VerificationUnavailable("%s did not finish within restore_timeout (%g s); no verdict." % (what, timeout)) from None
+        raise VerificationUnavailable("could not verify: %s did not finish within verify_timeout (%g s); no verdict." % (
+            what, timeout)) from None
     except OSError as exc:
         raise VerificationUnavailable("%s could not start: %s" % (what, exc)) from None
 
@@ -197,63 +251,266 @@ def _format(moment):
 
 # -- text dumps -----------------------------------------------------------------------------------
 
+# The header and closing lines each tool writes (pg_dump in every plain dump; mysqldump unless --skip-comments).
+SQL_DUMPS = (
+    ("pg_dump", re.compile(r"^-- PostgreSQL database dump\r?$", re.M), re.compile(r"^-- Dumped by pg_dump version ", re.M),
+     re.compile(r"^-- PostgreSQL database dump complete\r?$", re.M), "-- PostgreSQL database dump complete"),
+    ("mysqldump", re.compile(r"\A\s*-- (MySQL|MariaDB) dump ", re.M), re.compile(r"^-- Server version\s", re.M),
+     re.compile(r"^-- Dump completed", re.M), "-- Dump completed"),
+)
+SQL_WINDOW = 8192
+
+
 def verify_sql(path):
+    """A pg_dump or mysqldump text dump: its tool's header, a statement after it, and its closing line near the end
+    (the middle is not read: plain SQL has no checksum to read it against)."""
     size = os.path.getsize(path)
     with open(path, "rb") as handle:
-        head = handle.read(8192).decode("utf-8", "replace")
-        handle.seek(max(0, size - 8192))
+        head = handle.read(SQL_WINDOW).decode("utf-8", "replace")
+        tail_at = max(0, size - SQL_WINDOW)
+        handle.seek(tail_at)
         tail = handle.read().decode("utf-8", "replace")
-    if not head.lstrip("\ufeff \t\r\n").startswith(("--", "/*")) or "dump" not in head.lower():
-        raise VerificationFailed("the file does not start with an SQL dump header")
-    if re.search(r"^-- (MySQL|MariaDB) dump", head, re.M):
-        if "-- Dump completed" not in tail:
-            raise VerificationFailed("the mysqldump file has no closing '-- Dump completed' line: it was cut short")
-        return ["mysqldump header and its closing '-- Dump completed' line"], {}
-    if "-- PostgreSQL database dump" in head:
-        if "-- PostgreSQL database dump complete" not in tail:
-            raise VerificationFailed("the pg_dump file has no closing '-- PostgreSQL database dump complete' line: it "
-                                     "was cut short")
-        return ["pg_dump header and its closing '-- PostgreSQL database dump complete' line"], {}
-    return ["an SQL dump header (this dump's tool writes no end marker the collection knows)"], {}
+    for tool, title, version, closing, closing_text in SQL_DUMPS:
+        started, named = title.search(head), version.search(head)
+        if not started:
+            continue
+        if not named or ";" not in head[named.end():]:
+            raise VerificationFailed("the %s file is %d bytes and its header stops before the first statement: not a "
+                                     "whole %s dump" % (tool, size, tool))
+        ends = [match for match in closing.finditer(tail) if tail_at + match.start() > named.end()]
+        if not ends:
+            raise VerificationFailed("the %s file has no closing '%s' line: it was cut short" % (tool, closing_text))
+        return ["%s header and its closing '%s' line" % (tool, closing_text)], {}
+    raise VerificationFailed("the SQL text (%d bytes) is no pg_dump or mysqldump dump: it starts with %r, not with "
+                             "either tool's header" % (size, head[:40]))
 
 
 # -- media archives ------------------------------------------------------------------------------
 
-def verify_tar(path, compressed):
+BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+METADATA_TYPES = {b"L": "GNU long-name", b"K": "GNU long-link", b"x": "pax", b"g": "pax global"}
+NO_DATA_TYPES = b"123456"  # links, devices, directories, FIFOs: their size field says no data follows
+
+
+class _Stream:
+    """A file or its gzip stream, pulled in pieces of READ_CHUNK and each piece counted against the read's bounds:
+    past the deadline or the expanded-bytes bound, ``VerificationUnavailable``. ``offset``: bytes consumed."""
+
+    def __init__(self, handle, limits, size):
+        self.handle, self.limits = handle, limits
+        self.deadline = time.monotonic() + limits.timeout
+        self.bound, self.bound_name = limits.expanded_bound(size)
+        self.buffer, self.position = b"", 0
+        self.offset = self.pulled = self.members = 0
+
+    def _pull(self, count):
+        if time.monotonic() > self.deadline:
+            raise self.stop("it did not finish within verify_timeout (%g s)" % self.limits.timeout)
+        try:
+            data = self.handle.read(count)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise VerificationFailed("the gzip stream is broken %d bytes in (uncompressed): %s" % (
+                self.pulled, excerpt(str(exc) or type(exc).__name__, 200))) from None
+        self.pulled += len(data)
+        if self.pulled > self.bound:
+            raise self.stop("the archive holds more than %d bytes uncompressed, the bound of %s" % (
+                self.bound, self.bound_name))
+        return data
+
+    def read(self, count):
+        """``count`` (at most READ_CHUNK) bytes; fewer only at the end of the stream."""
+        while self.position + count > len(self.buffer):
+            more = self._pull(READ_CHUNK)
+            if not more:
+                break
+            self.buffer, self.position = self.buffer[self.position:] + more, 0
+        data = self.buffer[self.position:self.position + count]
+        self.position += len(data)
+        self.offset += len(data)
+        return data
+
+    def skip(self, count):
+        """Read ``count`` bytes and drop them; False when the stream ends first."""
+        buffered = min(count, len(self.buffer) - self.position)
+        self.position += buffered
+        self.offset += buffered
+        count -= buffered
+        while count > 0:
+            data = self._pull(min(count, READ_CHUNK))
+            if not data:
+                return False
+            self.offset += len(data)
+            count -= len(data)
+        return True
+
+    def drain(self):
+        """The rest of the stream, read and dropped (for a gzip stream: to its CRC and length)."""
+        self.buffer, self.position = b"", 0
+        while self._pull(READ_CHUNK):
+            pass
+
+    def stop(self, why):
+        return VerificationUnavailable("could not verify: %s (%s, %d bytes read); no verdict." % (
+            why, _members(self.members), self.pulled))
+
+
+def _members(count):
+    return "1 member" if count == 1 else "%d members" % count
+
+
+def _tar_number(field, what, offset):
+    """A tar header's numeric field: octal digits (NUL or space ended), or GNU's base-256 for big values."""
+    if field[:1] in (b"\x80", b"\xff"):
+        value = int.from_bytes(field[1:], "big")
+        return value - 256 ** (len(field) - 1) if field[:1] == b"\xff" else value
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(text or b"0", 8)
+    except ValueError:
+        raise VerificationFailed("the tar header at byte %d has a %s field that is no number (%r)" % (
+            offset, what, field)) from None
+
+
+def _check_header(header, offset):
+    """A member header's checksum (unsigned, or signed as old tars wrote it), and its size."""
+    stored = _tar_number(header[148:156], "checksum", offset)
+    unsigned = 256 + sum(header) - sum(header[148:156])  # the checksum field counted as eight spaces
+    if stored != unsigned and stored != unsigned - 256 * sum(byte > 127 for byte in header[:148] + header[156:]):
+        raise VerificationFailed("the tar header at byte %d has a wrong checksum (%d, its bytes sum to %d): the "
+                                 "archive is damaged" % (offset, stored, unsigned))
+    size = _tar_number(header[124:136], "size", offset)
+    if size < 0:
+        raise VerificationFailed("the tar header at byte %d gives a negative size (%d)" % (offset, size))
+    return size
+
+
+def _pax_size(data, offset):
+    """The ``size`` record of a pax extended header (records ``<length> <key>=<value>\\n``), or None."""
+    size, position = None, 0
+    while position < len(data) and data[position:position + 1] != b"\0":
+        space = data.find(b" ", position, position + 20)
+        length = data[position:space] if space > position else b""
+        end = position + int(length) if length.isdigit() else -1
+        record = data[position:end] if space < end <= len(data) else b""
+        if not record.endswith(b"\n") or b"=" not in record:
+            raise VerificationFailed("the pax header at byte %d holds a malformed record at byte %d" % (offset, position))
+        key, _eq, value = data[space + 1:end - 1].partition(b"=")
+        if key == b"size":
+            if not value.isdigit():
+                raise VerificationFailed("the pax header at byte %d gives a size that is no number (%r)" % (offset, value[:40]))
+            size = int(value)
+        position = end
+    return size
+
+
+def _padded(size):
+    return -(-size // BLOCK) * BLOCK
+
+
+def walk_tar(stream):
+    """Every member header of a tar stream, to its two end-of-archive zero blocks, keeping no member list; returns
+    ``(members, data bytes)``. A cut or damaged archive is ``VerificationFailed``, a bound ``VerificationUnavailable``."""
+    data_bytes, next_size = 0, None
+    while True:
+        offset = stream.offset
+        header = stream.read(BLOCK)
+        if len(header) < BLOCK:
+            raise VerificationFailed("the tar archive ends %s after %s, without its end-of-archive blocks: it was cut "
+                                     "short" % ("inside a member header" if header else "at a member boundary",
+                                                _members(stream.members)))
+        if header == ZERO_BLOCK:
+            if stream.read(BLOCK) != ZERO_BLOCK:
+                raise VerificationFailed("the tar archive has a single zero block at byte %d after %s, not the two that "
+                                         "end an archive: it was cut short or damaged" % (offset, _members(stream.members)))
+            return stream.members, data_bytes
+        size, kind = _check_header(header, offset), header[156:157]
+        if kind in METADATA_TYPES:  # describes the next member; a pax size is the next member's size
+            pax_size = _read_metadata(stream, kind, size, offset)
+            next_size = pax_size if pax_size is not None else next_size
+            continue
+        size, next_size = (next_size if next_size is not None else size), None
+        stream.members += 1
+        if stream.members > stream.limits.max_members:
+            raise stream.stop("the archive holds more than %d members, the bound of max_members" % stream.limits.max_members)
+        if kind == b"S" and header[482]:
+            _skip_sparse_extensions(stream, offset)
+        if kind and kind in NO_DATA_TYPES:
+            continue
+        data_bytes += size
+        if not stream.skip(_padded(size)):
+            raise VerificationFailed("the tar archive ends inside the data of member %d (header at byte %d): it was cut "
+                                     "short" % (stream.members, offset))
+
+
+def _read_metadata(stream, kind, size, offset):
+    """A GNU long-name/long-link or pax header's data, at most MAX_METADATA_BYTES; the pax ``size`` it sets, if any."""
+    what = METADATA_TYPES[kind]
+    if size > MAX_METADATA_BYTES:
+        raise stream.stop("a %s header at byte %d is %d bytes long, more than the %d read" % (
+            what, offset, size, MAX_METADATA_BYTES))
+    pieces, left = [], _padded(size)
+    while left:
+        piece = stream.read(min(left, READ_CHUNK))
+        if not piece:
+            raise VerificationFailed("the tar archive ends inside a %s header (at byte %d): it was cut short" % (what, offset))
+        pieces.append(piece)
+        left -= len(piece)
+    return _pax_size(b"".join(pieces)[:size], offset) if kind == b"x" else None
+
+
+def _skip_sparse_extensions(stream, offset):
+    """The extension blocks an old GNU sparse header announces (each says whether another follows)."""
+    while True:
+        block = stream.read(BLOCK)
+        if len(block) < BLOCK:
+            raise VerificationFailed("the tar archive ends inside the sparse map of the member at byte %d" % offset)
+        if not block[504]:
+            return
+
+
+def verify_tar(path, compressed, limits):
+    """Read a media archive whole: every member header (checksum, size) to the end-of-archive blocks, and for
+    ``tar_gzip`` the gzip stream to its end, where its CRC and length are checked. Bounded by ``limits``."""
+    size = os.path.getsize(path)
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as handle:
+        stream = _Stream(handle, limits, size)
+        members, data_bytes = walk_tar(stream)
+        stream.drain()  # what follows the end blocks (zero padding), to the gzip CRC
     checks = []
     if compressed:
-        total = 0
-        try:
-            with gzip.open(path, "rb") as stream:
-                while True:
-                    chunk = stream.read(READ_CHUNK)
-                    if not chunk:
-                        break
-                    total += len(chunk)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise VerificationFailed("the gzip stream is broken: %s" % excerpt(str(exc) or type(exc).__name__, 200)) from None
-        checks.append("the whole gzip stream, %d bytes uncompressed, to its CRC and length" % total)
-    members = size = 0
-    try:
-        with tarfile.open(path, "r:gz" if compressed else "r:") as archive:
-            for member in archive:
-                members += 1
-                size += member.size
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise VerificationFailed("the tar archive is broken after %d members: %s" % (
-            members, excerpt(str(exc) or type(exc).__name__, 200))) from None
-    checks.append("every tar member header (%d members, %d bytes)" % (members, size))
+        checks.append("the whole gzip stream, %d bytes uncompressed, to its CRC and length" % stream.pulled)
+    checks.append("every tar member header and its checksum, to the end-of-archive blocks (%d members, %d bytes)"
+                  % (members, data_bytes))
     return checks, {"members": members}
 
 
-def verify_read(path, fmt, part, timeout):
-    """``(checks, details)`` of a ``read`` verification; raises ``VerificationFailed`` / ``VerificationUnavailable``."""
+# -- which reader ---------------------------------------------------------------------------------
+
+READERS = {"DATABASE": ("pg_custom", "sql"), "STORAGE": ("tar_gzip", "tar")}
+EXPECTED = {"DATABASE": "a database dump (a pg_dump custom-format archive, or a pg_dump or mysqldump SQL text)",
+            "STORAGE": "a media archive (a tar archive, gzip-compressed or not)"}
+FOUND = {"pg_custom": "a pg_dump custom-format archive", "sql": "SQL text", "tar_gzip": "gzip-compressed data",
+         "tar": "a tar archive", "unknown": "in no format a backup part comes in"}
+
+
+def verify_read(path, fmt, part, limits=None):
+    """``(checks, details)`` of a ``read`` verification; raises ``VerificationFailed`` / ``VerificationUnavailable``.
+
+    The part's ``service_type`` decides what the file must be: a DATABASE part a database dump, a STORAGE part a media
+    archive; ``fmt`` (``sniff``) only says which of those readers reads it. ``limits``: a ``ReadLimits``."""
+    limits = limits or ReadLimits()
+    kind = part.get("service_type")
+    if kind not in READERS:
+        raise VerificationUnavailable("could not verify: the part's service type %r is neither DATABASE nor STORAGE, "
+                                      "and no reader is known for it; no verdict." % (kind,))
+    if fmt not in READERS[kind]:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+        raise VerificationFailed("a %s part must be %s; this file is %s (%d bytes, starting with %r)" % (
+            kind, EXPECTED[kind], FOUND.get(fmt, fmt), os.path.getsize(path), head))
     if fmt == "pg_custom":
-        return verify_pg_custom(path, part, timeout)
+        return verify_pg_custom(path, part, limits.timeout)
     if fmt == "sql":
         return verify_sql(path)
-    if fmt in ("tar_gzip", "tar"):
-        return verify_tar(path, fmt == "tar_gzip")
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    raise VerificationFailed("the file is in no format a backup part comes in (it starts with %r)" % head)
+    return verify_tar(path, fmt == "tar_gzip", limits)

@@ -75,6 +75,16 @@ options:
         removed once verified, and a verdict recorded there (by backup and part) is not repeated on the next run.
       - Omitted, a temporary directory is used and removed at the end (nothing is remembered).
     type: path
+  verify_timeout:
+    description:
+      - With O(verify=read), the seconds the read of one dump may take (C(pg_restore -f /dev/null)), as
+        O(divio.cloud.backup_download#module:verify_timeout). Then the read stops, and the record is V(error) ("could not
+        verify"), never V(fresh).
+      - Only DATABASE dumps are read here, so the bounds of media archives
+        (O(divio.cloud.backup_download#module:max_expanded_bytes), O(divio.cloud.backup_download#module:max_members))
+        do not apply.
+    type: float
+    default: 600
   # min_retention is described in the divio.cloud.min_retention fragment.
 extends_documentation_fragment:
   - divio.cloud.min_retention

@@ -58,8 +58,11 @@ options:
       - V(none) downloads only (size and sha256 are still checked).
       - V(read) reads every byte with the format's own reader - C(pg_restore -f /dev/null) for a PostgreSQL
         custom-format dump, whose creation time must also lie within the part's own start and end, give or take 10
-        minutes; the dump header and end marker of a plain SQL dump; the whole gzip stream and every tar member header
-        of a media archive. Needs C(pg_restore) for PostgreSQL dumps.
+        minutes; pg_dump's or mysqldump's header and closing line of a plain SQL dump; the whole gzip stream and every
+        tar member header, to the end-of-archive blocks, of a media archive. Needs C(pg_restore) for PostgreSQL dumps.
+      - The part's type decides what its file must be - a C(DATABASE) part a database dump, a C(STORAGE) part a media
+        archive; any other file fails verification, naming what it is. The read is bounded by O(verify_timeout),
+        O(max_expanded_bytes) and O(max_members).
       - V(restore) restores a PostgreSQL dump into a throwaway PostgreSQL server started for the task (C(initdb),
         C(postgres) from C(PATH) or C(/usr/lib/postgresql/*/bin)), reports the tables and rows restored, and removes
         it again; other parts are read as with V(read).
@@ -93,8 +96,8 @@ options:
     default: 214748364800
   restore_timeout:
     description:
-      - Seconds the verification of one file may take - C(pg_restore)'s read, or the whole scratch restore. Then the
-        verification stops, the scratch server is removed, and the task fails without a verdict.
+      - Seconds the whole of O(verify=restore) of one file may take, its read included. Then the verification stops,
+        the scratch server is removed, and the task fails without a verdict.
     type: float
     default: 3600
   max_restore_bytes:
@@ -114,6 +117,29 @@ options:
         (tmpfs) - then point this to a disk with room for O(max_restore_bytes).
       - When the task runs as root, the server's account (C(postgres), else C(nobody)) must be able to enter it.
     type: path
+  verify_timeout:
+    description:
+      - Seconds the read of one file (O(verify=read), and the read before a restore) may take - C(pg_restore)'s read of
+        a dump, or the read of a media archive. Then the read stops and the task fails without a verdict ("could not
+        verify").
+      - The reader decompresses about 300 MB/s on one core, so ten minutes read well over 100 GB of media, while a
+        file that never ends (a gzip bomb) still fails the task in minutes.
+    type: float
+    default: 600
+  max_expanded_bytes:
+    description:
+      - The most bytes a media archive may hold uncompressed; a larger one is not read further, and the task fails
+        without a verdict ("could not verify").
+      - Omitted, 100 times the file's size, and at least 1 GiB. Media (images, documents) is compressed already and
+        grows little when gzip is undone; only a crafted file (a gzip bomb) grows 100-fold.
+    type: int
+  max_members:
+    description:
+      - The most members (files, directories, links) a media archive may hold; beyond it the task fails without a
+        verdict ("could not verify"). Memory does not grow with the members; the bound stops an archive of millions of
+        empty members early.
+    type: int
+    default: 10000000
   min_retention:
     description:
       - With O(backup=latest), a backup due for deletion (C(scheduled_for_deletion_at)) sooner than this from now does not
@@ -282,11 +308,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,
+    DEFAULT_VERIFY_TIMEOUT,
     DownloadOptions,
     describe_problems,
     download_backup,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
+from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS
 
 
 class BackupDownload(DivioModule):
@@ -301,6 +329,9 @@ class BackupDownload(DivioModule):
         download_timeout=dict(type="float", default=DEFAULT_DOWNLOAD_TIMEOUT),
         max_download_bytes=dict(type="int", default=DEFAULT_MAX_DOWNLOAD_BYTES),
         restore_timeout=dict(type="float", default=DEFAULT_RESTORE_TIMEOUT),
+        verify_timeout=dict(type="float", default=DEFAULT_VERIFY_TIMEOUT),
+        max_expanded_bytes=dict(type="int"),
+        max_members=dict(type="int", default=DEFAULT_MAX_MEMBERS),
         wait_timeout=dict(type="float", default=1800),
         poll_interval=dict(type="float", default=2),
         min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
@@ -314,7 +345,9 @@ class BackupDownload(DivioModule):
                                   download_timeout=p["download_timeout"], max_download_bytes=p["max_download_bytes"],
                                   restore_timeout=p["restore_timeout"], wait_timeout=p["wait_timeout"],
                                   poll_interval=p["poll_interval"], min_retention=p["min_retention"],
-                                  max_restore_bytes=p["max_restore_bytes"], scratch_dir=p["scratch_dir"])
+                                  verify_timeout=p["verify_timeout"], max_expanded_bytes=p["max_expanded_bytes"],
+                                  max_members=p["max_members"], max_restore_bytes=p["max_restore_bytes"],
+                                  scratch_dir=p["scratch_dir"])
         result = download_backup(client, p["application"], p["environment"], options, check_mode=self.module.check_mode)
         for warning in result.pop("warnings"):
             self.module.warn(warning)

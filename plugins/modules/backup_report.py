@@ -69,6 +69,12 @@ options:
         O(divio.cloud.backup_check#module:verify_dir); a verdict recorded there is not repeated on the next run.
         Empty or omitted, a temporary directory, removed at the end.
     type: path
+  verify_timeout:
+    description:
+      - With O(verify=read), the seconds the read of one dump may take, as
+        O(divio.cloud.backup_check#module:verify_timeout); then that record is V(error) ("could not verify").
+    type: float
+    default: 600
   report_dir:
     description:
       - The folder the reports go to, created if needed. A relative path is relative to the directory

@@ -44,10 +44,22 @@ Faults (setting ``downloads={"fault": KIND}``; every part of downloads made whil
 ``downloads={"database_file": PATH}`` makes PostgreSQL database parts serve that file instead of the fixture (a
 dump a test made, hostile ones included): a custom-format dump re-dated to the part like the fixture, any other
 file as it is.
+
+Hostile files (issue 33), each on the parts it concerns; the big ones are made once, from repeated deflate
+segments, and kept (a few MB at most):
+
+- ``gzip-bomb``: a media part serves a 2 MiB ``.tar.gz`` holding one member of 2 GiB of zeros (``gzip_bomb``);
+- ``million-members``: a media part serves a ``.tar.gz`` of 1,000,000 empty members;
+- ``long-name``: a media part's archive holds a GNU long-name header of 1 MiB;
+- ``cut-tar-header`` / ``cut-tar-boundary``: a media part's tar cut inside its second member's header, or right
+  after its last member (no end-of-archive blocks), then gzip-compressed whole (the gzip stream is sound);
+- ``wrong-type-tar``: a database part serves a media ``.tar.gz``;
+- ``tiny-sql``: a database part serves the 8 bytes ``-- dump\n``.
 """
 
 import contextlib
 import datetime
+import functools
 import gzip
 import hashlib
 import io
@@ -57,6 +69,7 @@ import struct
 import tarfile
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,7 +78,9 @@ from .jobs import _iso, _parse, invalid_backup_parts
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 PG_DUMP_FIXTURE = os.path.join(FIXTURES, "shop.pgdump")
 FAULTS = ("truncated", "gzip-flip", "stale-dump", "newer-postgres", "part-errors", "never-ready", "stall", "redirect",
-          "redirect-loop", "oversized")
+          "redirect-loop", "oversized", "gzip-bomb", "million-members", "long-name", "cut-tar-header",
+          "cut-tar-boundary", "wrong-type-tar", "tiny-sql")
+HOSTILE_MEDIA = ("gzip-bomb", "million-members", "long-name", "cut-tar-header", "cut-tar-boundary")
 DEFAULTS = {"duration_seconds": 1.0, "fault": None, "stall_seconds": 30.0, "database_file": None}
 MAX_STALL_SECONDS = 600
 OVERSIZED_BYTES = 64 * 1024 * 1024
@@ -140,6 +155,11 @@ def mysql_dump(part, moment):
 
 def media_archive(part):
     """A media ``.tar.gz``: a few files of seeded random bytes (incompressible: the gzip stream stores them)."""
+    return gzip.compress(media_tar(part), mtime=0)
+
+
+def media_tar(part):
+    """The uncompressed tar of ``media_archive``."""
     rng = random.Random("media/" + part["uuid"])
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -149,7 +169,101 @@ def media_archive(part):
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = size, 1700000000, 0o644
             tar.addfile(info, io.BytesIO(body))
+    return raw.getvalue()
+
+
+# -- hostile files (issue 33) ------------------------------------------------------------------------
+
+def _crc_of_repeats(crc, unit, count):
+    """``zlib.crc32(unit * count, crc)`` without reading ``count`` units: the CRC of one more unit is an affine
+    map of the CRC before it (over GF(2)), found once from 33 CRCs of the unit."""
+    base = zlib.crc32(unit, 0)
+    columns = [zlib.crc32(unit, 1 << bit) ^ base for bit in range(32)]
+    for _unit in range(count):
+        value, bit, crc = crc, 0, base
+        while value:
+            if value & 1:
+                crc ^= columns[bit]
+            value >>= 1
+            bit += 1
+    return crc
+
+
+def repeated_gzip(prefix, unit, count, suffix):
+    """A gzip stream of ``prefix + unit * count + suffix`` made without compressing ``count`` units: the unit is
+    compressed once into a self-contained deflate segment (a full flush), which is repeated."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    segment = compressor.compress(unit) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.compress(suffix) + compressor.flush(zlib.Z_FINISH)
+    crc = zlib.crc32(suffix, _crc_of_repeats(zlib.crc32(prefix), unit, count))
+    total = len(prefix) + len(unit) * count + len(suffix)
+    return b"".join([b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03", head, segment * count, tail,
+                     struct.pack("<II", crc, total & 0xFFFFFFFF)])
+
+
+def _end_of_archive(length):
+    """The two zero blocks that end a tar, and zeros up to the next 10240-byte record after ``length`` bytes."""
+    return bytes(1024 + (-(length + 1024)) % 10240)
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(inner_bytes=2 * 1024 ** 3):
+    """A ``.tar.gz`` of one member of ``inner_bytes`` zeros (a whole number of MiB): about 1,000 times smaller
+    than what it holds (GNU format: a size over 8 GiB is written in base-256)."""
+    info = tarfile.TarInfo("media/zeros.bin")
+    info.size, info.mtime, info.mode = inner_bytes, 1700000000, 0o644
+    header = info.tobuf(tarfile.GNU_FORMAT)
+    chunk = 1024 * 1024
+    return repeated_gzip(header, bytes(chunk), inner_bytes // chunk, _end_of_archive(len(header) + inner_bytes))
+
+
+@functools.lru_cache(maxsize=2)
+def many_members(count=1000000):
+    """A ``.tar.gz`` of ``count`` (a multiple of 1,000) empty members, ``media/empty-000`` to ``-999`` over again."""
+    unit = b"".join(_empty_member("media/empty-%03d" % index) for index in range(1000))
+    return repeated_gzip(b"", unit, count // 1000, _end_of_archive(512 * count))
+
+
+def _empty_member(name):
+    info = tarfile.TarInfo(name)
+    info.mtime, info.mode = 1700000000, 0o644
+    return info.tobuf(tarfile.USTAR_FORMAT)
+
+
+@functools.lru_cache(maxsize=1)
+def long_name_archive(name_bytes=1024 * 1024):
+    """A ``.tar.gz`` whose one member has a name of ``name_bytes``: a GNU long-name (``L``) header that big."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("media/" + "n" * (name_bytes - len("media/")))
+        info.mtime, info.mode = 1700000000, 0o644
+        tar.addfile(info, io.BytesIO(b""))
     return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def cut_tar(part, where):
+    """The media tar cut ``inside-header`` (100 bytes into its second member's header) or ``at-boundary`` (after
+    its last member's data: no end-of-archive blocks), gzip-compressed whole."""
+    data = media_tar(part)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        members = tar.getmembers()
+    if where == "inside-header":
+        cut = members[1].offset + 100
+    else:
+        cut = members[-1].offset_data + -(-members[-1].size // 512) * 512
+    return gzip.compress(data[:cut], mtime=0)
+
+
+def hostile_media(part, fault):
+    """The file a media part serves under one of the ``HOSTILE_MEDIA`` faults."""
+    if fault == "gzip-bomb":
+        return gzip_bomb()
+    if fault == "million-members":
+        return many_members()
+    if fault == "long-name":
+        return long_name_archive()
+    return cut_tar(part, "inside-header" if fault == "cut-tar-header" else "at-boundary")
 
 
 def flip_inside_gzip(data):
@@ -164,10 +278,14 @@ def part_file(dataset, part, fault, database_file=None):
     instance = dataset.by_uuid["service_instances"].get(part.get("service_instance")) or {}
     moment = _parse(part.get("taken_at") or part.get("started_at") or part.get("ended_at")) or dataset.clock()
     if instance.get("type") == "STORAGE":
-        data = media_archive(part)
+        data = hostile_media(part, fault) if fault in HOSTILE_MEDIA else media_archive(part)
         if fault == "gzip-flip":
             data = flip_inside_gzip(data)
         return data, {"Content-Type": "application/x-tar", "Content-Encoding": "gzip"}
+    if fault == "wrong-type-tar":
+        return media_archive(part), {"Content-Type": "application/x-tar", "Content-Encoding": "gzip"}
+    if fault == "tiny-sql":
+        return b"-- dump\n", {"Content-Type": "application/sql"}
     if str(instance.get("service") or "").startswith("mysql"):
         data = mysql_dump(part, moment)
         if fault == "truncated":
