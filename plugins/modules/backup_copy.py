@@ -76,7 +76,7 @@ options:
   prefix_map:
     description:
       - Source prefix to target prefix, for copies between applications whose service prefixes differ, for example
-        V({DEFAULT: MAIN}). A prefix not in the map goes to the same prefix.
+        C(DEFAULT) to C(MAIN). A prefix not in the map goes to the same prefix.
     type: dict
   work_dir:
     description:

@@ -20,7 +20,7 @@ description:
     names their handler; a missing one fails the task with the C(pip install) line before any byte is sent, and an
     unknown handler fails naming it.
   - Neither the API token nor a cookie goes to object storage or to C(finish_url). A C(finish_url) that does not
-    answer or answers 5xx is tried 4 times. Memory stays flat: every file is streamed, read once.
+    answer or answers 5xx is tried 4 times. Memory stays flat - every file is streamed, read once.
   - The uploaded backup is temporary, as divio-cli's is (C(scheduled_for_deletion_at) outlasts the task's own
     timeouts by an hour), so it never counts as the environment's latest backup.
   - B(With O(restore=true) the environment's data is overwritten.) It then needs O(confirm), a target named C(live)
