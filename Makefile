@@ -76,6 +76,7 @@ SHOW_VERSIONS := import ansible, requests, urllib3; \
 test: test-highest test-lowest
 
 test-highest: venv
+	@hacking/install-azurite.sh $(VENV)/azurite
 	@echo "== $$($(PY) -c '$(SHOW_VERSIONS)'): the whole suite"
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 

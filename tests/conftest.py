@@ -40,6 +40,51 @@ def sim(simulator):
     simulator.configure(honour_backup_environment_filter=True, latency_ms=0)
 
 
+def _standin(kind, tmp_path_factory):
+    """Start a storage stand-in (divio_simulator/standins.py) for the session, or fail the test in one line."""
+    from divio_simulator.standins import StandInError
+
+    try:
+        return kind(folder=tmp_path_factory.mktemp(kind.name)).start()
+    except (StandInError, ImportError) as exc:
+        pytest.fail("the %s stand-in for the upload tests could not start: %s" % (kind.name, exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory):
+    """moto's S3 (with IAM enforced) serving the simulator's ``s3-sts-v1`` uploads; clients set
+    ``AWS_ENDPOINT_URL_S3=moto_s3.endpoint``. Pass it as ``private_simulator(s3=moto_s3, ...)``."""
+    from divio_simulator.standins import MotoS3
+
+    standin = _standin(MotoS3, tmp_path_factory)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite serving the simulator's ``az-sas-v1`` uploads (SAS URLs carry its endpoint). Pass it as
+    ``private_simulator(azure=azurite, ...)``."""
+    from divio_simulator.standins import Azurite
+
+    standin = _standin(Azurite, tmp_path_factory)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def upload_standins(request):
+    """``upload_standins(handler)``: the simulator arguments an upload handler needs, its stand-in started once a
+    session: ``private_simulator(uploads={"handler": h}, **upload_standins(h))``; ``{}`` for exo-presigned-v1."""
+    def pick(handler):
+        if handler == "s3-sts-v1":
+            return {"s3": request.getfixturevalue("moto_s3")}
+        if handler == "az-sas-v1":
+            return {"azure": request.getfixturevalue("azurite")}
+        return {}
+    return pick
+
+
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory):
     """A collections tree where ``ansible_collections/divio/cloud`` links to this repository."""

@@ -63,7 +63,7 @@ def pull(divio_cli, divio_home, tmp_path):
         app = next(a for a in sim.dataset.applications if a["slug"] == "wiki")
         (project / ".divio" / "config.json").write_text(json.dumps({"application_uuid": app["uuid"], "slug": "wiki"}))
         env = {"HOME": str(home), "NETRC_PATH": str(netrc), "PATH": "%s:%s" % (bin_dir, os.environ.get("PATH", "/usr/bin:/bin")),
-               "NETRC": os.devnull, "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1", "LANG": "C.UTF-8", "TERM": "dumb"}
+               "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1", "LANG": "C.UTF-8", "TERM": "dumb"}
         proc = subprocess.run([divio_cli, "-z", sim.url, "app", "pull", what, "live", "--keep-tempfile"], env=env,
                               cwd=str(project), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
                               check=False)
@@ -88,7 +88,7 @@ def test_divio_cli_pulls_a_database_dump(pull):
         # The download part was read the way divio-cli reads it: without the trailing slash.
         assert any(p.startswith("/apps/v3/backup-download-service-instances/") and not p.endswith("/") and "?" not in p
                    for p in paths)
-        # The object storage saw neither the token nor the API's cookie (NETRC: see conftest.py).
+        # The object storage (on 127.0.0.2, not the API's host) saw neither the token nor the API's cookie.
         [seen] = sim.storage.requests()
         assert (seen["method"], seen["authorization"], seen["cookie"]) == ("GET", False, None)
         assert "pg_restore" in docker  # the docker step it went on to, done by the stand-in
@@ -102,4 +102,5 @@ def test_divio_cli_pulls_media(pull):
         saved = (project / ".divio" / "data.tar.gz").read_bytes()
         # requests decoded the Content-Encoding: divio-cli's "data.tar.gz" is the plain tar inside the object.
         assert saved == gzip.decompress(archive)
-        assert (project / "data" / "media" / "media" / "uploads" / "notes.txt").stat().st_size == 900
+        # The archive's entries sit at its root: divio-cli unpacks them into data/media itself.
+        assert (project / "data" / "media" / "uploads" / "notes.txt").stat().st_size == 900

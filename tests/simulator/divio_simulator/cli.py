@@ -11,6 +11,8 @@ from datetime import datetime
 from .data import ID_STYLES, PART_SHAPES, SIZES, generate_dataset
 from .faults import DEFAULT_RETRY_AFTER, DEFAULT_STALL_SECONDS, KINDS
 from .server import DEFAULT_TOKEN, SimulatorServer
+from .standins import Azurite, MotoS3, StandInError
+from .uploads import HANDLER_NAMES
 
 SIZE_KNOBS = ("organisations", "applications", "environments", "days", "interval_hours")
 
@@ -71,6 +73,14 @@ def build_parser():
     churn.add_argument("--churn", type=float, default=0.0, metavar="RATE", dest="churn_rate",
                        help="changes per second (default: %(default)s, none)")
     churn.add_argument("--churn-seed", type=int, default=0, metavar="N", help="seed of the changes (default: %(default)s)")
+    uploads = parser.add_argument_group(
+        "upload handlers", "Which handler backups/upload/ names (uploads.py). s3-sts-v1 starts moto's S3 on loopback, "
+        "az-sas-v1 Azurite (hacking/install-azurite.sh installs it); their endpoints are printed at start "
+        "(s3-sts-v1 clients need AWS_ENDPOINT_URL_S3=<that endpoint>). Both stop with the simulator.")
+    uploads.add_argument("--upload-handler", choices=HANDLER_NAMES, default=HANDLER_NAMES[0],
+                         help="handler for every environment (default: %(default)s)")
+    uploads.add_argument("--upload-standins", action="store_true",
+                         help="start both stand-ins, so that /_simulator/config may switch handlers at runtime")
     parser.add_argument("--url-file", help="write the base URL into this file once listening (removed on exit)")
     parser.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
     return parser
@@ -83,6 +93,26 @@ def fault_settings(args):
     return {"rate": args.fault_rate, "kinds": args.faults, "seed": args.fault_seed,
             "only_paths": args.fault_paths or None, "on_requests": args.fault_on_requests or None,
             "stall_seconds": args.stall_seconds, "retry_after": args.retry_after}
+
+
+def start_standins(args):
+    """The stand-ins the upload handler asks for, started: ``{"s3": MotoS3, "azure": Azurite}`` (either may be
+    absent); raises StandInError, having stopped any it started."""
+    wanted = [("s3", MotoS3)] if args.upload_standins or args.upload_handler == "s3-sts-v1" else []
+    wanted += [("azure", Azurite)] if args.upload_standins or args.upload_handler == "az-sas-v1" else []
+    started = {}
+    try:
+        for name, kind in wanted:
+            started[name] = kind().start()
+    except StandInError:
+        stop_standins(started)
+        raise
+    return started
+
+
+def stop_standins(standins):
+    for standin in standins.values():
+        standin.stop()
 
 
 def main(argv=None):
@@ -101,20 +131,33 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     try:
+        standins = start_standins(args)
+    except StandInError as exc:
+        print("simulator.py: %s" % exc, file=sys.stderr)
+        return 1
+    try:
         server = SimulatorServer(dataset, token=token, host=args.host, port=args.port,
                                  honour_backup_environment_filter=not args.ignore_backup_environment_filter,
                                  max_page_size=args.max_page_size, default_page_size=args.default_page_size,
                                  latency_ms=args.latency_ms, fail_applications=args.fail_applications,
-                                 faults=fault_settings(args), churn_rate=args.churn_rate, churn_seed=args.churn_seed)
+                                 faults=fault_settings(args), churn_rate=args.churn_rate, churn_seed=args.churn_seed,
+                                 uploads={"handler": args.upload_handler}, **standins)
     except ValueError as exc:
+        stop_standins(standins)
         parser.error(str(exc))
     try:
         server.start()
     except OSError as exc:
+        stop_standins(standins)
         print(f"simulator.py: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     try:
         print(f"Divio API simulator listening on {server.url}", flush=True)
+        if "s3" in standins:
+            print("moto S3 for s3-sts-v1 uploads on %s: clients set AWS_ENDPOINT_URL_S3=%s"
+                  % (standins["s3"].endpoint, standins["s3"].endpoint), flush=True)
+        if "azure" in standins:
+            print("Azurite for az-sas-v1 uploads on %s" % standins["azure"].endpoint, flush=True)
         if args.url_file:
             # Write then rename, so a script polling for the file never reads half a URL.
             tmp = f"{args.url_file}.tmp{os.getpid()}"
@@ -125,6 +168,7 @@ def main(argv=None):
             pass
     finally:
         server.stop()
+        stop_standins(standins)
         if args.url_file:
             try:
                 os.remove(args.url_file)

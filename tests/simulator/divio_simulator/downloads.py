@@ -132,8 +132,8 @@ def media_archive(part):
     rng = random.Random("media/" + part["uuid"])
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, size in (("media/images/logo.png", 24000), ("media/uploads/report.pdf", 60000),
-                           ("media/uploads/notes.txt", 900)):
+        # Entries at the root, as divio-cli packs media for push and unpacks it into data/media on pull.
+        for name, size in (("images/logo.png", 24000), ("uploads/report.pdf", 60000), ("uploads/notes.txt", 900)):
             body = bytes(rng.getrandbits(8) for _byte in range(size))
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = size, 1700000000, 0o644
@@ -303,6 +303,11 @@ class _OriginHandler(BaseHTTPRequestHandler):
         origin.record(self.command, self.path, self.headers)
         key = parts.path[len("/objects/"):] if parts.path.startswith("/objects/") else ""
         found = origin.jobs.files.get(key)
+        if self.headers.get("Authorization") is not None:  # as S3 answers two auth mechanisms in one request
+            self._send(400, b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the "
+                       b"X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header "
+                       b"should be specified</Message></Error>", {"Content-Type": "application/xml"})
+            return
         if found is None or query.get("X-Amz-Signature", [""])[-1] != signature(key):
             self._send(403 if found is not None else 404, b"<Error><Code>AccessDenied</Code></Error>",
                        {"Content-Type": "application/xml"})
@@ -410,9 +415,9 @@ class Origin:
 class Storage:
     """The two origins of one simulator: where download URLs point, and the third origin redirects go to."""
 
-    def __init__(self, jobs, settings, server_class):
-        self.main = Origin(jobs, settings, server_class)
-        self.third = Origin(jobs, settings, server_class)
+    def __init__(self, jobs, settings, server_class, host="127.0.0.1"):
+        self.main = Origin(jobs, settings, server_class, host)
+        self.third = Origin(jobs, settings, server_class, host)
         for origin in (self.main, self.third):
             origin.jobs_origin = self.main
         self.main.peer, self.third.peer = self.third, self.main

@@ -5,14 +5,21 @@
 (divio-api.md, "Restores and uploads"). The body names no target: a part goes back into the service
 instance it was taken from.
 
+A successful restore records what it put where (``applied``; ``SimulatorServer.restored()``): per part the
+environment and service instance it went into, and the size and sha256 of the bytes - an uploaded part's file as
+received (uploads.py), any other part's the file its download serves (downloads.py) - so a test can assert that a
+target now holds the source's bytes.
+
 Settings (``restores={...}``): ``duration_seconds`` (default 1), ``outcome`` ``SUCCESS`` (default) or
 ``FAILURE`` (every restore made while it is set fails, with ``errors`` naming the service).
 """
 
+import hashlib
 import random
 import threading
 import time
 
+from .downloads import part_file
 from .jobs import _iso, invalid_backup_parts
 
 DEFAULTS = {"duration_seconds": 1.0, "outcome": "SUCCESS"}
@@ -42,6 +49,8 @@ class RestoreJobs:
         self._pending = []  # (ends at monotonic, restore, outcome)
         self._lock = threading.Lock()
         self._rng = random.Random("backup-restores")
+        self.applied = []  # what successful restores put where, oldest first (see the module docstring)
+        self.uploaded = {}  # part uuid -> bytes of uploaded parts: the server hands in UploadJobs.files
 
     def validate(self, body):
         if not isinstance(body, dict):
@@ -79,12 +88,29 @@ class RestoreJobs:
                     still.append((ends_at, restore, outcome))
                     continue
                 restore.update(finished=_iso(self.dataset.clock()), success=outcome)
+                if outcome == "SUCCESS":
+                    self._record(restore)
                 if outcome == "FAILURE":
                     kinds = sorted({(self.dataset.by_uuid["service_instance_backups"].get(item["service_instance_backup"])
                                      or {}).get("service_type") or "service" for item in restore["service_instance_restores"]})
                     restore["errors"] = ["%s restore failed: pg_restore: error: could not execute query: ERROR: "
                                          "out of shared memory (simulated)" % "/".join(kinds)]
             self._pending = still
+
+
+    def _record(self, restore):
+        """Note which bytes each part of a successful restore put into which service instance."""
+        by_uuid = self.dataset.by_uuid
+        for item in restore["service_instance_restores"]:
+            part = by_uuid["service_instance_backups"][item["service_instance_backup"]]
+            instance = by_uuid["service_instances"].get(part["service_instance"]) or {}
+            data = self.uploaded.get(part["uuid"])
+            uploaded = data is not None
+            if data is None:
+                data = part_file(self.dataset, part, None)[0]
+            self.applied.append({"restore": restore["uuid"], "environment": instance.get("environment"),
+                                 "service_instance": part["service_instance"], "service_instance_backup": part["uuid"],
+                                 "uploaded": uploaded, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
 
 
 class RestoreHandlers:

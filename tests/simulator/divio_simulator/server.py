@@ -130,7 +130,7 @@ class SimulatorServer:
     def __init__(self, dataset, token=DEFAULT_TOKEN, host="127.0.0.1", port=0, honour_backup_environment_filter=True,
                  max_page_size=100, default_page_size=20, latency_ms=0, fail_applications=(), faults=None,
                  backup_duration_seconds=2.0, backup_outcome="SUCCESS", deployments=None, churn_rate=0.0, churn_seed=0,
-                 churn_per_request=0, downloads=None, restores=None, uploads=None):
+                 churn_per_request=0, downloads=None, restores=None, uploads=None, s3=None, azure=None):
         self.dataset = dataset
         self._token = token
         self.host = host
@@ -166,7 +166,10 @@ class SimulatorServer:
         self.restore_jobs = RestoreJobs(dataset)
         self.restores = restore_settings(None)
         # Backups made from uploaded files, through the object storage (uploads.py).
+        # s3 / azure: the stand-ins serving the s3-sts-v1 and az-sas-v1 handlers (standins.py), or None.
         self.upload_jobs = UploadJobs(dataset, self.jobs)
+        self.upload_jobs.standins = {"s3": s3, "azure": azure}
+        self.restore_jobs.uploaded = self.upload_jobs.files
         self.uploads = upload_settings(None)
         self.configure(honour_backup_environment_filter=honour_backup_environment_filter, latency_ms=latency_ms,
                        max_page_size=max_page_size, default_page_size=default_page_size,
@@ -212,10 +215,24 @@ class SimulatorServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"divio-simulator-{self.port}", daemon=True)
         self._thread.start()
-        self.storage = Storage(self.download_jobs, lambda: self.downloads, httpd_class).start()
+        self.storage = self._start_storage(httpd_class)
         self.storage.main.uploads, self.upload_jobs.origin_url = self.upload_jobs, self.storage.main.url
         self.churn.start()
         return self
+
+    def _start_storage(self, httpd_class):
+        """The object storage origins, on another loopback address than the API (127.0.0.2), as on the platform
+        the storage's host is not the API's: a client's netrc entry or cookies for the API's host must not reach
+        them. Where that address cannot be bound (only 127.0.0.1 is loopback on some systems; IPv6 has one), the
+        API's host."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "localhost") else self.host
+        if host.startswith("127."):
+            try:
+                return Storage(self.download_jobs, lambda: self.downloads, httpd_class,
+                               "127.0.0.3" if host == "127.0.0.2" else "127.0.0.2").start()
+            except OSError:
+                LOG.warning("cannot bind the object storage to another loopback address; it shares %s", host)
+        return Storage(self.download_jobs, lambda: self.downloads, httpd_class, host).start()
 
     def stop(self):
         """Stop serving and close the listening socket and any kept-alive connection."""
@@ -250,6 +267,20 @@ class SimulatorServer:
         config["fail_applications"] = list(self.fail_applications)  # a copy: changing it changes no setting
         config["faults"] = self.faults.config() if self.faults is not None else None
         return config
+
+    def attach_standins(self, s3=None, azure=None):
+        """Serve the ``s3-sts-v1`` / ``az-sas-v1`` upload handlers through these stand-ins (standins.MotoS3 /
+        standins.Azurite); None leaves one as it is. Then ``configure(uploads={"handler": ...})`` may name them."""
+        for name, standin in (("s3", s3), ("azure", azure)):
+            if standin is not None:
+                self.upload_jobs.standins[name] = standin
+        return self
+
+    def restored(self, environment=None):
+        """What successful restores put where, oldest first (restores.py): ``{"restore", "environment",
+        "service_instance", "service_instance_backup", "uploaded", "size", "sha256"}``, optionally of one
+        environment (uuid)."""
+        return [dict(r) for r in self.restore_jobs.applied if environment in (None, r["environment"])]
 
     def configure(self, **settings):
         """Change runtime settings (see ``CONFIG_KEYS``); returns the new config. Raises ValueError.
@@ -288,7 +319,7 @@ class SimulatorServer:
             elif key == "restores":
                 value = restore_settings(value)
             elif key == "uploads":
-                value = upload_settings(value)
+                value = upload_settings(value, self.upload_jobs.standins)
             elif key == "churn_rate":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10000:
                     raise ValueError(f"{key} must be a number of changes per second between 0 and 10000")
