@@ -428,7 +428,7 @@ class Steps:
         """``exc`` (a ``DivioError``) made to say which steps happened before it."""
         if not self.done:
             return exc
-        return type(exc)("%s failed: %s Done before it: %s." % (what, str(exc).rstrip("."), "; ".join(self.done)) + ".",
+        return type(exc)("%s failed: %s. Done before it: %s." % (what, str(exc).rstrip("."), "; ".join(self.done)),
                          **exc.details)
 
 
