@@ -81,6 +81,7 @@ TRANSFER_CONCURRENCY = 2
 S3_CHUNK = 8 * 1024 * 1024
 S3_MAX_PARTS = 10000
 AZURE_BLOCK = 4 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 _UTC = datetime.timezone.utc
 
 
@@ -194,11 +195,27 @@ class HashingReader:
     def seekable():
         return False
 
+    def chunks(self):
+        """The file as an iterable of 1 MiB pieces with a length: requests sends it with that Content-Length and
+        urllib3 writes each piece whole (a body with ``read`` is read 16 KiB at a time)."""
+        return _Pieces(self)
+
     def checked(self):
         """``(size, sha256)`` of what was read; ``UploadError`` when the library did not read the whole file."""
         if self.sent != self.size:
             raise UploadError("%s: the upload read %d of the file's %d bytes." % (self.what, self.sent, self.size))
         return self.sent, self.digest.hexdigest()
+
+
+class _Pieces:
+    def __init__(self, reader):
+        self.reader = reader
+
+    def __len__(self):
+        return len(self.reader)
+
+    def __iter__(self):
+        return iter(lambda: self.reader.read(CHUNK_BYTES), b"")
 
 
 # -- the API side ------------------------------------------------------------------------------------
@@ -343,7 +360,7 @@ def send_presigned(params, reader, settings, what):
                           "nothing was sent." % (what, reader.size, limit))
     with _bare_session() as session:
         try:
-            response = session.put(url, data=reader, headers={"User-Agent": USER_AGENT, "Content-Length": str(reader.size)},
+            response = session.put(url, data=reader.chunks(), headers={"User-Agent": USER_AGENT, "Content-Length": str(reader.size)},
                                    timeout=(CONNECT_TIMEOUT, max(reader.deadline.remaining(), 1)), allow_redirects=False,
                                    verify=settings.validate_certs, proxies=requests.utils.get_environ_proxies(url))
         except requests.exceptions.RequestException as exc:
