@@ -96,6 +96,9 @@ def check_push(sim, proc, kind, handler="exo-presigned-v1"):
     posts = [path.split("?")[0] for method, path, _status in sim.requests if method == "POST"]
     assert posts == ["/apps/v3/backups/upload/", "/apps/v3/backups/upload/%s/finish/" % part["uuid"],
                      "/apps/v3/backup-restores/"]
+    # divio-cli's bare POST to finish_url, on the API's host, carries its netrc login (the token, as Basic auth):
+    # requests picks the netrc entry by host name. A fact about divio-cli the collection must not copy.
+    assert [(c["part"], c["status"], c["authorization"]) for c in sim.upload_jobs.finish_calls] == [(part["uuid"], 200, True)]
     # The target environment now holds the bytes uploaded (restores.py's record).
     [applied] = sim.restored(env["uuid"])
     assert (applied["service_instance"], applied["uploaded"]) == (instance["uuid"], True)

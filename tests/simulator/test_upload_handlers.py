@@ -229,6 +229,11 @@ def test_finish_url_answering_5xx_leaves_the_backup_not_started_and_a_retry_gets
         send(result, data)
         assert [finish(result).status_code for _try in range(3)] == [503, 503, 200]
         wait(lambda: backup_of(sim, api, backup_uuid)["state"] == "COMPLETED", "the backup's end")
+        # Each finish_url POST is recorded, with whether credentials came along (none here).
+        assert [(c["status"], c["authorization"], c["cookie"]) for c in sim.upload_jobs.finish_calls] == \
+            [(503, False, False)] * 5 + [(200, False, False)]
+        api.post(result["finish_url"])
+        assert sim.upload_jobs.finish_calls[-1]["authorization"] is True
 
 
 def test_an_upload_backup_can_fail_while_other_backups_succeed(api):

@@ -17,7 +17,7 @@ The object storage answers a PUT the way S3-compatible storage does: a wrong sig
 signature a 400 ``InvalidArgument`` (one auth mechanism only), a body without ``Content-Length`` a 411, and one
 larger than ``max_file_size`` a 400 ``EntityTooLarge``, refused by its Content-Length (a body of up to 64 KiB
 is read and dropped first, so the client gets the answer; a larger one is not read). Files are kept in
-memory, so ``max_file_size`` is bounded (setting ``uploads={"max_file_size": N}``, at most 256 MiB).
+memory (one buffer each), so ``max_file_size`` is bounded (setting ``uploads={"max_file_size": N}``, at most 1 GiB).
 
 The real ``finish_url`` path is not known (divio-cli posts to whatever it is given); here it is
 ``/apps/v3/backups/upload/<part>/finish/?signature=<hex>`` on the API origin. The backup's ``trigger`` is not
@@ -33,7 +33,8 @@ or "app-slug/env-slug">: NAME}`` per environment):
 - ``az-sas-v1``: ``upload_parameters`` ``{url}``, a blob URL with a SAS allowing create and write on that one
   blob, in Azurite (standins.Azurite).
 
-Neither names a size limit (``max_file_size`` is exo's); the simulator takes their files up to 256 MiB.
+Neither names a size limit (``max_file_size`` is exo's); the simulator takes their files up to 1 GiB (moto holds
+about twice, Azurite about once an object in memory on top: size tests accordingly).
 
 A handler other than ``exo-presigned-v1`` needs its stand-in attached (``SimulatorServer(s3=..., azure=...)`` or
 ``attach_standins``); the setting is refused without it. At ``finish_url`` the simulator reads the object or
@@ -48,6 +49,9 @@ Faults (``uploads={"fault": KIND}``, for uploads made while it is set), each the
   SAS whose expiry has passed (403 AuthorizationFailure, as Azurite says it);
 - ``missing-object``: the upload succeeds, but at ``finish_url`` the object is gone: 400, the backup stays ``NEW``;
 - ``finish-5xx``: every ``finish_url`` POST answers 503; the backup stays ``NEW`` (never started).
+
+``finish_calls`` records every ``finish_url`` POST with whether an ``Authorization`` or ``Cookie`` header came
+along (no client should send one: the URL is signed).
 
 ``finish_failures: N``: the first N ``finish_url`` POSTs of each part answer 503, later ones work (a client that
 retries gets through). ``outcome`` (``SUCCESS``/``FAILURE``/..., default null: the simulator's ``backup_outcome``)
@@ -68,7 +72,7 @@ HANDLER_NAMES = ("exo-presigned-v1", "s3-sts-v1", "az-sas-v1")
 STANDIN_OF = {"s3-sts-v1": "s3", "az-sas-v1": "azure"}  # the stand-in each handler needs (standins.py)
 FAULTS = ("refused-put", "expired-credential", "missing-object", "finish-5xx")
 OUTCOMES = ("SUCCESS", "FAILURE", "PARTIAL", "NEVER")
-MAX_FILE_SIZE_LIMIT = 256 * 1024 * 1024
+MAX_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # files are kept in memory; 1 GiB for the memory tests of a large copy
 UPLOAD_PATH = "/apps/v3/backups/upload/"
 FINISH_SUFFIX = "/finish/"
 URL_LIFETIME_SECONDS = 3600
@@ -135,6 +139,9 @@ class UploadJobs:
         self.parts = {}  # part uuid -> {"backup", "key", "handler", "expires", "max_file_size", "finished", ...}
         self.by_key = {}  # object key -> part uuid
         self.files = {}  # part uuid -> bytes, once a PUT arrived whole (exo) or the finish found them (s3, az)
+        # Every finish_url POST: {"part", "status", "authorization", "cookie"} - whether credentials came along,
+        # which no client should send (the URL is signed; it is on the API's host, so a client may be tempted).
+        self.finish_calls = []
         self._lock = threading.Lock()
         self._rng = random.Random("backup-uploads")
         self.origin_url = None  # set by the server once the object storage listens
@@ -253,15 +260,17 @@ class UploadJobs:
 
     @staticmethod
     def _read(stream, length):
-        chunks, left = [], length
+        """The body, read into one buffer of its announced length (a 1 GiB file costs 1 GiB, not twice), or None
+        when the client hung up before it was whole."""
+        data, done = bytearray(length), 0
+        view = memoryview(data)
         with contextlib.suppress(OSError):
-            while left:
-                chunk = stream.read(min(left, READ_CHUNK))
-                if not chunk:
+            while done < length:
+                got = stream.readinto(view[done:done + READ_CHUNK])
+                if not got:
                     return None
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
+                done += got
+            return data
         return None
 
     # -- the API side ---------------------------------------------------------------------------------
@@ -330,7 +339,10 @@ class UploadHandlers:
                      sim.backup_duration_seconds, sim.url)
 
     def _finish_upload(self, resource, key, body):
-        status, answer = self.simulator.upload_jobs.finish(key, self.query.get("signature", [""])[-1])
+        jobs = self.simulator.upload_jobs
+        status, answer = jobs.finish(key, self.query.get("signature", [""])[-1])
+        jobs.finish_calls.append({"part": key, "status": status, "authorization": "Authorization" in self.headers,
+                                  "cookie": "Cookie" in self.headers})
         self._send_json(status, answer)
 
 
