@@ -15,8 +15,8 @@ peak RSS printed is that process's alone:
   divio-cli uses (``requests.put(data=file)``, boto3 ``upload_file``, ``upload_blob(max_concurrency=10)``).
 
 Upload instructions come from the simulator's ``backups/upload/``; after each upload the parent POSTs the finish_url
-and waits for the backup (the platform's wait, its own column). The simulator holds uploads in memory up to 256 MiB,
-hence 255 MiB by default. Nothing is asserted: it prints numbers.
+and waits for the backup (the platform's wait, its own column). The simulator holds uploads in memory (up to 1 GiB).
+Nothing is asserted: it prints numbers.
 """
 
 import argparse
@@ -188,7 +188,7 @@ def measure(handler, standin, collections, url, size):
         extra["s3"] = standin
     elif handler == "az-sas-v1":
         extra["azure"] = standin
-    uploads = {"handler": handler, "max_file_size": 256 * 1024 * 1024}
+    uploads = {"handler": handler, "max_file_size": max(size, 1)}
     results, waits = [], []
     with run_simulator(dataset=generate_dataset(seed=1, **SIZES["demo"]), token=TOKEN, uploads=uploads,
                        backup_duration_seconds=0.05, **extra) as sim, \
@@ -221,7 +221,7 @@ def main():
         serve(sys.argv[2])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mib", type=int, default=255, help="file size in MiB, at most 255 (default: %(default)s)")
+    parser.add_argument("--mib", type=int, default=255, help="file size in MiB, at most 1024 (default: %(default)s)")
     parser.add_argument("--handlers", default=",".join(HANDLERS), help="comma-separated (default: all three)")
     args = parser.parse_args()
     collections = collections_path()

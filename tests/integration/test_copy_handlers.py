@@ -86,6 +86,9 @@ def test_live_to_test_through_each_handler(simulator_for, handler, services):
                               "/apps/v3/backup-restores/"]
         assert result["parts"][0]["handler"] == handler
         assert_target_holds_source(sim, result)
+        # finish_url is on the API's host, but gets neither the token nor a cookie.
+        [finish] = sim.upload_jobs.finish_calls
+        assert finish["status"] == 200 and finish["authorization"] is False and finish["cookie"] is False
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
