@@ -92,7 +92,10 @@ class CopyOptions:
             return tempfile.gettempdir()
         if not isinstance(work_dir, str) or not work_dir.strip():
             raise InputError("work_dir %r is not valid: expected the path of a directory." % (work_dir,))
-        return os.path.abspath(os.path.expanduser(work_dir))
+        path = os.path.abspath(os.path.expanduser(work_dir))
+        if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+            raise InputError("work_dir %r is not a directory the task's user can write to." % work_dir)
+        return path
 
     @staticmethod
     def _prefix_map(prefix_map):
@@ -177,8 +180,6 @@ def copy_backup(client, application, environment, options, check_mode=False, sle
                                                          source.name, target.name, services)
     if check_mode:
         return result
-    if not os.path.isdir(options.work_dir):
-        raise InputError("work_dir %r is not a directory." % options.work_dir)
     work = tempfile.mkdtemp(prefix=".divio-copy-", dir=options.work_dir)  # mode 0700
     try:
         _copy(client, source, target, entry, pairs, options, work, result, sleep, clock)

@@ -10,6 +10,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.client import DivioCli
 from ansible_collections.divio.cloud.plugins.module_utils.copies import CopyOptions, copy_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InputError,
+    NotFoundError,
     RestoreFailed,
     UploadError,
     VerificationFailed,
@@ -122,6 +123,25 @@ def test_refusals_before_any_post(client, csim, kwargs, environment, message):
     assert posts(csim) == []
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(work_dir="/nonexistent/dir"), "work_dir '/nonexistent/dir' is not a directory"),
+    (dict(verify="none"), "verify 'none' is not valid: expected read or restore"),
+    (dict(prefix_map={"DEFAULT": 3}), "prefix_map .* is not valid"),
+    (dict(prefix_map={"DEFAULT": "MAIN"}), "blog/test has no provisioned DATABASE:MAIN service instance"),
+    (dict(upload_timeout=0), "upload_timeout 0 is not valid"),
+])
+def test_bad_options_fail_before_any_post(client, csim, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        copy(client, **kwargs)
+    assert posts(csim) == []
+
+
+def test_a_source_without_such_a_backup_fails_before_any_post(client, csim):
+    with pytest.raises(NotFoundError, match="blog/live has no qualifying backup holding DATABASE:OTHER"):
+        copy(client, services=["DATABASE:OTHER"])
+    assert posts(csim) == []
+
+
 def test_a_live_target_with_allow_live(client, csim):
     result = copy(client, application="shop", environment="test", target_environment="live", confirm="shop/live",
                   allow_live=True)
@@ -195,7 +215,7 @@ def test_module_copies_and_check_mode(run_playbook):
     - ansible.builtin.set_fact:
         out: {checked: "{{ checked }}", refused: "{{ refused }}", copied: "{{ copied }}"}
 """ % (task, task)
-        run = run_playbook(play(tasks), env=env, args=["-vvv"])
+        run = run_playbook(play(tasks), env=env, args=["-vvvv"])
         assert run.rc == 0, run
         assert TOKEN not in run.output
         out = run.result

@@ -189,7 +189,7 @@ def test_module_uploads(run_playbook, dump_file):
     - ansible.builtin.set_fact:
         out: {pushed: "{{ pushed }}", refused: "{{ refused }}"}
 """ % (dump_file, dump_file)
-        run = run_playbook(play(tasks), env=env, args=["-vvv"])
+        run = run_playbook(play(tasks), env=env, args=["-vvvv"])
         assert run.rc == 0, run
         assert TOKEN not in run.output
         out = run.result

@@ -177,7 +177,7 @@ def test_module_copies_through_each_handler(run_playbook, upload_standins, handl
                                 poll_interval: 0.05}
       register: out
 """
-        run = run_playbook(play(tasks), env=env, args=["-vvv"])
+        run = run_playbook(play(tasks), env=env, args=["-vvvv"])
         assert run.rc == 0, run
         assert TOKEN not in run.output
         assert run.result["parts"][0]["handler"] == handler
