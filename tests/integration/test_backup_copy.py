@@ -2,7 +2,6 @@
 download and verify the source, safety backup of the target, upload, finish, wait, restore into the target."""
 
 import hashlib
-import sys
 
 import pytest
 
@@ -180,20 +179,6 @@ def test_an_upload_backup_that_fails_is_named(client, csim):
     with pytest.raises(UploadError, match="uploaded backup .* of blog/test ended FAILURE"):
         copy(client, safety_backup=False)
     assert "/apps/v3/backup-restores/" not in posts(csim)
-
-
-def test_a_missing_optional_library_fails_after_the_post_and_before_any_byte(client, csim, monkeypatch):
-    from ansible_collections.divio.cloud.plugins.module_utils import uploads
-
-    # The exo handler needs no optional library; here the platform is made to name s3-sts-v1 by the simulator setting
-    # when it has one, and boto3 is absent (an import of it fails, as without the package).
-    if "handler" not in csim.uploads:
-        pytest.skip("the simulator hands out exo-presigned-v1 only")
-    csim.configure(uploads={"handler": "s3-sts-v1"})
-    monkeypatch.setitem(sys.modules, "boto3", None)
-    with pytest.raises(UploadError, match="pip install boto3. Nothing was uploaded"):
-        copy(client)
-    assert uploads and not csim.upload_jobs.files
 
 
 def test_module_copies_and_check_mode(run_playbook):
