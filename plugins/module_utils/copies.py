@@ -198,8 +198,8 @@ def _copy(client, source, target, entry, pairs, options, work, result, sleep, cl
         if options.safety_backup:
             result["safety_backup"] = take_safety_backup(client, target, [label(i) for _p, i in pairs], why,
                                                          options.upload, sleep, clock)
-            steps.add("safety backup %s of %s was taken (restore it to undo)" % (result["safety_backup"]["uuid"],
-                                                                                  target.name))
+            safety = result["safety_backup"]["uuid"]
+            steps.add("safety backup %s of %s was taken (restore it to undo)" % (safety, target.name))
         result["uploaded_backup"], sent = upload_parts(client, target, files, options.upload, steps, sleep, clock)
         for (part, _instance), item, shown in zip(pairs, sent, result["parts"]):
             if item["sha256"] != downloaded[part["uuid"]]["sha256"]:

@@ -257,14 +257,14 @@ def require_handlers(results, backup_uuid):
     """Every handler known and its library importable, before any byte goes; ``UploadError`` otherwise."""
     for handler in sorted(set(item["handler"] for item in results.values() if isinstance(item, dict))):
         if handler not in SENDERS:
+            known = ", ".join(sorted(SENDERS))
             raise UploadError("the platform asked for upload handler %r, which this collection does not know (it knows "
-                              "%s); nothing was uploaded into backup %s." % (excerpt(handler, 60), ", ".join(sorted(SENDERS)),
-                                                                              backup_uuid))
+                              "%s); nothing was uploaded into backup %s." % (excerpt(handler, 60), known, backup_uuid))
         module, package = OPTIONAL_LIBRARIES.get(handler, (None, None))
         if module is not None and not _importable(module):
             raise UploadError("the platform asked for upload handler %s, which needs the Python library %s where the task "
-                              "runs: pip install %s. Nothing was uploaded into backup %s." % (handler, package, package,
-                                                                                             backup_uuid))
+                              "runs: pip install %s. Nothing was uploaded into backup %s."
+                              % (handler, package, package, backup_uuid))
 
 
 def _importable(module):

@@ -130,8 +130,10 @@ def test_an_upload_backup_ending_in_failure_is_named(simulator_for):
         assert "Done before it: safety backup " in str(caught.value) and sim.restored() == []
 
 
-@pytest.mark.parametrize("handler, package, module", [("s3-sts-v1", "boto3", "boto3"),
-                                                     ("az-sas-v1", "azure-storage-blob", "azure")])
+@pytest.mark.parametrize("handler, package, module", [
+    ("s3-sts-v1", "boto3", "boto3"),
+    ("az-sas-v1", "azure-storage-blob", "azure"),
+])
 def test_a_missing_library_fails_after_the_safety_backup_and_before_any_byte(run_playbook, upload_standins, tmp_path,
                                                                              handler, package, module):
     # The module's Python without the package: a directory first on its path whose package of that name fails to
