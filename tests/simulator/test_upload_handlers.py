@@ -90,6 +90,12 @@ def backup_of(sim, api, uuid):
     return api.get(sim.url + "/apps/v3/backups/%s/" % uuid).json()
 
 
+def completed(sim, api, uuid):
+    """The backup once it has ended, else None."""
+    backup = backup_of(sim, api, uuid)
+    return backup if backup["state"] == "COMPLETED" else None
+
+
 def wait(check, what, seconds=10):
     ends = time.monotonic() + seconds
     while time.monotonic() < ends:
@@ -111,8 +117,7 @@ def test_each_handler_takes_an_upload_that_a_restore_puts_into_the_target(handle
         send(result, data, aws_env, sim.upload_jobs.standins.get("s3"))
         assert backup_of(sim, api, backup_uuid)["state"] == "NEW"  # held until the finish
         assert finish(result).json() == {"uuid": backup_uuid}
-        backup = wait(lambda: (lambda b: b if b["state"] == "COMPLETED" else None)(backup_of(sim, api, backup_uuid)),
-                      "the backup's end")
+        backup = wait(lambda: completed(sim, api, backup_uuid), "the backup's end")
         [part_uuid] = backup["service_instance_backups"]
         part = api.get(sim.url + "/apps/v3/service-instance-backups/%s/" % part_uuid).json()
         assert (backup["success"], part["size"]) == ("SUCCESS", len(data))
@@ -239,13 +244,12 @@ def test_finish_url_answering_5xx_leaves_the_backup_not_started_and_a_retry_gets
 def test_an_upload_backup_can_fail_while_other_backups_succeed(api):
     with private_simulator(backup_duration_seconds=0.1, uploads={"outcome": "FAILURE"}) as sim:
         env, by_type = environment(sim)
-        safety = api.post(sim.url + "/apps/v3/backups/", json={"environment": env["uuid"],
-                                                                 "services": [by_type["DATABASE"]["uuid"]]}).json()
+        safety = api.post(sim.url + "/apps/v3/backups/",
+                          json={"environment": env["uuid"], "services": [by_type["DATABASE"]["uuid"]]}).json()
         backup_uuid, result = start_upload(sim, api)
         send(result, b"PGDMP" + bytes(1000))
         assert finish(result).status_code == 200
-        failed = wait(lambda: (lambda b: b if b["state"] == "COMPLETED" else None)(backup_of(sim, api, backup_uuid)),
-                      "the upload backup's end")
+        failed = wait(lambda: completed(sim, api, backup_uuid), "the upload backup's end")
         assert failed["success"] == "FAILURE"
         assert wait(lambda: backup_of(sim, api, safety["uuid"])["success"], "the safety backup's end") == "SUCCESS"
 

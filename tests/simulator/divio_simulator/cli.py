@@ -110,6 +110,15 @@ def start_standins(args):
     return started
 
 
+def announce_standins(standins):
+    """Say where the stand-ins listen, and what an s3-sts-v1 client must set."""
+    if "s3" in standins:
+        endpoint = standins["s3"].endpoint
+        print("moto S3 for s3-sts-v1 uploads on %s: clients set AWS_ENDPOINT_URL_S3=%s" % (endpoint, endpoint), flush=True)
+    if "azure" in standins:
+        print("Azurite for az-sas-v1 uploads on %s" % standins["azure"].endpoint, flush=True)
+
+
 def stop_standins(standins):
     for standin in standins.values():
         standin.stop()
@@ -153,11 +162,7 @@ def main(argv=None):
         return 1
     try:
         print(f"Divio API simulator listening on {server.url}", flush=True)
-        if "s3" in standins:
-            print("moto S3 for s3-sts-v1 uploads on %s: clients set AWS_ENDPOINT_URL_S3=%s"
-                  % (standins["s3"].endpoint, standins["s3"].endpoint), flush=True)
-        if "azure" in standins:
-            print("Azurite for az-sas-v1 uploads on %s" % standins["azure"].endpoint, flush=True)
+        announce_standins(standins)
         if args.url_file:
             # Write then rename, so a script polling for the file never reads half a URL.
             tmp = f"{args.url_file}.tmp{os.getpid()}"

@@ -97,7 +97,6 @@ class RestoreJobs:
                                          "out of shared memory (simulated)" % "/".join(kinds)]
             self._pending = still
 
-
     def _record(self, restore):
         """Note which bytes each part of a successful restore put into which service instance."""
         by_uuid = self.dataset.by_uuid

@@ -189,9 +189,9 @@ class UploadJobs:
         if upload["fault"] == "expired-credential":
             upload["expires"] = str(int(time.time()) - 60)
         upload["refuse"] = upload["fault"] == "refused-put"
-        return {"url": "%s/objects/%s?AWSAccessKeyId=%s&Signature=%s&Expires=%s" % (
-                    self.origin_url, key, ACCESS_KEY, _signature(key, upload["expires"]), upload["expires"]),
-                "http_method": "PUT", "max_file_size": upload["max_file_size"]}
+        url = "%s/objects/%s?AWSAccessKeyId=%s&Signature=%s&Expires=%s" % (
+            self.origin_url, key, ACCESS_KEY, _signature(key, upload["expires"]), upload["expires"])
+        return {"url": url, "http_method": "PUT", "max_file_size": upload["max_file_size"]}
 
     def _parameters_s3(self, upload):
         moto, key = self.standins["s3"], "%s/%s" % (self.prefix, upload["key"])
