@@ -193,3 +193,9 @@ class VerificationUnavailable(DivioError):
 
 class RestoreFailed(DivioError):
     """A restore through the API ended without success; the message names the restore, backup and environment."""
+
+
+class UploadError(DivioError):
+    """A file could not be put into an environment as a backup (an unknown handler, a missing optional library, the
+    object storage refused it, ``finish_url`` got no answer, the uploaded backup failed); the message names the step
+    and the backup."""

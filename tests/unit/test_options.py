@@ -91,7 +91,7 @@ MIN_RETENTION = yaml.safe_load(MinRetentionFragment.DOCUMENTATION)["options"]["m
 MIN_RETENTION_MODULES = {"backup_info": "BackupInfo", "backup_check": "BackupCheck"}
 MIN_RETENTION_ONLY_WITH = {"modules/backup.py": "O(only_if_older_than)", "lookup/divio.py": "V(latest_backup)",
                            "inventory/divio.py": "O(latest_backup)", "modules/backup_download.py": "O(backup=latest)",
-                           "modules/backup_restore.py": "O(backup=latest)"}
+                           "modules/backup_restore.py": "O(backup=latest)", "modules/backup_copy.py": "O(backup=latest)"}
 
 
 @pytest.mark.parametrize("name", sorted(MIN_RETENTION_MODULES))
