@@ -55,7 +55,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.fetch import show_url
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
 from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
-from ansible_collections.divio.cloud.plugins.module_utils.verify import sniff
+from ansible_collections.divio.cloud.plugins.module_utils.verify import READERS, sniff
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 try:
@@ -68,7 +68,6 @@ EXO, S3, AZURE = "exo-presigned-v1", "s3-sts-v1", "az-sas-v1"
 #: handler -> (module to import, what to pip install)
 OPTIONAL_LIBRARIES = {S3: ("boto3", "boto3"), AZURE: ("azure.storage.blob", "azure-storage-blob")}
 #: the formats a part of each kind may have (verify.sniff's names)
-FORMATS = {"DATABASE": ("pg_custom", "sql"), "STORAGE": ("tar_gzip", "tar")}
 DEFAULT_UPLOAD_TIMEOUT = 3600
 DEFAULT_WAIT_TIMEOUT = 3600
 #: the uploaded backup outlives the task by this much (divio-cli keeps its own an hour)
@@ -159,11 +158,12 @@ def check_local_file(service, path, verify, timeout):
     if info.st_size == 0:
         raise InputError("files: %s is empty; a backup part holds data." % path)
     fmt = sniff(path)
-    if fmt not in FORMATS[kind]:
+    if fmt not in READERS[kind]:
         raise VerificationFailed("%s is not a %s part: its format is %s, expected %s (as divio-cli checks before a push). "
-                                 "Nothing was sent." % (path, kind, fmt, " or ".join(FORMATS[kind])))
+                                 "Nothing was sent." % (path, kind, fmt, " or ".join(READERS[kind])))
     try:
-        verification = verify_file(path, fmt, {}, verify, timeout)
+        # The part's type decides the reader (verify.verify_read): the file is read as what it is uploaded as.
+        verification = verify_file(path, fmt, {"service_type": kind}, verify, timeout)
     except DivioError as exc:
         raise type(exc)("%s (%s part): %s. Nothing was sent." % (path, service, exc), **exc.details) from None
     return {"path": path, "size": info.st_size, "format": fmt, "verification": verification}

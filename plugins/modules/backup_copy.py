@@ -199,6 +199,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.uploads import DEFAULT
 
 
 class BackupCopy(DivioModule):
+    changes_something = True
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),

@@ -153,6 +153,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.uploads import (
 
 
 class BackupUpload(DivioModule):
+    changes_something = True
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),

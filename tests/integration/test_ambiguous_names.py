@@ -1,7 +1,7 @@
 """A slug that names two applications (blog renamed ``shop``: a second shop, in the other organisation) or two
 environments of one application (wiki's ``test`` renamed ``live``), through the simulator's ``renamed_slugs``:
 read-only modules and the lookup warn, naming every match, and go on with the first the API listed; the tasks that
-change something (``backup``, ``deployment``, ``backup_restore``) refuse before sending anything and ask for the id,
+change something (``backup``, ``deployment``, ``backup_restore``, ``backup_copy``) refuse before sending anything and ask for the id,
 and do their work once given it. Run for real by ansible-playbook."""
 
 import pytest
@@ -41,6 +41,10 @@ TASKS = """
         - divio.cloud.backup_restore: {application: shop, environment: live, backup: latest, confirm: shop/live}
       rescue:
         - ansible.builtin.set_fact: {restore_refused: "{{ ansible_failed_result }}"}
+    - block:
+        - divio.cloud.backup_copy: {application: shop, environment: live, target_environment: test, confirm: shop/test}
+      rescue:
+        - ansible.builtin.set_fact: {copy_refused: "{{ ansible_failed_result }}"}
     - divio.cloud.backup: {application: "{{ shop_id }}", environment: live, wait: false}
       register: backup_by_id
     - divio.cloud.deployment: {application: wiki, environment: "{{ wiki_live_id }}", wait: false}
@@ -51,7 +55,7 @@ TASKS = """
           backups: "{{ backups }}"
           deployments: "{{ deployments }}"
           looked_up: "{{ looked_up }}"
-          refused: ["{{ backup_refused }}", "{{ deployment_refused }}", "{{ restore_refused }}"]
+          refused: ["{{ backup_refused }}", "{{ deployment_refused }}", "{{ restore_refused }}", "{{ copy_refused }}"]
           backup_by_id: "{{ backup_by_id }}"
           deployment_by_id: "{{ deployment_by_id }}"
 """
@@ -87,8 +91,8 @@ def test_ambiguous_slugs_warn_in_reads_and_stop_writes(run_playbook):
     assert {entry["environment"] for entry in out["deployments"]["deployments"]} == {env_ids[0]}
     assert {env["application"] for env in out["looked_up"]} == {app_ids[0]}
     # Writes: refused, naming the matches, nothing sent.
-    backup, deployment, restore = out["refused"]
-    for refused, ids in ((backup, app_ids), (deployment, env_ids), (restore, app_ids)):
+    backup, deployment, restore, copy = out["refused"]
+    for refused, ids in ((backup, app_ids), (deployment, env_ids), (restore, app_ids), (copy, app_ids)):
         assert refused["error"] == "AmbiguousNameError", refused
         assert "this task changes something, so nothing was done: name the" in refused["msg"]
         assert all(uuid in refused["msg"] for uuid in ids)
