@@ -19,10 +19,11 @@ Each renderer is a function of that dict alone, so the unit tests hold their out
 import json
 import os
 import re
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import namedtuple
+
+from ansible_collections.divio.cloud.plugins.module_utils.files import write_atomically
 
 # The order the reports are renamed into place in is the reverse: backups.json, the one CI jobs read for the
 # outcome, is written last, so when it is new, so are the others.
@@ -321,28 +322,17 @@ RENDERERS = {
 # -- writing ------------------------------------------------------------------------------------------
 
 
-def write_atomically(directory, name, text, mode=0o644):
-    """Write ``text`` to a temporary file in ``directory``, then rename it over ``name``: a rename within one
-    folder is atomic, so readers (CI jobs, node_exporter) see the old file or the new one, never half of one."""
-    handle, temporary = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+def write_report(directory, name, text):
+    """Put report ``name`` in ``directory`` whole (0644, fsynced): readers (CI jobs, node_exporter) see the old
+    file or the new one, never half of one."""
+    write_atomically(os.path.join(directory, name), text, 0o644)
 
 
 def start_run(directory, started, rules):
     """Mark the run unfinished: backups.json says so, and the earlier run's other reports go, so a run that is
     killed never leaves an earlier run's report looking like its own."""
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    write_atomically(directory, "backups.json", render_json(unfinished_report(started, rules)))
+    write_report(directory, "backups.json", render_json(unfinished_report(started, rules)))
     for name in REMOVED_AT_START:
         try:
             os.unlink(os.path.join(directory, name))
@@ -355,4 +345,4 @@ def write_reports(directory, report):
     backups.json last."""
     texts = [(name, RENDERERS[name](report)) for name in REPORT_FILES]
     for name, text in reversed(texts):
-        write_atomically(directory, name, text)
+        write_report(directory, name, text)
