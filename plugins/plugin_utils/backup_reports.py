@@ -23,6 +23,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import namedtuple
 
+from ansible_collections.divio.cloud.plugins.module_utils.checks import record_name
 from ansible_collections.divio.cloud.plugins.module_utils.files import write_atomically
 
 # The order the reports are renamed into place in is the reverse: backups.json, the one CI jobs read for the
@@ -88,13 +89,6 @@ def _no_summary(rules):
 def _when(timestamp):
     """``2026-11-18T16:42:34.294420Z`` -> ``2026-11-18T16:42:34Z``."""
     return re.sub(r"[.][0-9]+", "", timestamp) if timestamp else ""
-
-
-def _where(record):
-    """``app/env``, or ``app`` when the application's environments could not be read."""
-    if record["environment_slug"] is None:
-        return record["application_slug"]
-    return "%s/%s" % (record["application_slug"], record["environment_slug"])
 
 
 def _count(summary, kind):
@@ -300,7 +294,7 @@ def render_junit(report):
         _element(properties, "property", name="max_age", value=report["rules"]["max_age"])
         _element(properties, "property", name="services", value=",".join(report["rules"]["services"]))
     for r in records:
-        case = _element(suite, "testcase", classname="divio.%s" % r["application_slug"], name=_where(r), time="0")
+        case = _element(suite, "testcase", classname="divio.%s" % r["application_slug"], name=record_name(r), time="0")
         kind = STATUSES[r["status"]].junit if r["status"] in STATUSES else None
         if kind:
             _element(case, kind, "\n".join(r["problems"]), type=r["status"], message="; ".join(r["problems"]))
