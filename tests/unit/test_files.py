@@ -23,7 +23,7 @@ def test_the_file_gets_its_text_and_mode_and_no_temporary_file_stays(tmp_path, m
 @pytest.mark.parametrize("fsync", [True, False])
 def test_fsync_only_when_asked(tmp_path, monkeypatch, fsync):
     synced = []
-    monkeypatch.setattr(files.os, "fsync", lambda fd: synced.append(fd))
+    monkeypatch.setattr(files.os, "fsync", synced.append)
     files.write_atomically(str(tmp_path / "out"), "x", 0o600, fsync=fsync)
     assert bool(synced) == fsync
 
