@@ -16,7 +16,7 @@ import time
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.divio.cloud.plugins.plugin_utils import gate_outcome
-from ansible_collections.divio.cloud.plugins.plugin_utils.backup_reports import write_atomically
+from ansible_collections.divio.cloud.plugins.plugin_utils.backup_reports import write_report
 
 RESULT_FILE = "gate_result.json"
 STEPS = ("start", "gate_failed", "finish")
@@ -73,5 +73,5 @@ class ActionModule(ActionBase):
 
     def _write(self, run, report_dir, outcome, gate, started, finished):
         document = run.document(outcome, gate, started, finished)
-        write_atomically(report_dir, RESULT_FILE, gate_outcome.render(document))
+        write_report(report_dir, RESULT_FILE, gate_outcome.render(document))
         return document

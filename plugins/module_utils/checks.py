@@ -80,7 +80,8 @@ def _record(app_ref, app=None, env=None, env_slug=None, limit=None):
     }
 
 
-def _name(record):
+def record_name(record):
+    """``app/env``, or ``app`` when the application's environments could not be read (checks and reports)."""
     if record["environment_slug"] is None:
         return record["application_slug"]
     return "%s/%s" % (record["application_slug"], record["environment_slug"])
@@ -88,7 +89,7 @@ def _name(record):
 
 def _fail(record, status, problem):
     record["status"] = status
-    record["problems"].append("%s: %s" % (_name(record), problem))
+    record["problems"].append("%s: %s" % (record_name(record), problem))
     return record
 
 
@@ -106,10 +107,10 @@ def _service_check(record, service, pick, limit, now, instances):
         check.update(uuid=pick.backup["uuid"], taken_at=format_timestamp(pick.taken_at), dated_by=pick.dated_by,
                      age_seconds=age, fresh=age <= limit.seconds, status=FRESH if age <= limit.seconds else STALE)
     if check["status"] == MISSING:
-        record["problems"].append("%s: %s" % (_name(record), _missing(service, instances)))
+        record["problems"].append("%s: %s" % (record_name(record), _missing(service, instances)))
     elif check["status"] == STALE:
         record["problems"].append("%s: newest %s backup is %s old (limit %s)"
-                                  % (_name(record), service, format_duration(check["age_seconds"]), limit.text))
+                                  % (record_name(record), service, format_duration(check["age_seconds"]), limit.text))
     return check
 
 
@@ -217,7 +218,7 @@ class FleetCheck:
                     kept = database_parts.setdefault(found[0].backup["uuid"], {})
                     kept.update((part["uuid"], dict(part, service_type="DATABASE", prefix=known.prefix_of(part)))
                                 for part in found[0].counted if known.type_of(part) == "DATABASE")
-            record["warnings"] = ["%s: %s" % (_name(record), warning) for warning in candidates[env_uuid].warnings]
+            record["warnings"] = ["%s: %s" % (record_name(record), warning) for warning in candidates[env_uuid].warnings]
             _judge(record, [_service_check(record, service, found[0] if found else None, limit, now, known)
                             for service, found in picks])
         return database_parts

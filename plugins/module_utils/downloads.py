@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from urllib.parse import quote
@@ -53,7 +52,8 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     WaitTimeout,
     excerpt,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts, remove_quietly
+from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts
+from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly, write_atomically
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
 from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
@@ -250,16 +250,8 @@ class Manifest:
             self._save(dict(self.parts))
 
     def _save(self, parts):
-        handle, temp = tempfile.mkstemp(prefix=".divio-manifest-", dir=self.directory)
-        try:
-            with os.fdopen(handle, "w") as out:
-                json.dump({"version": MANIFEST_VERSION, "parts": parts}, out, indent=1, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            remove_quietly(temp)
-            raise
+        write_atomically(self.path, json.dumps({"version": MANIFEST_VERSION, "parts": parts}, indent=1, sort_keys=True),
+                         0o600, prefix=".divio-manifest-", suffix="")
 
     def file_path(self, record):
         """The record's file in ``dest``; None for a name that is not a plain file name there (a manifest edited by
@@ -449,8 +441,7 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
         raise
     final = file_name(app, env, entry["uuid"], part, fmt)
     try:
-        os.chmod(fetched.temp_path, 0o600)
-        os.replace(fetched.temp_path, os.path.join(options.dest, final))
+        commit_file(fetched.temp_path, os.path.join(options.dest, final), 0o600)
     except OSError as exc:
         fetched.discard()
         raise DownloadError("%s: the file could not be put in place: %s" % (what, os.strerror(exc.errno or errno.EIO))) from None

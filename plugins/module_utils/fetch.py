@@ -28,6 +28,7 @@ from ansible_collections.divio.cloud.plugins.module_utils import leftovers, tran
 from ansible_collections.divio.cloud.plugins.module_utils.client import REDIRECT_STATUSES, USER_AGENT
 from ansible_collections.divio.cloud.plugins.module_utils.connection import is_loopback
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
+from ansible_collections.divio.cloud.plugins.module_utils.files import remove_quietly
 
 try:
     import requests
@@ -63,13 +64,6 @@ class Fetched:
 
     def discard(self):
         remove_quietly(self.temp_path)
-
-
-def remove_quietly(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def check_free_space(directory, needed, what, held=0):

@@ -19,10 +19,12 @@ Each renderer is a function of that dict alone, so the unit tests hold their out
 import json
 import os
 import re
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import namedtuple
+
+from ansible_collections.divio.cloud.plugins.module_utils.checks import record_name
+from ansible_collections.divio.cloud.plugins.module_utils.files import write_atomically
 
 # The order the reports are renamed into place in is the reverse: backups.json, the one CI jobs read for the
 # outcome, is written last, so when it is new, so are the others.
@@ -87,13 +89,6 @@ def _no_summary(rules):
 def _when(timestamp):
     """``2026-11-18T16:42:34.294420Z`` -> ``2026-11-18T16:42:34Z``."""
     return re.sub(r"[.][0-9]+", "", timestamp) if timestamp else ""
-
-
-def _where(record):
-    """``app/env``, or ``app`` when the application's environments could not be read."""
-    if record["environment_slug"] is None:
-        return record["application_slug"]
-    return "%s/%s" % (record["application_slug"], record["environment_slug"])
 
 
 def _count(summary, kind):
@@ -299,7 +294,7 @@ def render_junit(report):
         _element(properties, "property", name="max_age", value=report["rules"]["max_age"])
         _element(properties, "property", name="services", value=",".join(report["rules"]["services"]))
     for r in records:
-        case = _element(suite, "testcase", classname="divio.%s" % r["application_slug"], name=_where(r), time="0")
+        case = _element(suite, "testcase", classname="divio.%s" % r["application_slug"], name=record_name(r), time="0")
         kind = STATUSES[r["status"]].junit if r["status"] in STATUSES else None
         if kind:
             _element(case, kind, "\n".join(r["problems"]), type=r["status"], message="; ".join(r["problems"]))
@@ -321,28 +316,17 @@ RENDERERS = {
 # -- writing ------------------------------------------------------------------------------------------
 
 
-def write_atomically(directory, name, text, mode=0o644):
-    """Write ``text`` to a temporary file in ``directory``, then rename it over ``name``: a rename within one
-    folder is atomic, so readers (CI jobs, node_exporter) see the old file or the new one, never half of one."""
-    handle, temporary = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+def write_report(directory, name, text):
+    """Put report ``name`` in ``directory`` whole (0644, fsynced): readers (CI jobs, node_exporter) see the old
+    file or the new one, never half of one."""
+    write_atomically(os.path.join(directory, name), text, 0o644)
 
 
 def start_run(directory, started, rules):
     """Mark the run unfinished: backups.json says so, and the earlier run's other reports go, so a run that is
     killed never leaves an earlier run's report looking like its own."""
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    write_atomically(directory, "backups.json", render_json(unfinished_report(started, rules)))
+    write_report(directory, "backups.json", render_json(unfinished_report(started, rules)))
     for name in REMOVED_AT_START:
         try:
             os.unlink(os.path.join(directory, name))
@@ -355,4 +339,4 @@ def write_reports(directory, report):
     backups.json last."""
     texts = [(name, RENDERERS[name](report)) for name in REPORT_FILES]
     for name, text in reversed(texts):
-        write_atomically(directory, name, text)
+        write_report(directory, name, text)

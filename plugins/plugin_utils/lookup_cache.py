@@ -22,9 +22,10 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import threading
 import time
+
+from ansible_collections.divio.cloud.plugins.module_utils.files import write_atomically
 
 CACHE_DIR_NAME = "divio.cloud-lookup-cache"
 DEFAULT_TTL = 300
@@ -136,19 +137,11 @@ class LookupCache:
             return  # not JSON (cannot happen for decoded API answers): just do not cache it
         if len(data) > self.max_bytes:
             return
-        tmp_path = None
         try:
-            # mkstemp creates the file 0600; the rename makes it appear complete or not at all.
-            fd, tmp_path = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.directory)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(data)
-            os.replace(tmp_path, self._path(key))
-            tmp_path = None
+            # 0600, and no fsync: a cache entry lost in a crash costs a request, never correctness.
+            write_atomically(self._path(key), data, 0o600, fsync=False, prefix=_TMP_PREFIX, suffix="")
         except OSError:
-            return
-        finally:
-            if tmp_path is not None:
-                self._discard(tmp_path)
+            return  # an unusable cache behaves as empty
         self._prune()
 
     def _discard(self, path):

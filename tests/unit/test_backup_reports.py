@@ -160,7 +160,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monke
 
     monkeypatch.setattr(br.os, "replace", broken)
     with pytest.raises(OSError):
-        br.write_atomically(str(tmp_path), "backups.json", "new")
+        br.write_report(str(tmp_path), "backups.json", "new")
     assert [p.name for p in tmp_path.iterdir()] == ["backups.json"]
     assert (tmp_path / "backups.json").read_text() == "old"
 
