@@ -13,7 +13,7 @@ import time
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.divio.cloud.plugins.plugin_utils import refresh_outcome
-from ansible_collections.divio.cloud.plugins.plugin_utils.backup_reports import write_atomically
+from ansible_collections.divio.cloud.plugins.plugin_utils.backup_reports import write_report
 
 RESULT_FILE = "refresh_result.json"
 STEPS = ("start", "finish")
@@ -55,5 +55,5 @@ class ActionModule(ActionBase):
 
     def _write(self, run, report_dir, outcome, copy, started, finished):
         document = run.document(outcome, copy, started, finished)
-        write_atomically(report_dir, RESULT_FILE, refresh_outcome.render(document))
+        write_report(report_dir, RESULT_FILE, refresh_outcome.render(document))
         return document
