@@ -1,7 +1,8 @@
 """Galaxy-grade quality gates: the Ansible project's own checks, and the collection the way users get it.
 
-- ``ansible-test sanity`` (every test that runs without containers, Python 3.11) and ``ansible-test units``
-  through ``hacking/ansible-test.sh``, with no ``tests/sanity/ignore-*.txt`` entries;
+- ``ansible-test sanity`` (every test that runs without containers, on the Python of the venv running this, the
+  newest make found) and ``ansible-test units`` through ``hacking/ansible-test.sh``, with no
+  ``tests/sanity/ignore-*.txt`` entries; ansible-test is the one of that venv (make test: ansible-core 2.21);
 - ``ansible-lint`` with ``profile: production`` (``.ansible-lint``) on roles, playbooks, galaxy.yml, meta, changelogs;
 - ``antsibull-docs lint-collection-docs`` and ``ansible-doc`` for the role's argument spec (the modules and the
   lookup: ``test_docs.py``);
@@ -11,8 +12,8 @@
 - the execution environment for AWX / AAP (``meta/execution-environment.yml``, ``docs/docsite/rst/awx.rst``):
   ``ansible-builder create`` makes a valid build context, and ansible-builder's introspection finds ``requests``.
 
-The tools come from a tool venv that ``hacking/ansible-test.sh tools`` creates (``.venv/tools``, from the package
-index, version ranges pinned there). Tests marked ``quality`` need it or ansible-test (minutes cold, about one
+The tools come from a tool venv that ``hacking/ansible-test.sh tools`` creates (``tools/`` in the venv running the
+tests, from the package index, version ranges pinned there: the newest releases that Python gets). Tests marked ``quality`` need it or ansible-test (minutes cold, about one
 and a half warm); ``-m "not quality"`` leaves them out.
 """
 
@@ -117,7 +118,8 @@ def test_no_sanity_ignore_entries():
 
 @quality
 def test_ansible_test_sanity():
-    """``ansible-test sanity --requirements --venv --python 3.11`` on a copy of the work tree."""
+    """``ansible-test sanity --requirements --venv --python X.Y`` (this venv's ansible-test and Python) on a copy
+    of the work tree."""
     proc = run([SCRIPT, "sanity"], timeout=1800, env=tool_env())
     assert proc.returncode == 0, report(proc)
     output = proc.stdout + proc.stderr
@@ -128,7 +130,7 @@ def test_ansible_test_sanity():
 
 @quality
 def test_ansible_test_units(tmp_path):
-    """``ansible-test units --requirements --venv --python 3.11``: tests/unit/ under ansible-test's harness
+    """``ansible-test units --requirements --venv --python X.Y``: tests/unit/ under ansible-test's harness
     (its collection loader and pytest configuration), with the requirements of tests/unit/requirements.txt.
     ansible-test's cache and venvs stay in the checkout: nothing lands in the user's home (pip's download cache
     aside, which is pointed at the usual one here)."""
