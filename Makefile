@@ -26,7 +26,7 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 NEWEST_VENV ?= .venv-newest
 NEWEST_PYTHON := $(shell $(PYTHON) hacking/find-python.py newest $(PYTHON_NEWEST) 2>/dev/null)
 MODULES_VENV ?= .venv-py3.9
-MODULES_TESTS := tests/integration/test_modules.py tests/integration/test_backup_module.py \
+MODULES_TESTS := tests/integration/test_module_python.py tests/integration/test_modules.py tests/integration/test_backup_module.py \
 	tests/integration/test_deployment.py tests/integration/test_environment_variables.py \
 	tests/integration/test_bad_input.py
 RUNS_DIR := tests/output/runs
@@ -39,7 +39,7 @@ COMPAT_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
 	--ignore=tests/integration/test_divio_cli_conformance.py --ignore=tests/integration/test_pull_cli.py \
 	--ignore=tests/integration/test_push_cli.py --ignore=tests/integration/test_simulator_downloads.py
 
-.PHONY: demo test test-highest test-modules-py39 test-middle test-lowest test-middle-run test-start venv \
+.PHONY: demo test test-highest test-modules-py39 test-middle test-lowest test-middle-run test-modules-py39-run test-start venv \
 	venv-newest venv-lowest clean FORCE
 
 venv: $(VENV)/.installed
@@ -119,15 +119,20 @@ test-highest: venv-newest
 		DIVIO_TEST_FOUND_PYTHONS="$$($(PYTHON) hacking/find-python.py found)")
 
 test-modules-py39: venv-newest
-	@py39=$$($(PYTHON) hacking/find-python.py 3.9) || { $(call skip-run,test-modules-py39,no Python 3.9 here (python3.9 on PATH or pyenv)); exit 0; }; \
-	if [ "$$(cat $(MODULES_VENV)/.python 2>/dev/null)" != "$$py39" ] || [ requirements.txt -nt $(MODULES_VENV)/.python ]; then \
+	@py39=$$($(PYTHON) hacking/find-python.py 3.9) || { \
+		$(call skip-run,test-modules-py39,no Python 3.9 here (python3.9 on PATH or pyenv)); exit 0; }; \
+	if [ "$$(cat $(MODULES_VENV)/.python 2>/dev/null)" != "$$py39" ] || [ requirements.txt -nt $(MODULES_VENV)/.python ]; \
+	then \
 		rm -rf $(MODULES_VENV) && $$py39 -m venv $(MODULES_VENV) && \
 		$(MODULES_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt && \
-		echo "$$py39" >$(MODULES_VENV)/.python; \
-	fi
-	@echo "== test-modules-py39: the modules run on $$($(MODULES_VENV)/bin/python -c 'import sys, requests, urllib3;' \
-		'print("Python %d.%d.%d, requests %s, urllib3 %s" % (tuple(sys.version_info[:3]) + (requests.__version__,' \
-		'urllib3.__version__)))')"
+		echo "$$py39" >$(MODULES_VENV)/.python || exit 1; \
+	fi; \
+	$(MAKE) --no-print-directory test-modules-py39-run
+
+MODULES_VERSIONS := import sys, requests, urllib3; print("Python %d.%d.%d, requests %s, urllib3 %s" % \
+	(tuple(sys.version_info[:3]) + (requests.__version__, urllib3.__version__)))
+test-modules-py39-run:
+	@echo "== test-modules-py39: the modules run on $$($(MODULES_VENV)/bin/python -c '$(MODULES_VERSIONS)')"
 	$(call run-suite,$(NEWEST_VENV),test-modules-py39,the modules' playbook tests,$(MODULES_TESTS) -m "not quality",\
 		DIVIO_TEST_MODULE_PYTHON=$(abspath $(MODULES_VENV)/bin/python))
 

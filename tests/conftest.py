@@ -105,6 +105,8 @@ def run_playbook(ansible_env, tmp_path):
             playbook_path = tmp_path / "playbook.yml"
             playbook_path.write_text(textwrap.dedent(playbook))
         variables = dict(result_file=str(result_file), **(extra_vars or {}))
+        if os.environ.get("DIVIO_TEST_MODULE_PYTHON"):  # beats the inventory's ansible_playbook_python
+            variables.setdefault("ansible_python_interpreter", os.environ["DIVIO_TEST_MODULE_PYTHON"])
         command = ["ansible-playbook", "-i", str(INVENTORY), str(playbook_path),
                    "-e", json.dumps(variables)] + list(args)
         proc = subprocess.run(command, env=dict(ansible_env, **(env or {})), capture_output=True, text=True,

@@ -13,8 +13,8 @@
   ``ansible-builder create`` makes a valid build context, and ansible-builder's introspection finds ``requests``.
 
 The tools come from a tool venv that ``hacking/ansible-test.sh tools`` creates (``tools/`` in the venv running the
-tests, from the package index, version ranges pinned there: the newest releases that Python gets). Tests marked ``quality`` need it or ansible-test (minutes cold, about one
-and a half warm); ``-m "not quality"`` leaves them out.
+tests, from the package index, version ranges pinned there: the newest releases that Python gets). Tests marked
+``quality`` need it or ansible-test (minutes cold, about one and a half warm); ``-m "not quality"`` leaves them out.
 """
 
 import json
