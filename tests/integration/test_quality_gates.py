@@ -8,7 +8,7 @@
   lookup: ``test_docs.py``);
 - ``ansible-galaxy collection build``: no caches, venvs or reports in the tarball; installed into an empty path,
   its modules, lookup and playbooks run against the simulator;
-- ``changelogs/`` (antsibull-changelog) and a ``CHANGELOG.md`` generated from it;
+- ``changelogs/`` (``antsibull-changelog lint``) and a ``CHANGELOG.md`` generated from it;
 - the execution environment for AWX / AAP (``meta/execution-environment.yml``, ``docs/docsite/rst/awx.rst``):
   ``ansible-builder create`` makes a valid build context, and ansible-builder's introspection finds ``requests``.
 
@@ -366,6 +366,16 @@ def test_execution_environment_build_context(tools_bin, built_collection, instal
 
 
 # --- changelog ---------------------------------------------------------------------------------------------
+
+
+@quality
+def test_antsibull_changelog_lint(tools_bin):
+    """The newest antsibull-changelog (the tool venv's; sanity's changelog test pins an older one) on the fragments
+    and on changelogs/changelog.yaml."""
+    env = tool_env(PATH=str(tools_bin) + os.pathsep + os.environ.get("PATH", ""))
+    for command in (["lint"], ["lint-changelog-yaml", "changelogs/changelog.yaml"]):
+        proc = run([tools_bin / "antsibull-changelog"] + command, timeout=300, cwd=str(REPO), env=env)
+        assert proc.returncode == 0 and not proc.stdout.strip(), report(proc)
 
 
 @quality
