@@ -189,7 +189,11 @@ def test_antsibull_docs_lint(tools_bin, collections_path):
 def test_role_argument_spec_renders(ansible_env):
     proc = run(["ansible-doc", "-t", "role", "divio.cloud.backup_gate"], timeout=120, env=ansible_env)
     assert proc.returncode == 0, proc.stderr
-    assert "[WARNING]" not in proc.stderr, proc.stderr
+    # ansible-core 2.21's ansible-doc -t role warns about its own internal collection (ansible._protomatter, in
+    # ansible/_internal/, has no MANIFEST.json): Ansible's warning, not about this collection.
+    warnings = [line for line in proc.stderr.splitlines()
+                if line.startswith("[WARNING]") and "/ansible/_internal/ansible_collections/" not in line]
+    assert warnings == [], proc.stderr
     spec = yaml.safe_load(ROLE_SPEC.read_text())["argument_specs"]
     assert "main" in spec
     for entry_point, body in spec.items():
