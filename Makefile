@@ -102,7 +102,7 @@ endef
 # $(call skip-run,RUN NAME,WHY): the one line, and the record hacking/support_table.py reads.
 define skip-run
 echo "== $(1) skipped: $(2)"; mkdir -p $(RUNS_DIR); \
-	printf '{"run": "%s", "skipped": "%s"}\n' '$(1)' "$(2)" >$(RUNS_DIR)/$(1).json
+	printf '{"run": "%s", "not_run": "%s"}\n' '$(1)' "$(2)" >$(RUNS_DIR)/$(1).json
 endef
 
 test: test-start test-highest test-modules-py39 test-middle test-lowest

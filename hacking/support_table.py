@@ -77,9 +77,9 @@ def check(records, rows):
         record = records.get(run)
         if record is None:
             errors.append("%s: the table names it, but this make test left no record of it" % run)
-        elif record.get("skipped"):
+        elif record.get("not_run"):
             notes.append("%s (table: ansible-core %s, Python %s) not run: %s" % (
-                run, row["ansible_core"], row["python"], record["skipped"]))
+                run, row["ansible_core"], row["python"], record["not_run"]))
         elif record["exitstatus"] != 0:
             errors.append("%s failed (pytest exit status %s)" % (run, record["exitstatus"]))
         else:
@@ -101,7 +101,7 @@ def summary(records, order):
         record = records.get(run)
         if record is None:
             continue
-        if record.get("skipped"):
+        if record.get("not_run"):
             parts.append("%s skipped" % run)
             continue
         modules = "" if record["module_python"] == record["python"] else ", modules on Python %s" % (
