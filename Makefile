@@ -1,6 +1,7 @@
 # Two commands a newcomer needs:  make demo  (the main job against the bundled simulator)
-#                                 make test  (the whole test suite, then a subset on the lowest ansible-core)
-# Both create .venv (make test also .venv-2.16) and install what they need on first use.
+#                                 make test  (the whole test suite on the newest ansible-core, then the
+#                                             compatibility runs; its last line names the core and Python of each)
+# Both create the venvs they need and install what they need on first use.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,32 +11,40 @@ export ANSIBLE_COLLECTIONS_PATH := $(abspath $(COLLECTIONS))
 export ANSIBLE_PYTHON_INTERPRETER := $(abspath $(PY))
 export PATH := $(abspath $(VENV)/bin):$(PATH)
 
-# The compatibility run: the lowest ansible-core the collection supports, 2.16, in a venv of its own (it runs
-# on Python 3.10 to 3.12; LOWEST_PYTHON=python3.11 if python3 is newer), on every test that runs Ansible code:
-# tests/unit and tests/integration without the quality gates (they bring their own tool chain), the client-level
-# scale test (fleet scale: no Ansible in it), plus tests/hostile (the client against broken servers: dripping
-# headers and bodies, endless bodies, hanging name lookups, redirects; and the -vvvv token sweep). tests/stress
-# (soak and churn under injected faults), tests/simulator (the simulator's own tests) and the divio-cli tests (the
-# official client against the simulator) run no Ansible code and run on the highest only. The highest, 2.19, is
-# the whole suite in .venv. 2.17 gets no run: pytest-ansible, which the suite needs, refuses ansible-core 2.17.
-# The HTTP stack has two lines as well: transport.py extends urllib3 (its connection and pool classes), so the
-# compatibility venv pins the urllib3 1.26 line that older execution environments carry, with a requests of its
-# time (LOWEST_HTTP); .venv gets the newest requests and urllib3 2.x. The venv is brought to these pins again
-# whenever this Makefile changes.
+# make test's runs, each in a venv of its own (README.md "Tested versions" lists them; each leaves a record in
+# RUNS_DIR and hacking/support_table.py holds the table to them at the end):
+# - test-highest: the whole suite on the newest ansible-core, 2.21, which needs Python 3.12 or newer on the
+#   controller. The newest Python here is found by running the candidates (python3.14, 3.13, 3.12 on PATH, then
+#   pyenv's versions: its shims fail unless a version is selected); PYTHON_NEWEST=/path/to/python overrides. With
+#   none, one line says so and the suite runs on the newest ansible-core $(PYTHON) allows.
+# - test-modules-py39: the modules' oldest Python. The controller of test-highest runs the playbook tests of the
+#   modules with ANSIBLE_PYTHON_INTERPRETER on a Python 3.9 venv holding requirements.txt only (requests); none
+#   found, one line says so.
+# - test-middle: ansible-core 2.19 on $(PYTHON) (.venv, also make demo's venv; the newest core Python 3.11 gets),
+#   the compatibility subset below. Said and skipped when it would run the same core as test-highest.
+# - test-lowest: the lowest core, 2.16 (.venv-2.16), the compatibility subset.
+NEWEST_VENV ?= .venv-newest
+NEWEST_PYTHON := $(shell $(PYTHON) hacking/find-python.py newest $(PYTHON_NEWEST) 2>/dev/null)
+MODULES_VENV ?= .venv-py3.9
+MODULES_TESTS := tests/integration/test_module_python.py tests/integration/test_modules.py tests/integration/test_backup_module.py \
+	tests/integration/test_deployment.py tests/integration/test_environment_variables.py \
+	tests/integration/test_bad_input.py
+RUNS_DIR := tests/output/runs
 LOWEST_VENV ?= .venv-2.16
 LOWEST_CORE ?= ansible-core>=2.16.19,<2.17
 LOWEST_HTTP ?= requests==2.28.2 urllib3==1.26.18
 LOWEST_PYTHON ?= $(PYTHON)
-LOWEST_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
+COMPAT_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
 	--ignore=tests/integration/test_fleet_scale.py --ignore=tests/integration/test_deployment_cli.py \
 	--ignore=tests/integration/test_divio_cli_conformance.py --ignore=tests/integration/test_pull_cli.py \
 	--ignore=tests/integration/test_push_cli.py --ignore=tests/integration/test_simulator_downloads.py
 
-.PHONY: demo test test-highest test-lowest venv venv-lowest clean
+.PHONY: demo standins test test-highest test-modules-py39 test-middle test-lowest test-middle-run test-modules-py39-run test-start venv \
+	venv-newest venv-lowest clean FORCE
 
 venv: $(VENV)/.installed
+venv-newest: $(NEWEST_VENV)/.installed
 venv-lowest: $(LOWEST_VENV)/.installed
-
 # $(call make-venv,DIRECTORY,PYTHON,EXTRA REQUIREMENTS): hacking/check-python.py says in one clear line, before
 # anything is installed, when the Python is older than 3.10; the collections/ tree points at this checkout.
 define make-venv
@@ -54,6 +63,13 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 $(LOWEST_VENV)/.installed: requirements.txt requirements-test.txt Makefile
 	$(call make-venv,$(LOWEST_VENV),$(LOWEST_PYTHON),'$(LOWEST_CORE)' $(LOWEST_HTTP))
 
+# Made again from scratch when the newest Python found is another one than the venv's (.python names it).
+$(NEWEST_VENV)/.installed: requirements.txt requirements-test.txt \
+		$(if $(filter $(NEWEST_PYTHON),$(shell cat $(NEWEST_VENV)/.python 2>/dev/null)),,FORCE)
+	@[ "$$(cat $(NEWEST_VENV)/.python 2>/dev/null)" = "$(NEWEST_PYTHON)" ] || rm -rf $(NEWEST_VENV)
+	$(call make-venv,$(NEWEST_VENV),$(NEWEST_PYTHON),)
+	@echo '$(NEWEST_PYTHON)' >$(NEWEST_VENV)/.python
+
 # The demo data holds stale and missing backups on purpose, so the check's result is "stale" (and
 # ansible-playbook exits 2). make demo reads summary.result from reports/backups.json, not the exit
 # code: stale is the expected outcome, failed (the check could not run) a real failure.
@@ -70,21 +86,73 @@ demo: venv
 	*) echo "make demo: the check failed - summary.result $$result (check_backups exited $$status)." >&2; exit 1;; \
 	esac
 
-# PYTEST_ARGS go to both runs, e.g. PYTEST_ARGS="-k backup". Each run first says what it runs on.
-SHOW_VERSIONS := import ansible, requests, urllib3; \
-	print("ansible-core %s, requests %s, urllib3 %s" % (ansible.__version__, requests.__version__, urllib3.__version__))
-test: test-highest test-lowest
+# PYTEST_ARGS go to every run, e.g. PYTEST_ARGS="-k backup". Each run first says what it runs on.
+SHOW_VERSIONS := import ansible, requests, sys, urllib3; \
+	print("ansible-core %s on Python %d.%d.%d, requests %s, urllib3 %s" % ((ansible.__version__,) + \
+	tuple(sys.version_info[:3]) + (requests.__version__, urllib3.__version__)))
+CORE_OF = $$($(1)/bin/python -c 'import ansible; print(ansible.__version__.rsplit(".", 1)[0])')
+# $(call run-suite,VENV,RUN NAME,WHAT,TESTS,ENVIRONMENT): pytest -n 2 in VENV, with its collections tree and
+# Python; the run leaves its record in RUNS_DIR (tests/testlib.py).
+define run-suite
+@echo "== $(2): $$($(1)/bin/python -c '$(SHOW_VERSIONS)'): $(3)"
+$(5) PATH=$(abspath $(1)/bin):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(1)/collections) \
+	ANSIBLE_PYTHON_INTERPRETER=$(abspath $(1)/bin/python) DIVIO_TEST_RUN=$(2) \
+	$(1)/bin/python -m pytest -n 2 $(4) $(PYTEST_ARGS)
+endef
+# $(call skip-run,RUN NAME,WHY): the one line, and the record hacking/support_table.py reads.
+define skip-run
+echo "== $(1) skipped: $(2)"; mkdir -p $(RUNS_DIR); \
+	printf '{"run": "%s", "not_run": "%s"}\n' '$(1)' "$(2)" >$(RUNS_DIR)/$(1).json
+endef
 
-test-highest: venv
-	@hacking/install-azurite.sh $(VENV)/azurite
-	@echo "== $$($(PY) -c '$(SHOW_VERSIONS)'): the whole suite"
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+test: test-start test-highest test-modules-py39 test-middle test-lowest
+	@$(NEWEST_VENV)/bin/python hacking/support_table.py $(RUNS_DIR) README.md
 
-test-lowest: venv-lowest
-	@echo "== $$($(LOWEST_VENV)/bin/python -c '$(SHOW_VERSIONS)'): the compatibility subset"
-	PATH=$(abspath $(LOWEST_VENV)/bin):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(LOWEST_VENV)/collections) \
-		ANSIBLE_PYTHON_INTERPRETER=$(abspath $(LOWEST_VENV)/bin/python) \
-		$(LOWEST_VENV)/bin/python -m pytest -n 2 $(LOWEST_TESTS) $(PYTEST_ARGS)
+test-start:
+	@rm -rf $(RUNS_DIR)
+
+# Azurite (npm) serves the az-sas-v1 upload handler to the tests (moto, from requirements-test.txt, serves s3-sts-v1):
+# installed once into .venv/azurite, a hidden folder out of the collection build and ansible-test's copy.
+standins:
+	@hacking/install-azurite.sh .venv/azurite
+
+test-highest: venv-newest standins
+	@$(NEWEST_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || echo "== test-highest:" \
+		"no Python 3.12 or newer here (python3.14, 3.13, 3.12, pyenv), which ansible-core 2.20 and 2.21 need: the" \
+		"whole suite runs on $(NEWEST_PYTHON) with the newest ansible-core it allows (PYTHON_NEWEST= picks one)"
+	$(call run-suite,$(NEWEST_VENV),test-highest,the whole suite,,\
+		DIVIO_TEST_FOUND_PYTHONS="$$($(PYTHON) hacking/find-python.py found)")
+
+test-modules-py39: venv-newest
+	@py39=$$($(PYTHON) hacking/find-python.py 3.9) || { \
+		$(call skip-run,test-modules-py39,no Python 3.9 here (python3.9 on PATH or pyenv)); exit 0; }; \
+	if [ "$$(cat $(MODULES_VENV)/.python 2>/dev/null)" != "$$py39" ] || [ requirements.txt -nt $(MODULES_VENV)/.python ]; \
+	then \
+		rm -rf $(MODULES_VENV) && $$py39 -m venv $(MODULES_VENV) && \
+		$(MODULES_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt && \
+		echo "$$py39" >$(MODULES_VENV)/.python || exit 1; \
+	fi; \
+	$(MAKE) --no-print-directory test-modules-py39-run
+
+MODULES_VERSIONS := import sys, requests, urllib3; print("Python %d.%d.%d, requests %s, urllib3 %s" % \
+	(tuple(sys.version_info[:3]) + (requests.__version__, urllib3.__version__)))
+test-modules-py39-run:
+	@echo "== test-modules-py39: the modules run on $$($(MODULES_VENV)/bin/python -c '$(MODULES_VERSIONS)')"
+	$(call run-suite,$(NEWEST_VENV),test-modules-py39,the modules' playbook tests,$(MODULES_TESTS) -m "not quality",\
+		DIVIO_TEST_MODULE_PYTHON=$(abspath $(MODULES_VENV)/bin/python))
+
+test-middle: venv venv-newest
+	@if [ "$(call CORE_OF,$(VENV))" = "$(call CORE_OF,$(NEWEST_VENV))" ]; then \
+		$(call skip-run,test-middle,$(VENV) has the same ansible-core as test-highest); \
+	else $(MAKE) --no-print-directory test-middle-run; fi
+
+test-middle-run: standins
+	$(call run-suite,$(VENV),test-middle,the compatibility subset,$(COMPAT_TESTS))
+
+test-lowest: venv-lowest standins
+	$(call run-suite,$(LOWEST_VENV),test-lowest,the compatibility subset,$(COMPAT_TESTS))
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) collections .pytest_cache reports
+	rm -rf $(VENV) $(NEWEST_VENV) $(LOWEST_VENV) $(MODULES_VENV) collections .pytest_cache reports $(RUNS_DIR)
+
+FORCE:

