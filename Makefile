@@ -34,6 +34,13 @@ LOWEST_VENV ?= .venv-2.16
 LOWEST_CORE ?= ansible-core>=2.16.19,<2.17
 LOWEST_HTTP ?= requests==2.28.2 urllib3==1.26.18
 LOWEST_PYTHON ?= $(PYTHON)
+# test-middle (2.19, between the two ends) runs the tests of what Ansible itself shapes - module arguments and
+# results, the lookup, the inventory, the role and the playbooks, templating of API data, -vvvv output, the docs -
+# and leaves the domain's long runs (downloads, verification, copies, page shapes) to the two ends.
+MIDDLE_TESTS := tests/unit tests/hostile $(addprefix tests/integration/test_,$(addsuffix .py,modules lookup inventory \
+	inventory_verify gate_and_reports deployment_gate refresh_environment inert_names token_safety bad_input docs \
+	deprecations ambiguous_names encoded_secrets backup_module backup_restore deployment environment_variables)) \
+	-m "not quality"
 # The compatibility subset: what runs Ansible code, less what exercises only Ansible-free code at length (the
 # divio-cli runs, fleet scale, the upload handlers against moto and Azurite, the restore proof's hostile dumps).
 COMPAT_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
@@ -100,7 +107,7 @@ define run-suite
 @echo "== $(2): $$($(1)/bin/python -c '$(SHOW_VERSIONS)'): $(3)"
 $(5) PATH=$(abspath $(1)/bin):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(1)/collections) \
 	ANSIBLE_PYTHON_INTERPRETER=$(abspath $(1)/bin/python) DIVIO_TEST_RUN=$(2) \
-	$(1)/bin/python -m pytest -n 2 $(4) $(PYTEST_ARGS)
+	$(1)/bin/python -m pytest -n 2 --durations=15 $(4) $(PYTEST_ARGS)
 endef
 # $(call skip-run,RUN NAME,WHY): the one line, and the record hacking/support_table.py reads.
 define skip-run
@@ -150,7 +157,7 @@ test-middle: venv venv-newest
 	else $(MAKE) --no-print-directory test-middle-run; fi
 
 test-middle-run: standins
-	$(call run-suite,$(VENV),test-middle,the compatibility subset,$(COMPAT_TESTS))
+	$(call run-suite,$(VENV),test-middle,the Ansible-facing subset,$(MIDDLE_TESTS))
 
 test-lowest: venv-lowest standins
 	$(call run-suite,$(LOWEST_VENV),test-lowest,the compatibility subset,$(COMPAT_TESTS))
