@@ -40,8 +40,8 @@ class OutcomeAction(ActionBase):
                 return self._start(run, report_dir, started)
             return getattr(self, "step_" + step)(run, report_dir, started, args)
         except OSError as exc:
-            return dict(failed=True, msg="could not write %s in %s: %s" % (self.RESULT_FILE, report_dir,
-                                                                            exc.strerror or exc))
+            why = exc.strerror or exc
+            return dict(failed=True, msg="could not write %s in %s: %s" % (self.RESULT_FILE, report_dir, why))
 
     def _start(self, run, report_dir, started):
         os.makedirs(report_dir, mode=0o755, exist_ok=True)
