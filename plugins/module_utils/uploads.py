@@ -329,7 +329,10 @@ def wait_uploaded(client, backup_uuid, name, options, sleep=time.sleep, clock=ti
 # -- the handlers ------------------------------------------------------------------------------------
 
 def _storage_url(url, settings, what, name):
-    """``url`` when the storage route takes it (``http_rules.StorageRoute``); ``UploadError`` naming ``name`` otherwise."""
+    """``url`` when the storage route takes it (``http_rules.StorageRoute``); ``UploadError`` naming ``name`` otherwise.
+    Checked first of all, so it also says when requests is missing."""
+    if requests is None:
+        raise UploadError("the Python library 'requests' is required")
     try:
         return http_rules.StorageRoute(settings.allow_plain_http).place(url)
     except http_rules.Refused as refused:
@@ -342,8 +345,6 @@ def _send_to_storage(method, url, settings, headers, timeout, data=None):
     """One bare request to storage (no token, cookie or netrc; the headers a fresh session would add, and ``headers``)
     through ``http_rules.follow``: a redirect of a PUT or POST is not followed, its 3xx is the answer. The body is
     read; requests' own errors pass through."""
-    if requests is None:
-        raise UploadError("the Python library 'requests' is required")
     headers = dict(requests.utils.default_headers(), **headers)
     route, adapter = http_rules.StorageRoute(settings.allow_plain_http), transport.DeadlineAdapter(pool_connections=1, pool_maxsize=1)
 
