@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     ApiError,
     AuthenticationError,
@@ -236,7 +237,7 @@ class DivioClient:
         self.max_response_bytes = settings.max_response_bytes
         self.max_pages = settings.max_pages
         self.max_items = settings.max_items
-        self.deadline = transport.Deadline(settings.deadline, self.retry.clock) if settings.deadline else None
+        self.deadline = Deadline(settings.deadline, self.retry.clock) if settings.deadline else None
         self.page_size = page_size
         self._counter_lock = threading.Lock()
         self.request_count = 0
@@ -425,7 +426,7 @@ class DivioClient:
             if self.deadline.passed():
                 raise self._deadline_error(what)
             budget = min(budget, self.deadline.remaining())
-        return transport.Deadline(budget, self.retry.clock)
+        return Deadline(budget, self.retry.clock)
 
     def _exchange(self, method, url, body, deadline, what):
         """Send, follow same-origin redirects of a GET (``http_rules.follow``), read the whole body; returns the final

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils import http_rules, leftovers, transport
 from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
 from ansible_collections.divio.cloud.plugins.module_utils.files import remove_quietly
 
@@ -134,7 +135,7 @@ def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs
         space.release()
         raise
     adapter = transport.DeadlineAdapter(pool_connections=1, pool_maxsize=1)
-    deadline = transport.Deadline(timeout)
+    deadline = Deadline(timeout)
     try:
         with os.fdopen(handle, "wb") as out, transport.bounded_by(deadline):
             response = _open(adapter, url, deadline, validate_certs, allow_plain_http, what)

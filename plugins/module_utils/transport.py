@@ -36,10 +36,6 @@ try:
 except ImportError:  # urllib3 1.x reports a failed lookup as a NewConnectionError
     NameResolutionError = None
 
-from ansible_collections.divio.cloud.plugins.module_utils.deadline import (  # pylint: disable=unused-import
-    Deadline,  # noqa: F401 - it lives in deadline.py; named here for the callers that say transport.Deadline
-)
-
 CHUNK_BYTES = 64 * 1024
 _current = threading.local()
 

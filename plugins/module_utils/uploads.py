@@ -43,6 +43,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import verify_file
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
@@ -443,7 +444,7 @@ SENDERS = {EXO: send_presigned, S3: send_s3, AZURE: send_azure}
 
 def send_file(instructions, path, size, options, settings, what):
     """Send one file by its handler; ``(bytes, sha256)`` of what was read and sent."""
-    deadline = transport.Deadline(options.upload_timeout)
+    deadline = Deadline(options.upload_timeout)
     with open(path, "rb") as handle:
         reader = HashingReader(handle, size, deadline, what)
         SENDERS[instructions["handler"]](instructions["upload_parameters"], reader, settings, what)
