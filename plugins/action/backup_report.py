@@ -28,14 +28,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.checks import (
     DEFAULT_SERVICES,
     run_fleet_check,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS, DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.connection import (
-    CONNECTION_ARGUMENT_SPEC,
-    CONNECTION_OPTION_NAMES,
-    resolve_connection,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
-from ansible_collections.divio.cloud.plugins.module_utils.resources import name_warnings
+from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS
+from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC, CONNECTION_OPTION_NAMES
+from ansible_collections.divio.cloud.plugins.module_utils.session import run_with_client
 from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 
 display = Display()
@@ -153,10 +148,9 @@ class ActionModule(ActionBase):
         if validated.error_messages:
             return None, validated.errors.msg
         params = validated.validated_parameters
-        try:
-            settings = resolve_connection(dict((name, params.get(name)) for name in CONNECTION_OPTION_NAMES))
-            with DivioClient(settings) as client:
-                result, warnings = run_fleet_check(client, params, check_mode)
-                return (result, warnings + name_warnings(client)), None  # and a slug that named several applications
-        except DivioError as exc:
-            return None, str(exc)
+        named = []  # a slug that named several applications
+        checked, failure = run_with_client(params, lambda client: run_fleet_check(client, params, check_mode), named.append)
+        if failure is not None:
+            return None, failure[0]
+        result, warnings = checked
+        return (result, warnings + named), None

@@ -218,7 +218,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.divio.cloud.plugins.module_utils.checks import ERROR, FRESH, MISSING, STALE, UNVERIFIED, FleetCheck
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError
-from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, name_warnings
+from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
 
 try:
@@ -425,8 +425,6 @@ class InventoryModule(DivioPlugin, BaseInventoryPlugin, Constructable, Cacheable
         with self.divio_client() as client:
             # One read of the fleet: the hosts and the backup check are the same environments.
             entries = fleet(client, **scope)
-            for warning in name_warnings(client):  # an application named by a slug that several have
-                self.display.warning(warning)
             environments = fleet_environments(entries)
             records = check.judge(client, entries)[0] if check is not None else None
         return build_hosts(environments, records, read_at)

@@ -233,7 +233,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     get_application,
     list_applications,
     list_environments,
-    name_warnings,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.variables import environment_variables
 from ansible_collections.divio.cloud.plugins.plugin_utils.base import DivioPlugin
@@ -331,8 +330,4 @@ class LookupModule(DivioPlugin, LookupBase):
                 raise InputError("cache_ttl %r is not valid: expected 0 (no cache) or a number of seconds." % (ttl,))
             cache = LookupCache(run_cache_dir(), ttl=ttl or 0) if term not in UNCACHED_TERMS else None
             with self.divio_client(cache=cache) as client:
-                try:
-                    return TERMS[term][0](client, dict((name, self.get_option(name)) for name in TERM_OPTIONS))
-                finally:
-                    for warning in name_warnings(client):  # a slug that named several objects
-                        display.warning(warning)
+                return TERMS[term][0](client, dict((name, self.get_option(name)) for name in TERM_OPTIONS))

@@ -32,7 +32,6 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError, InputError, InvalidResponseError, NotFoundError
-from ansible_collections.divio.cloud.plugins.module_utils.pages import requests_needed
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     SERVICE_INSTANCES,
     get_application,
@@ -40,6 +39,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     get_environment,
     list_environments,
     list_service_instances,
+    one_read_is_cheaper,
     require_text,
 )
 
@@ -594,36 +594,14 @@ def scan_candidates(client, environment_uuids, rule, errors=None, keep=DEFAULT_K
     first, rest = environment_uuids[0], list(environment_uuids[1:])
     if merge(run(first, environment_uuids), environment_uuids):
         return candidates  # the server ignored the filter: one pass was everything
-    if rest and first in candidates and _one_pass_is_cheaper(client, candidates[first].seen, len(rest)):
+    # Estimated from the first environment's size: one unfiltered pass, or a filtered pass per remaining environment.
+    if rest and first in candidates and one_read_is_cheaper(client, BACKUPS, len(rest), candidates[first].seen):
         result = run(None, rest)
         merge(result, rest)
         return candidates
     for result in client.imap(lambda uuid: run(uuid, [uuid]), rest):
         merge(result, [result[0]])
     return candidates
-
-
-def _one_pass_is_cheaper(client, first_count, remaining):
-    """Would one unfiltered pass cost fewer requests than a filtered pass per remaining environment?
-
-    Estimated from the first environment's size and the account's total, read from one page of the
-    unfiltered list (which also shows the page size the server really allows), both as the requests a
-    consistent read takes. A pass beyond the max_pages or max_items limit is never cheaper: it would be
-    refused, while the filtered passes can still be read."""
-    try:
-        page = client.get(BACKUPS, {"page_size": client.page_size})
-    except DivioError:
-        return False  # no estimate: the per-environment passes report their own errors
-    if not isinstance(page, dict):
-        return False
-    total, length = page.get("count"), len(page.get("results") or [])
-    if not isinstance(total, int) or isinstance(total, bool) or not length:
-        return False
-    max_pages = getattr(client, "max_pages", None)
-    if total > getattr(client, "max_items", total):
-        return False
-    pages = requests_needed(total, length, max_pages)
-    return pages < requests_needed(first_count, length) * remaining and (max_pages is None or pages <= max_pages)
 
 
 def fetch_parts(client, backup, memo=None):

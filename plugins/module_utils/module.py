@@ -6,15 +6,9 @@
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.connection import (
-    CONNECTION_ARGUMENT_SPEC,
-    CONNECTION_OPTION_NAMES,
-    resolve_connection,
-    url_credentials,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
-from ansible_collections.divio.cloud.plugins.module_utils.resources import name_warnings, refuse_ambiguous_names
+from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC, url_credentials
+from ansible_collections.divio.cloud.plugins.module_utils.session import run_with_client
 
 
 class DivioModule:
@@ -49,21 +43,8 @@ class DivioModule:
     def execute(self):
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-        try:
-            settings = resolve_connection(dict((name, self.params.get(name)) for name in CONNECTION_OPTION_NAMES))
-            with DivioClient(settings) as client:
-                if self.changes_something:
-                    refuse_ambiguous_names(client)
-                try:
-                    result = self.run(client)
-                finally:
-                    for warning in name_warnings(client):
-                        self.module.warn(warning)
-        except DivioError as exc:
-            self.module.fail_json(msg=str(exc), error=type(exc).__name__, **_public_details(exc))
+        result, failure = run_with_client(self.params, self.run, self.module.warn, refuse_ambiguous=self.changes_something)
+        if failure is not None:
+            message, details = failure
+            self.module.fail_json(msg=message, **details)
         self.module.exit_json(**dict({"changed": False}, **result))
-
-
-def _public_details(exc):
-    """HTTP status and API path of an API error, for tasks that want to branch on them."""
-    return dict((key, value) for key, value in exc.details.items() if key in ("status", "path") and value is not None)

@@ -22,6 +22,7 @@ same but disagrees with its own ``count`` or serves an item twice raises ``Pagin
 
 import hashlib
 import json
+import weakref
 from urllib.parse import parse_qsl, urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import DEFAULT_MAX_REREAD
@@ -30,6 +31,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.pages import (
     INCOMPLETE, PageSource, Window, chains, page_number, plan_window, requests_needed)
 
 QUIETER = " to keep trying longer, or read it when the account is quieter."
+# The clients whose server a read saw answer page_size with pages of its own size (page_size is a server-wide
+# setting of a DRF paginator): the cost estimate then counts plain pages read twice, as the reader does.
+_FIXED_PAGES = weakref.WeakKeyDictionary()
 
 
 def paginate(client, path, params=None, max_items=None):
@@ -46,6 +50,23 @@ def paginate(client, path, params=None, max_items=None):
         cached = list(items())
         client.cache.set(key, cached)
     yield from cached
+
+
+def ignores_page_size(client):
+    """Whether a read through ``client`` saw its server ignore ``page_size`` (False: honoured, or not known yet)."""
+    try:
+        return _FIXED_PAGES.get(client, False)
+    except TypeError:  # a client that cannot be weakly referenced: never recorded
+        return False
+
+
+def read_cost(count, cap, fixed=False, limit=None):
+    """Requests a read of ``count`` items in pages of ``cap`` takes while the list holds still: one page, a chain of
+    overlapping windows, or - where windows cannot overlap (``fixed``: ``page_size`` ignored) - two reads of the
+    server's plain pages. Counting stops once past ``limit``."""
+    if fixed:
+        return 1 if count <= cap else 2 * -(-count // cap)
+    return requests_needed(count, cap, limit)
 
 
 def _identity(item):
@@ -115,7 +136,20 @@ class _Reader:
         self.source = source
         self.max_reread = getattr(source.client.settings, "max_reread", None) or DEFAULT_MAX_REREAD
         self.yielded = set()  # hashes of the ids handed on, over every pass
-        self.fixed = None  # whether the server ignores page_size, once it showed
+        self._fixed = None  # whether the server ignores page_size, once it showed
+
+    @property
+    def fixed(self):
+        return self._fixed
+
+    @fixed.setter
+    def fixed(self, value):
+        self._fixed = value
+        if value:
+            try:
+                _FIXED_PAGES[self.source.client] = True
+            except TypeError:
+                pass  # a client that cannot be weakly referenced: its estimates assume page_size honoured
 
     def items(self):
         first, previous = self.source.first(), None

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import ApiError, DivioError, InputError, InvalidResponseError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.pagination import ignores_page_size, read_cost
 
 APPLICATIONS = APPS + "applications/"
 ENVIRONMENTS = APPS + "environments/"
@@ -182,33 +183,12 @@ def fleet(client, applications=None, organisation=None, environments=None):
     Requests: one list of applications (or one look-up per named application) and one list of
     environments per application, run concurrently under the client's one request limit.
     """
-    if applications is not None and not isinstance(applications, (list, tuple)):
-        raise InputError("applications %r is not valid: expected a list of application slugs or ids." % (applications,))
-    # Named twice (or by slug and by id) is asked for once: one record per environment, one series per metric.
-    refs = None if applications is None else list(dict.fromkeys(require_text("applications item", ref, allow_none=False)
-                                                                for ref in applications))
-    organisation = require_id("organisation", organisation)
-    if environments is not None:
-        if not isinstance(environments, (list, tuple)) or not environments:
-            raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
-        environments = list(dict.fromkeys(require_text("environments item", slug, allow_none=False) for slug in environments))
-
-    def entry(reference, app=None, error=None):
-        return {"reference": reference, "application": app, "environments": [], "missing": [], "error": error}
-
+    refs, organisation, environments = _fleet_arguments(applications, organisation, environments)
     if refs is None:
         apps = sorted(list_applications(client, organisation=organisation), key=lambda a: str(a.get("slug") or ""))
-        entries = [entry(app.get("slug"), app) for app in apps]
+        entries = [_fleet_entry(app.get("slug"), app) for app in apps]
     else:
-        entries = []
-        for ref, (app, error) in zip(refs, client.map(lambda ref: get_application(client, ref), refs, return_errors=True)):
-            if error is None and organisation is not None and app.get("organisation") != organisation:
-                error = NotFoundError("application %r is not in organisation %s" % (app.get("slug"), organisation))
-            if error is None and any(item["application"] and item["application"].get("uuid") == app.get("uuid")
-                                     for item in entries):
-                continue
-            entries.append(entry(ref, app, error))
-
+        entries = _named_applications(client, refs, organisation)
     readable = [item for item in entries if item["error"] is None]
     listed = _environments_of(client, [item["application"] for item in readable])
     for item, (envs, error) in zip(readable, listed):
@@ -222,6 +202,38 @@ def fleet(client, applications=None, organisation=None, environments=None):
     return entries
 
 
+def _fleet_arguments(applications, organisation, environments):
+    """``fleet``'s arguments checked: ``(application references or None, organisation, environment slugs or None)``."""
+    if applications is not None and not isinstance(applications, (list, tuple)):
+        raise InputError("applications %r is not valid: expected a list of application slugs or ids." % (applications,))
+    # Named twice (or by slug and by id) is asked for once: one record per environment, one series per metric.
+    refs = None if applications is None else list(dict.fromkeys(require_text("applications item", ref, allow_none=False)
+                                                                for ref in applications))
+    organisation = require_id("organisation", organisation)
+    if environments is not None:
+        if not isinstance(environments, (list, tuple)) or not environments:
+            raise InputError("environments %r is not valid: expected a non-empty list of environment slugs." % (environments,))
+        environments = list(dict.fromkeys(require_text("environments item", slug, allow_none=False) for slug in environments))
+    return refs, organisation, environments
+
+
+def _fleet_entry(reference, app=None, error=None):
+    return {"reference": reference, "application": app, "environments": [], "missing": [], "error": error}
+
+
+def _named_applications(client, refs, organisation):
+    """``fleet``'s entries of the applications named by ``refs``, in order, each read on its own (concurrently)."""
+    entries = []
+    for ref, (app, error) in zip(refs, client.map(lambda ref: get_application(client, ref), refs, return_errors=True)):
+        if error is None and organisation is not None and app.get("organisation") != organisation:
+            error = NotFoundError("application %r is not in organisation %s" % (app.get("slug"), organisation))
+        if error is None and any(item["application"] and item["application"].get("uuid") == app.get("uuid")
+                                 for item in entries):
+            continue
+        entries.append(_fleet_entry(ref, app, error))
+    return entries
+
+
 def _environments_of(client, apps):
     """``[(environments, None) or (None, DivioError)]`` for each application object of ``apps``, in order.
 
@@ -229,7 +241,7 @@ def _environments_of(client, apps):
     small applications: 3,000 environments are 30 pages, not 1,000 listings), else one filtered listing
     per application, concurrently. A failed whole listing falls back to the per-application ones, so
     each application reports its own error."""
-    if len(apps) > 2 and _fewer_pages_than(client, ENVIRONMENTS, len(apps)):
+    if len(apps) > 2 and one_read_is_cheaper(client, ENVIRONMENTS, len(apps)):
         by_app = dict((app["uuid"], []) for app in apps)
         try:
             for env in _checked(client.paginate(ENVIRONMENTS), ENVIRONMENTS):
@@ -257,7 +269,7 @@ def service_instances_of(client, environment_uuids):
     others are unaffected."""
     wanted = list(dict.fromkeys(environment_uuids))
     found, errors = {}, {}
-    if len(wanted) > 2 and _fewer_pages_than(client, SERVICE_INSTANCES, len(wanted)):
+    if len(wanted) > 2 and one_read_is_cheaper(client, SERVICE_INSTANCES, len(wanted)):
         try:
             found = dict((uuid, {}) for uuid in wanted)
             for item in _checked(client.paginate(SERVICE_INSTANCES), SERVICE_INSTANCES):
@@ -275,13 +287,25 @@ def service_instances_of(client, environment_uuids):
     return found, errors
 
 
-def _fewer_pages_than(client, collection, listings):
-    """Does the whole of ``collection`` take fewer pages than ``listings`` separate (one-page) listings?"""
+def one_read_is_cheaper(client, collection, listings, items_each=None):
+    """Would one read of the whole of ``collection`` take fewer requests than ``listings`` filtered ones of
+    ``items_each`` items each (None: one page each)?
+
+    Estimated from one page of the whole list: its count, and the page size the server really served; where the
+    server was seen to ignore ``page_size`` (a page longer than asked, or an earlier read through ``client``), each
+    read counts plain pages read twice rather than overlapping windows. A whole read beyond ``max_pages`` or
+    ``max_items`` is never cheaper: it would be refused, while the filtered listings can still be read."""
     try:
         page = client.get(collection, {"page_size": client.page_size})
     except DivioError:
+        return False  # no estimate: the filtered listings report their own errors
+    if not isinstance(page, dict):
         return False
-    if not isinstance(page, dict) or not isinstance(page.get("count"), int) or isinstance(page.get("count"), bool):
+    total, cap = page.get("count"), len(page.get("results") or [])
+    max_items, max_pages = getattr(client, "max_items", None), getattr(client, "max_pages", None)
+    if not isinstance(total, int) or isinstance(total, bool) or not cap or (max_items is not None and total > max_items):
         return False
-    length = len(page.get("results") or [])
-    return bool(length) and -(-page["count"] // length) < listings
+    fixed = cap > client.page_size or ignores_page_size(client)
+    whole = read_cost(total, cap, fixed, max_pages)
+    each = 1 if items_each is None else read_cost(items_each, cap, fixed)
+    return whole < each * listings and (max_pages is None or whole <= max_pages)

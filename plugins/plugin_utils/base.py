@@ -14,15 +14,11 @@ came from, and precedence and validation are those of the modules.
 import contextlib
 
 from ansible import constants as C
+from ansible.utils.display import Display
 
-from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.connection import (
-    CONNECTION_OPTIONS,
-    env_source,
-    option_source,
-    resolve_connection,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTIONS, env_source, option_source
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+from ansible_collections.divio.cloud.plugins.module_utils.session import client_session, failure_of, settings_from
 
 
 def describe_origin(option, origin):
@@ -92,11 +88,12 @@ class DivioPlugin:
             described = describe_origin(option, origin)
             if described:
                 origins[option.name] = described
-        return resolve_connection(options, origins=origins)
+        return settings_from(options, origins=origins)
 
     def divio_client(self, **kwargs):
-        """A ``DivioClient`` for this plugin's settings; ``kwargs`` go to ``DivioClient`` (cache=...)."""
-        return DivioClient(self.divio_settings(), **kwargs)
+        """A ``DivioClient`` for this plugin's settings, in a ``with`` block that shows the warnings of its look-ups
+        (a slug that named several objects) when it ends; ``kwargs`` go to ``client_session`` (cache=...)."""
+        return client_session(self.divio_settings(), Display().warning, **kwargs)
 
     @contextlib.contextmanager
     def divio_errors(self, error_class):
@@ -105,4 +102,4 @@ class DivioPlugin:
         try:
             yield
         except DivioError as exc:
-            raise error_class(str(exc)) from None
+            raise error_class(failure_of(exc)[0]) from None

@@ -185,8 +185,9 @@ def test_antsibull_docs_lint(tools_bin, collections_path):
     assert proc.returncode == 0 and not proc.stdout.strip(), report(proc)
 
 
-@pytest.mark.skipif(not ROLE_SPEC.is_file(), reason="roles/backup_gate/meta/argument_specs.yml does not exist yet")
 def test_role_argument_spec_renders(ansible_env):
+    # A missing spec is a failure, not a skip: without it the role's options go unchecked and undocumented.
+    assert ROLE_SPEC.is_file(), "%s is missing: the backup_gate role must declare its options" % ROLE_SPEC.relative_to(REPO)
     proc = run(["ansible-doc", "-t", "role", "divio.cloud.backup_gate"], timeout=120, env=ansible_env)
     assert proc.returncode == 0, proc.stderr
     # ansible-core 2.21's ansible-doc -t role warns about its own internal collection (ansible._protomatter, in
