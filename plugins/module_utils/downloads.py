@@ -28,25 +28,16 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
-    BACKUPS,
     DEFAULT_MIN_RETENTION,
     SERVICE_INSTANCE_BACKUPS,
-    Pick,
-    ServiceInstances,
-    backup_entry,
-    date_backup,
-    fetch_parts,
-    find_backups,
     parse_duration,
     parse_services,
-    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DownloadError,
     InputError,
     InvalidResponseError,
-    NotFoundError,
     VerificationFailed,
     VerificationUnavailable,
     WaitTimeout,
@@ -54,16 +45,16 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts
 from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly, write_atomically
-from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
-from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
     EXTENSIONS,
     LEVELS,
     ReadLimits,
+    restore_bounds,
     sniff,
-    verify_read,
+    verify_file,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
@@ -119,74 +110,7 @@ class DownloadOptions:
         self.min_retention = min_retention
         if min_retention is not None:
             parse_duration(min_retention, "min_retention", allow_zero=True)
-        self.max_restore_bytes, self.scratch_dir = _restore_bounds(max_restore_bytes, scratch_dir)
-
-
-def _restore_bounds(max_restore_bytes, scratch_dir):
-    """``verify: restore``'s ``(max_restore_bytes or None, scratch_dir or None)``, checked."""
-    if max_restore_bytes is not None and (isinstance(max_restore_bytes, bool) or not isinstance(max_restore_bytes, int)
-                                          or max_restore_bytes < 1):
-        raise InputError("max_restore_bytes %r is not valid: expected a whole number of bytes of at least 1 (or none: %d "
-                         "times the dump's size, at least %s)." % (max_restore_bytes, RESTORE_BYTES_PER_DUMP_BYTE,
-                                                                   show_bytes(MIN_RESTORE_BYTES)))
-    if scratch_dir is None:
-        return max_restore_bytes, None
-    if not isinstance(scratch_dir, str) or not scratch_dir.strip():
-        raise InputError("scratch_dir %r is not valid: expected the path of a directory." % (scratch_dir,))
-    path = os.path.abspath(os.path.expanduser(scratch_dir))
-    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-        raise InputError("scratch_dir %r is not a directory the user running the task can write to." % scratch_dir)
-    return max_restore_bytes, path
-
-
-# -- which backup, which parts -------------------------------------------------------------------
-
-def resolve_backup(client, application, environment, backup, services, min_retention):
-    """``(application, environment, backup entry, [part entries])``: the backup (``latest`` by backup_info's
-    rules, or an id that must belong to this environment) and its parts that ``services`` selects."""
-    app = get_application(client, application)
-    env = get_environment(client, app, environment)
-    name = "%s/%s" % (app.get("slug"), env.get("slug"))
-    if backup == "latest":
-        entry = find_backups(client, app["uuid"], environment=env["slug"], services=list(services) or None,
-                             min_retention=min_retention)[0]
-        if entry["uuid"] is None:
-            raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."
-                                % (name, " holding " + ", ".join(services) if services else "", min_retention))
-    else:
-        found = get_by_id(client, BACKUPS, backup)
-        if not isinstance(found, dict) or found.get("uuid") != backup:
-            raise NotFoundError("backup %r not found (%s%s/)." % (backup, BACKUPS, quote(backup, safe="")))
-        if found.get("environment") != env["uuid"]:
-            raise InputError("backup %s belongs to another environment (%s), not to %s (%s); refused." % (
-                backup, found.get("environment"), name, env["uuid"]))
-        parts = fetch_parts(client, found)
-        instances = ServiceInstances(client, env["uuid"])
-        taken_at, dated_by, _undated = date_backup(found, parts)
-        now = datetime.datetime.now(_UTC)
-        entry = backup_entry(app, env, Pick(found, parts, parts, taken_at, dated_by), instances, now, None)
-    return app, env, entry, select_parts(entry, services, name)
-
-
-def select_parts(entry, services, name):
-    """The parts of a backup entry that ``services`` names, each usable; ``InputError`` otherwise."""
-    chosen = []
-    parts = entry["service_instance_backups"]
-    for service in services:
-        kind, prefix = split_service(service)
-        matches = [p for p in parts if p.get("service_type") == kind and
-                   (prefix is None or str(p.get("prefix") or "").upper() == prefix.upper())]
-        if not matches:
-            held = ", ".join("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts) or "nothing"
-            raise InputError("backup %s of %s holds no %s part; it holds: %s." % (entry["uuid"], name, service, held))
-        for part in matches:
-            if part.get("errors") or not part.get("ended_at"):
-                problem = "; ".join(str(e) for e in part.get("errors") or []) or "it has not ended"
-                raise InputError("backup %s of %s: its %s:%s part cannot be downloaded: %s." % (
-                    entry["uuid"], name, part.get("service_type"), part.get("prefix"), excerpt(problem, 300)))
-            if not any(p["uuid"] == part["uuid"] for p in chosen):
-                chosen.append(part)
-    return chosen
+        self.max_restore_bytes, self.scratch_dir = restore_bounds(max_restore_bytes, scratch_dir)
 
 
 # -- the API side of one download ----------------------------------------------------------------
@@ -304,67 +228,82 @@ def still_there(manifest, record):
     return os.path.getsize(path) == record.get("size") and sha256_of(path) == record.get("sha256")
 
 
-# -- verifying -----------------------------------------------------------------------------------
+# -- verdicts ------------------------------------------------------------------------------------
 
-def verify_file(path, fmt, part, level, timeout, limits=None, scratch_dir=None, max_restore_bytes=None):
-    """A ``verification`` dict for one file, or raises ``VerificationFailed`` / ``VerificationUnavailable``.
-    ``timeout``: restore_timeout (the whole of ``restore``); ``limits``: the read's ``ReadLimits``; ``scratch_dir``,
-    ``max_restore_bytes``: where ``verify: restore``'s scratch server lives, and the most disk it may take (None: the
-    temp directory; scratch.default_max_bytes)."""
-    started = time.monotonic()
-    if level == "none":
-        return {"level": "none", "best_level": "none", "checks": [], "reason": None}
-    checks, details = verify_read(path, fmt, part, limits)
-    best = "read"
-    restorable = fmt == "pg_custom" or (fmt == "sql" and "pg_dump" in " ".join(checks))
-    if level == "restore" and restorable:
-        from ansible_collections.divio.cloud.plugins.module_utils.scratch import restore_into_scratch
+class PartProblem:
+    """A part that did not pass, as ``download_backup`` reports it: the class says how, ``message`` says why (it starts
+    with the part's ``TYPE:PREFIX``); ``error`` is the exception a task that got it fails with. It unpacks as
+    ``(kind, message)``, ``kind`` the outcome's name (``verification_failed``, ...)."""
 
-        left = timeout - (time.monotonic() - started)
-        if left <= 0:
-            raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
-                                          "verdict." % timeout)
-        restored = restore_into_scratch(path, fmt, left, base=scratch_dir, max_bytes=max_restore_bytes)
-        checks.append(restored.pop("check"))
-        details.update(restored)
-        best = "restore"
-    elif level == "restore":
-        details["note"] = "a %s part cannot be restored into PostgreSQL; it was verified by reading it" % fmt
-    verification = {"level": best, "best_level": "restore" if restorable else "read", "checks": checks, "reason": None}
-    verification.update(details)
-    verification["seconds"] = round(time.monotonic() - started, 3)
-    return verification
+    kind = error = None
+
+    def __init__(self, part, reason):
+        self.message = "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), reason)
+
+    def __iter__(self):
+        return iter((self.kind, self.message))
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.message)
+
+
+class FailedVerification(PartProblem):
+    """The file was found broken: a verdict on the backup (and one the manifest holds stands)."""
+
+    kind, error = "verification_failed", VerificationFailed
+
+
+class UncheckedVerification(PartProblem):
+    """The file could not be verified here (a bound reached, a program missing): no verdict."""
+
+    kind, error = "verification_unavailable", VerificationUnavailable
+
+
+class FailedDownload(PartProblem):
+    """The file did not arrive (the platform, the object storage, the disk)."""
+
+    kind, error = "download_failed", DownloadError
+
+
+PROBLEMS = (FailedVerification, UncheckedVerification, FailedDownload)  # worst first
+
+
+def failure(problems):
+    """The exception a task that got ``problems`` (not empty) fails with: the worst problem's."""
+    return next(kind.error for kind in PROBLEMS if any(isinstance(problem, kind) for problem in problems))
+
+
+def describe_problems(entry_uuid, name, problems):
+    """One message for the parts that failed, verdicts first."""
+    return "backup %s of %s: %s" % (entry_uuid, name, " | ".join(problem.message for problem in problems))
 
 
 # -- the task -------------------------------------------------------------------------------------
 
 def download_backup(client, application, environment, options, check_mode=False, sleep=time.sleep, clock=time.monotonic,
-                    manifest=None, keep_files=True, resolved=None):
+                    manifest=None, keep_files=True, chosen=None):
     """Download (and verify) the parts of one backup into ``options.dest``.
 
     Returns ``{"changed", "backup", "files", "newest_good", "removed_leftovers", "warnings", "problems"}``: ``files``
     one entry per part, ``newest_good`` per service the newest good copy ``dest`` holds (see the module's RETURN),
-    ``problems`` one ``(kind, message)`` per part that failed - ``verification_failed``, ``verification_unavailable``
-    or ``download_failed`` - for the caller to fail the task with. Errors before any download (bad input, no backup,
-    API errors) are raised.
+    ``problems`` one ``PartProblem`` per part that failed (``FailedVerification``, ``UncheckedVerification``,
+    ``FailedDownload``) for the caller to fail the task with (``failure``). Errors before any download (bad input, no
+    backup, API errors) are raised.
 
     ``manifest``: a ``Manifest`` shared by concurrent calls (default: ``dest``'s, read now). ``keep_files=False``
     (the backup check's verify step): each file is removed once verified, and a verdict the manifest holds for a
-    part - passed or failed - is not made again. ``resolved``: ``(application, environment, backup entry, parts)``
-    as ``resolve_backup`` returns them, when the caller holds them already (the backup check judged the backup), so
-    they are not read again."""
-    app, env, entry, parts = resolved or resolve_backup(client, application, environment, options.backup,
-                                                        options.services, options.min_retention)
+    part - passed or failed - is not made again. ``chosen``: the ``ChosenBackup`` (resolution.py) and its parts when
+    the caller holds them already (the backup check judged the backup), so they are not read again."""
+    chosen = chosen or resolve_backup(client, application, environment, options.backup, options.services,
+                                      options.min_retention)
     manifest = manifest or Manifest(options.dest)
     warnings = [manifest.warning] if manifest.warning else []
     removed_leftovers = []
     if not check_mode:
         removed_leftovers, swept = remove_leftover_parts(options.dest)
         warnings.extend(swept)
-    backup = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
-                                                    "ended_at", "trigger", "notes", "scheduled_for_deletion_at"))
     files, problems, changed = [], [], bool(removed_leftovers)
-    for part in parts:
+    for part in chosen.parts:
         record = manifest.parts.get(part["uuid"])
         if record is not None and (still_there(manifest, record) and reached(record, options.verify) or
                                    not keep_files and _verdict_reached(record, options.verify)):
@@ -376,33 +315,44 @@ def download_backup(client, application, environment, options, check_mode=False,
                           "path": None, "size": part.get("size"), "sha256": None, "format": None, "verified": None,
                           "verification": None, "changed": True})
             continue
-        try:
-            record = _download_part(client, app, env, entry, part, manifest, options, sleep, clock)
-        except VerificationFailed as exc:
-            problems.append(("verification_failed", "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), exc)))
-            record = exc.details.get("record")
-        except (VerificationUnavailable, DownloadError) as exc:
-            kind = "verification_unavailable" if isinstance(exc, VerificationUnavailable) else "download_failed"
-            problems.append((kind, "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), exc)))
-            record = exc.details.get("record")
+        record = _try_part(client, chosen, part, manifest, options, sleep, clock, problems)
         if record is not None:
             if not keep_files and record.get("file"):
                 remove_quietly(manifest.file_path(record))
                 record["file"] = None
             files.append(_file_result(manifest, record, changed=True))
-    if not check_mode:
-        # Only a run whose every part is here and passed may prune: a failed one keeps every older copy.
-        if options.keep is not None and not problems and all_good(manifest, parts, options.verify) and \
-                _prune(manifest, env, [p["uuid"] for p in parts], options.keep):
-            changed = True
-        if changed:
-            manifest.save()
+    changed = changed if check_mode else _finish(manifest, chosen, options, problems, changed)
+    backup = dict((key, chosen.backup.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
+                                                            "ended_at", "trigger", "notes", "scheduled_for_deletion_at"))
     return {"changed": changed, "backup": backup, "files": files, "warnings": warnings, "problems": problems,
-            "newest_good": newest_good(manifest, env, parts, options.verify), "removed_leftovers": removed_leftovers,
-            "application": app, "environment": env}
+            "newest_good": newest_good(manifest, chosen.environment, chosen.parts, options.verify),
+            "removed_leftovers": removed_leftovers, "application": chosen.application, "environment": chosen.environment}
 
 
-def _download_part(client, app, env, entry, part, manifest, options, sleep, clock):
+def _try_part(client, chosen, part, manifest, options, sleep, clock, problems):
+    """The part downloaded and verified: its record. A part that did not pass adds its ``PartProblem`` to
+    ``problems``; its record, if it has one, is returned all the same."""
+    try:
+        return _download_part(client, chosen, part, manifest, options, sleep, clock)
+    except (VerificationFailed, VerificationUnavailable, DownloadError) as exc:
+        problems.append(next(kind for kind in PROBLEMS if isinstance(exc, kind.error))(part, exc))
+        return exc.details.get("record")
+
+
+def _finish(manifest, chosen, options, problems, changed):
+    """Prune and save; whether anything changed. Only a run whose every part is here and passed may prune: a failed
+    one keeps every older copy."""
+    parts = chosen.parts
+    if options.keep is not None and not problems and all_good(manifest, parts, options.verify) and \
+            _prune(manifest, chosen.environment, [p["uuid"] for p in parts], options.keep):
+        changed = True
+    if changed:
+        manifest.save()
+    return changed
+
+
+def _download_part(client, chosen, part, manifest, options, sleep, clock):
+    app, env, entry = chosen.application, chosen.environment, chosen.backup
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     what = "backup %s of %s, %s:%s part" % (entry["uuid"], name, part.get("service_type"), part.get("prefix"))
     base = {"application": app.get("slug"), "environment": env.get("slug"), "environment_uuid": env["uuid"],
@@ -454,9 +404,8 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
 def _add_recorded(manifest, part, record, files, problems):
     """Report a part as the manifest holds it: its file entry, and a failed verdict (which stands) as a problem."""
     if record.get("verified") is False:
-        problems.append(("verification_failed", "%s:%s: %s (verified %s)" % (
-            part.get("service_type"), part.get("prefix"), (record.get("verification") or {}).get("reason"),
-            record.get("verified_at"))))
+        problems.append(FailedVerification(part, "%s (verified %s)" % (
+            (record.get("verification") or {}).get("reason"), record.get("verified_at"))))
     files.append(_file_result(manifest, record, changed=False))
 
 
@@ -538,8 +487,3 @@ def _prune(manifest, env, current, keep):
 
 def _now():
     return datetime.datetime.now(_UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def describe_problems(entry_uuid, name, problems):
-    """One message for the parts that failed, verdicts first."""
-    return "backup %s of %s: %s" % (entry_uuid, name, " | ".join(message for _kind, message in problems))

@@ -312,6 +312,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
     DownloadOptions,
     describe_problems,
     download_backup,
+    failure,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS
@@ -354,11 +355,8 @@ class BackupDownload(DivioModule):
         app, env = result.pop("application"), result.pop("environment")
         problems = result.pop("problems")
         if problems:
-            kinds = set(kind for kind, _message in problems)
-            error = "VerificationFailed" if "verification_failed" in kinds else (
-                "VerificationUnavailable" if "verification_unavailable" in kinds else "DownloadError")
             self.module.fail_json(msg=describe_problems(result["backup"]["uuid"], "%s/%s" % (app.get("slug"), env.get("slug")),
-                                                        problems), error=error, **result)
+                                                        problems), error=failure(problems).__name__, **result)
         return result
 
 
