@@ -31,8 +31,8 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     scan_candidates,
     split_service,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
-    DownloadOptions,
     FailedVerification,
     Manifest,
     download_backup,

@@ -24,16 +24,14 @@ import tempfile
 import time
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,
     DEFAULT_SERVICES,
     DownloadOptions,
-    describe_problems,
-    download_backup,
-    failure,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
     InputError,

@@ -4,11 +4,11 @@
 
 """Downloading a backup's files and proving them: what the ``backup_download`` module does.
 
-The flow is divio-cli's (``app pull db`` / ``pull media``), one download per part:
-``POST backup-downloads/`` -> ``GET backup-download-service-instances/?backup=<download>`` -> poll that
-download part until ``ended_at`` (``errors`` fail it) -> fetch its ``download_url`` (fetch.py). Then the file
-is verified (verify.py, scratch.py) while it still has its temporary name, and only a file that passed (or
+The flow is divio-cli's (``app pull db`` / ``pull media``), one download per part: the backup and its parts are
+chosen and each part's ``download_url`` obtained from the platform (resolution.py), the file fetched (fetch.py).
+Then the file is verified (verify.py) while it still has its temporary name, and only a file that passed (or
 was not to be verified) is renamed into place: ``<application>-<environment>-<backup>-<TYPE>-<PREFIX>.<ext>``.
+A part that did not pass is a ``PartProblem`` in the result. The options: download_options.py.
 
 ``dest`` holds a manifest, ``.divio-downloads.json``: per part its file, size, sha256 and verification. A part
 whose file is there, unchanged (size and sha256) and verified at the level asked for is not downloaded
@@ -25,125 +25,22 @@ import os
 import re
 import threading
 import time
-from urllib.parse import quote
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import (
-    DEFAULT_MIN_RETENTION,
-    SERVICE_INSTANCE_BACKUPS,
-    parse_duration,
-    parse_services,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DownloadError,
-    InputError,
-    InvalidResponseError,
     VerificationFailed,
     VerificationUnavailable,
-    WaitTimeout,
     excerpt,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts
 from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly, write_atomically
-from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup
-from ansible_collections.divio.cloud.plugins.module_utils.verify import (
-    DEFAULT_MAX_MEMBERS,
-    DEFAULT_VERIFY_TIMEOUT,
-    EXTENSIONS,
-    LEVELS,
-    ReadLimits,
-    restore_bounds,
-    sniff,
-    verify_file,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import current_size, prepare_download, resolve_backup
+from ansible_collections.divio.cloud.plugins.module_utils.verify import EXTENSIONS, LEVELS, sniff, verify_file
 
-DOWNLOADS = APPS + "backup-downloads/"
-DOWNLOAD_PARTS = APPS + "backup-download-service-instances/"
 MANIFEST = ".divio-downloads.json"
 MANIFEST_VERSION = 1
-DEFAULT_SERVICES = ("DATABASE",)
-DEFAULT_DOWNLOAD_TIMEOUT = 3600
-MAX_DOWNLOAD_TIMEOUT = 7 * 86400
-DEFAULT_MAX_DOWNLOAD_BYTES = 200 * 1024 ** 3
-DEFAULT_RESTORE_TIMEOUT = 3600
 _UTC = datetime.timezone.utc
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-# -- options ------------------------------------------------------------------------------------
-
-class DownloadOptions:
-    """Every option of a download task, checked before the first request (``InputError`` naming the value)."""
-
-    def __init__(self, dest, backup="latest", services=DEFAULT_SERVICES, verify="read", keep=None,
-                 download_timeout=DEFAULT_DOWNLOAD_TIMEOUT, max_download_bytes=DEFAULT_MAX_DOWNLOAD_BYTES,
-                 restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=1800, poll_interval=2,
-                 min_retention=DEFAULT_MIN_RETENTION, verify_timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None,
-                 max_members=DEFAULT_MAX_MEMBERS, max_restore_bytes=None, scratch_dir=None):
-        if not isinstance(dest, str) or not dest.strip():
-            raise InputError("dest %r is not valid: expected the path of a directory." % (dest,))
-        self.dest = os.path.abspath(os.path.expanduser(dest))
-        if not os.path.isdir(self.dest):
-            raise InputError("dest %r is not a directory (create it first, e.g. with ansible.builtin.file)." % dest)
-        if not os.access(self.dest, os.W_OK | os.X_OK):
-            raise InputError("dest %r is not writable by the user running the task." % dest)
-        if not isinstance(backup, str) or not backup.strip():
-            raise InputError("backup %r is not valid: expected a backup id or 'latest'." % (backup,))
-        self.backup = backup.strip()
-        self.services = parse_services(list(services) if services is not None else list(DEFAULT_SERVICES))
-        if verify not in LEVELS:
-            raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(LEVELS)))
-        self.verify = verify
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            raise InputError("keep %r is not valid: expected a whole number of at least 1 (or no keep)." % (keep,))
-        self.keep = keep
-        self.download_timeout = check_seconds("download_timeout", download_timeout, MAX_DOWNLOAD_TIMEOUT)
-        if isinstance(max_download_bytes, bool) or not isinstance(max_download_bytes, int) or max_download_bytes < 1:
-            raise InputError("max_download_bytes %r is not valid: expected a whole number of bytes of at least 1."
-                             % (max_download_bytes,))
-        self.max_download_bytes = max_download_bytes
-        self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
-        self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
-        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
-        self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
-        self.min_retention = min_retention
-        if min_retention is not None:
-            parse_duration(min_retention, "min_retention", allow_zero=True)
-        self.max_restore_bytes, self.scratch_dir = restore_bounds(max_restore_bytes, scratch_dir)
-
-
-# -- the API side of one download ----------------------------------------------------------------
-
-def prepare_download(client, backup_uuid, part, wait_timeout, poll_interval, sleep=time.sleep, clock=time.monotonic):
-    """The download URL of one part: POST the download, find its part, poll it until ``ended_at``."""
-    what = "download of part %s of backup %s" % (part["uuid"], backup_uuid)
-    created = client.post(DOWNLOADS, {"backup": backup_uuid, "service_instance_backups": [part["uuid"]], "trigger": "PULL"})
-    if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
-        raise InvalidResponseError("POST %s did not answer with the new download." % DOWNLOADS, path=DOWNLOADS)
-    page = client.get(DOWNLOAD_PARTS, {"backup": created["uuid"], "page_size": 10})
-    results = page.get("results") if isinstance(page, dict) else None
-    if not isinstance(results, list):
-        raise InvalidResponseError("GET %s?backup=%s did not answer with a list." % (DOWNLOAD_PARTS, created["uuid"]),
-                                   path=DOWNLOAD_PARTS)
-    # The filter is re-checked where the items say what they belong to (a server may ignore it).
-    items = [item for item in results if isinstance(item, dict) and isinstance(item.get("uuid"), str)
-             and item.get("backup", created["uuid"]) == created["uuid"]]
-    if len(items) != 1:
-        raise InvalidResponseError("%s: download %s has %d download parts, expected one." % (
-            what, created["uuid"], len(items)), path=DOWNLOAD_PARTS)
-    path = "%s%s/" % (DOWNLOAD_PARTS, quote(items[0]["uuid"], safe=""))
-    try:
-        item = poll_object(client, path, lambda item: bool(item.get("ended_at")), wait_timeout, poll_interval, what,
-                           "download part", sleep=sleep, clock=clock)
-    except WaitTimeout as exc:
-        raise DownloadError("%s; the platform never made the file ready (download %s)." % (exc, created["uuid"])) from None
-    if item.get("errors"):
-        raise DownloadError("%s failed on the platform: %s" % (what, excerpt("; ".join(str(e) for e in item["errors"]), 400)))
-    url = item.get("download_url")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise InvalidResponseError("%s ended without a download_url." % what, path=DOWNLOAD_PARTS)
-    return url
 
 
 # -- the manifest --------------------------------------------------------------------------------
@@ -360,11 +257,7 @@ def _download_part(client, chosen, part, manifest, options, sleep, clock):
             "service_type": part.get("service_type"), "prefix": part.get("prefix")}
     try:
         url = prepare_download(client, entry["uuid"], part, options.wait_timeout, options.poll_interval, sleep, clock)
-        # The size to check against is the one the API gives now that the file is ready (the part may have been
-        # listed before it was final).
-        current = client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, quote(part["uuid"], safe="")))
-        size = current.get("size") if isinstance(current, dict) else None
-        size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+        size = current_size(client, part)
         fetched = fetch_file(url, options.dest, size, options.download_timeout, options.max_download_bytes,
                              client.settings.validate_certs, client.settings.allow_plain_http, what)
     except DownloadError as exc:

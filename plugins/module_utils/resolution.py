@@ -2,17 +2,21 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Which backup, which parts: a backup named by id (it must belong to the environment) or ``latest`` by
-``backup_info``'s rules (backups.py), and the parts of it that ``services`` selects, each usable. Used by
-``backup_download``, ``backup_restore`` and ``backup_copy``; the fleet check hands over what it judged itself
-(``ChosenBackup``). No Ansible imports.
+"""Which backup, which parts, and where a part's file is: a backup named by id (it must belong to the environment)
+or ``latest`` by ``backup_info``'s rules (backups.py), and the parts of it that ``services`` selects, each usable.
+Used by ``backup_download``, ``backup_restore`` and ``backup_copy``; the fleet check hands over what it judged
+itself (``ChosenBackup``). Then, per part, the platform's side of a download (divio-cli's ``app pull``):
+``POST backup-downloads/`` -> ``GET backup-download-service-instances/?backup=<download>`` -> poll that download
+part until ``ended_at`` -> its ``download_url`` (which fetch.py fetches). No Ansible imports.
 """
 
 import datetime
+import time
 from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
+    SERVICE_INSTANCE_BACKUPS,
     Pick,
     ServiceInstances,
     backup_entry,
@@ -21,9 +25,20 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     find_backups,
     split_service,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, NotFoundError, excerpt
+from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    DownloadError,
+    InputError,
+    InvalidResponseError,
+    NotFoundError,
+    WaitTimeout,
+    excerpt,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
+DOWNLOADS = APPS + "backup-downloads/"
+DOWNLOAD_PARTS = APPS + "backup-download-service-instances/"
 _UTC = datetime.timezone.utc
 
 
@@ -88,3 +103,44 @@ def select_parts(entry, services, name):
             if not any(p["uuid"] == part["uuid"] for p in chosen):
                 chosen.append(part)
     return chosen
+
+
+# -- the platform's side of one download ----------------------------------------------------------------
+
+def prepare_download(client, backup_uuid, part, wait_timeout, poll_interval, sleep=time.sleep, clock=time.monotonic):
+    """The download URL of one part: POST the download, find its part, poll it until ``ended_at``."""
+    what = "download of part %s of backup %s" % (part["uuid"], backup_uuid)
+    created = client.post(DOWNLOADS, {"backup": backup_uuid, "service_instance_backups": [part["uuid"]], "trigger": "PULL"})
+    if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
+        raise InvalidResponseError("POST %s did not answer with the new download." % DOWNLOADS, path=DOWNLOADS)
+    page = client.get(DOWNLOAD_PARTS, {"backup": created["uuid"], "page_size": 10})
+    results = page.get("results") if isinstance(page, dict) else None
+    if not isinstance(results, list):
+        raise InvalidResponseError("GET %s?backup=%s did not answer with a list." % (DOWNLOAD_PARTS, created["uuid"]),
+                                   path=DOWNLOAD_PARTS)
+    # The filter is re-checked where the items say what they belong to (a server may ignore it).
+    items = [item for item in results if isinstance(item, dict) and isinstance(item.get("uuid"), str)
+             and item.get("backup", created["uuid"]) == created["uuid"]]
+    if len(items) != 1:
+        raise InvalidResponseError("%s: download %s has %d download parts, expected one." % (
+            what, created["uuid"], len(items)), path=DOWNLOAD_PARTS)
+    path = "%s%s/" % (DOWNLOAD_PARTS, quote(items[0]["uuid"], safe=""))
+    try:
+        item = poll_object(client, path, lambda item: bool(item.get("ended_at")), wait_timeout, poll_interval, what,
+                           "download part", sleep=sleep, clock=clock)
+    except WaitTimeout as exc:
+        raise DownloadError("%s; the platform never made the file ready (download %s)." % (exc, created["uuid"])) from None
+    if item.get("errors"):
+        raise DownloadError("%s failed on the platform: %s" % (what, excerpt("; ".join(str(e) for e in item["errors"]), 400)))
+    url = item.get("download_url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise InvalidResponseError("%s ended without a download_url." % what, path=DOWNLOAD_PARTS)
+    return url
+
+
+def current_size(client, part):
+    """The part's size as the API gives it now that its file is ready (the part may have been listed before it was
+    final): the size to check the download against; None when the API gives none."""
+    current = client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, quote(part["uuid"], safe="")))
+    size = current.get("size") if isinstance(current, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None

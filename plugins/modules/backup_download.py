@@ -304,18 +304,15 @@ removed_leftovers:
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,
-    DEFAULT_VERIFY_TIMEOUT,
     DownloadOptions,
-    describe_problems,
-    download_backup,
-    failure,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
-from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS
+from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS, DEFAULT_VERIFY_TIMEOUT
 
 
 class BackupDownload(DivioModule):

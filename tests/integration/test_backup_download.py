@@ -15,7 +15,8 @@ import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, DownloadOptions, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, InputError, NotFoundError
 from ansible_collections.divio.cloud.plugins.module_utils.space import check_free_space
 
