@@ -2,7 +2,9 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""``verify: restore``: restore a database dump into a throwaway PostgreSQL server, then count what arrived.
+"""``verify: restore``: restore a database dump into a throwaway PostgreSQL server, then count what arrived. Also
+where PostgreSQL's programs are found (``postgres_tool``, ``tool_version``). Reached through verify.py only; imports
+only the ground floor (errors, leftovers, space).
 
 A backup is untrusted data: whoever could write SQL objects into the application's database wrote part of it.
 So the restore must never run what the dump holds, nor touch what is not its own:

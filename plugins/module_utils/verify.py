@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Proving a downloaded backup file: read every byte with its format's own reader (``verify: read``), or
-restore a database dump into a throwaway PostgreSQL (``verify: restore``, scratch.py).
+restore a database dump into a throwaway PostgreSQL (``verify: restore``, scratch.py). ``verify_file`` is the one
+way into both proofs for the rest of the house.
 
 Two outcomes that must never be confused:
 - the file is broken: ``VerificationFailed`` - a verdict on the backup;
