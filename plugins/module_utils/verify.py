@@ -33,11 +33,12 @@ import datetime
 import gzip
 import os
 import re
-import subprocess
 import time
 import zlib
 
+from ansible_collections.divio.cloud.plugins.module_utils import processes
 from ansible_collections.divio.cloud.plugins.module_utils.backups import parse_timestamp
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InputError,
     VerificationFailed,
@@ -168,12 +169,8 @@ def _part_window(part):
 
 def _run(command, timeout, what):
     try:
-        # Not AnsibleModule.run_command (the ansible-bad-function check of ansible-test 2.21): no Ansible imports
-        # here, and it cannot bound a step in time.
-        # pylint: disable-next=ansible-bad-function
-        return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                              check=False, env=dict(os.environ, LC_ALL="C", LANG="C"))
-    except subprocess.TimeoutExpired:
+        return processes.run(command, Deadline(timeout), env=dict(os.environ, LC_ALL="C", LANG="C"))
+    except processes.TimeoutExpired:
         raise VerificationUnavailable("could not verify: %s did not finish within verify_timeout (%g s); no verdict." % (
             what, timeout)) from None
     except OSError as exc:
@@ -276,13 +273,13 @@ class _Stream:
 
     def __init__(self, handle, limits, size):
         self.handle, self.limits = handle, limits
-        self.deadline = time.monotonic() + limits.timeout
+        self.deadline = Deadline(limits.timeout)
         self.bound, self.bound_name = limits.expanded_bound(size)
         self.buffer, self.position = b"", 0
         self.offset = self.pulled = self.members = 0
 
     def _pull(self, count):
-        if time.monotonic() > self.deadline:
+        if self.deadline.passed():
             raise self.stop("it did not finish within verify_timeout (%g s)" % self.limits.timeout)
         try:
             data = self.handle.read(count)
@@ -520,11 +517,12 @@ def verify_file(path, fmt, part, level, timeout, limits=None, scratch_dir=None, 
     started = time.monotonic()
     if level == "none":
         return {"level": "none", "best_level": "none", "checks": [], "reason": None}
+    deadline = Deadline(timeout)
     checks, details = verify_read(path, fmt, part, limits)
     best = "read"
     restorable = fmt == "pg_custom" or (fmt == "sql" and "pg_dump" in " ".join(checks))
     if level == "restore" and restorable:
-        left = timeout - (time.monotonic() - started)
+        left = deadline.remaining()
         if left <= 0:
             raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
                                           "verdict." % timeout)
