@@ -9,7 +9,7 @@ moto, reached through AWS_ENDPOINT_URL_S3; az-sas-v1: Azurite), each side runs i
 peak RSS printed is that process's alone:
 
 - ours: the collection's own path, as the backup_copy module runs it - ``fetch.fetch_file`` (streamed, sha256),
-  ``downloads.verify_file`` (``verify: read``, its own column), ``uploads.send_file`` (the handler, hashing the
+  ``verify.verify_file`` (``verify: read``, its own column), ``uploads.send_file`` (the handler, hashing the
   bytes it sends);
 - baseline: a plain streamed ``requests`` download to a file, then a plain upload of it with the same library
   divio-cli uses (``requests.put(data=file)``, boto3 ``upload_file``, ``upload_blob(max_concurrency=10)``).
