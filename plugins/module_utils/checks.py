@@ -31,13 +31,15 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     scan_candidates,
     split_service,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
-    DownloadOptions,
+    FailedVerification,
     Manifest,
     download_backup,
     recorded_verdicts,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import ChosenBackup
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
 from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_VERIFY_TIMEOUT, ReadLimits
 
@@ -276,11 +278,12 @@ def _verify(client, todo, directory, database_parts, verify_timeout):
             options = DownloadOptions(directory, backup=uuid, services=[c["service"] for c in checks], verify="read",
                                       verify_timeout=verify_timeout)
             # What the check read already: the backup is not looked up again (the parts are the ones it counted).
-            resolved = (dict(uuid=record["application"], slug=record["application_slug"]),
-                        dict(uuid=record["environment"], slug=record["environment_slug"]),
-                        dict(uuid=uuid, taken_at=check["taken_at"], dated_by=check["dated_by"]), parts) if parts else None
+            chosen = ChosenBackup(dict(uuid=record["application"], slug=record["application_slug"]),
+                                  dict(uuid=record["environment"], slug=record["environment_slug"]),
+                                  dict(uuid=uuid, taken_at=check["taken_at"], dated_by=check["dated_by"]),
+                                  parts) if parts else None
             results.append(download_backup(client, record["application"], record["environment_slug"], options,
-                                           manifest=manifest, keep_files=False, resolved=resolved))
+                                           manifest=manifest, keep_files=False, chosen=chosen))
         return results
 
     for record, (results, error) in zip(todo, client.map(verify_one, todo, return_errors=True)):
@@ -295,15 +298,15 @@ def _apply_verification(record, results):
     files = [f for result in results for f in result["files"]]
     fields = ("part", "service_type", "prefix", "format", "size", "sha256", "verified", "verification")
     record["verification"] = [dict((k, f.get(k)) for k in fields) for f in files]
-    problems = [(kind, message, result["backup"]["uuid"]) for result in results for kind, message in result["problems"]]
-    failed = [p for p in problems if p[0] == "verification_failed"]
+    problems = [(problem, result["backup"]["uuid"]) for result in results for problem in result["problems"]]
+    failed = [(problem, uuid) for problem, uuid in problems if isinstance(problem, FailedVerification)]
     if failed:
         record["verified"] = False
-        for _kind, message, uuid in failed:
-            _fail(record, UNVERIFIED, "backup %s failed verification: %s" % (uuid, message))
+        for problem, uuid in failed:
+            _fail(record, UNVERIFIED, "backup %s failed verification: %s" % (uuid, problem.message))
     elif problems:
-        _kind, message, uuid = problems[0]
-        record["error"] = "backup %s could not be verified: %s" % (uuid, message)
+        problem, uuid = problems[0]
+        record["error"] = "backup %s could not be verified: %s" % (uuid, problem.message)
         _fail(record, ERROR, "error: " + record["error"])
     elif files:
         record["verified"] = True

@@ -24,24 +24,20 @@ import tempfile
 import time
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,
     DEFAULT_SERVICES,
     DownloadOptions,
-    describe_problems,
-    download_backup,
-    resolve_backup,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
-    DownloadError,
     InputError,
     UploadError,
-    VerificationFailed,
-    VerificationUnavailable,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
 from ansible_collections.divio.cloud.plugins.module_utils.uploads import (
     DEFAULT_UPLOAD_TIMEOUT,
@@ -144,22 +140,18 @@ def resolve_copy(client, application, environment, options):
         raise InputError("the target %s is the source environment; a copy needs another environment. Nothing was sent."
                          % target.name)
     guard_target(target, options.confirm, options.allow_live, what="copy")
-    app, env, entry, parts = resolve_backup(client, source.app["uuid"], source.env["slug"], options.download.backup,
-                                            options.download.services, options.download.min_retention)
-    source.resolved = (app, env, entry, parts)
-    return source, target, entry, map_parts(source, target, parts, options.prefix_map)
+    source.chosen = resolve_backup(client, source.app["uuid"], source.env["slug"], options.download.backup,
+                                   options.download.services, options.download.min_retention)
+    return source, target, source.chosen.backup, map_parts(source, target, source.chosen.parts, options.prefix_map)
 
 
 def download_source(client, source, options, work, sleep, clock):
     """The source parts, downloaded into ``work`` and verified: ``{part uuid: file entry}``; raises when any part
     failed, before anything was uploaded."""
     options.download.dest = work
-    result = download_backup(client, None, None, options.download, sleep=sleep, clock=clock, resolved=source.resolved)
+    result = download_backup(client, None, None, options.download, sleep=sleep, clock=clock, chosen=source.chosen)
     if result["problems"]:
-        kinds = set(kind for kind, _message in result["problems"])
-        error = VerificationFailed if "verification_failed" in kinds else (
-            VerificationUnavailable if "verification_unavailable" in kinds else DownloadError)
-        raise error("%s. Nothing was uploaded, backed up or restored." % describe_problems(
+        raise failure(result["problems"])("%s. Nothing was uploaded, backed up or restored." % describe_problems(
             result["backup"]["uuid"], source.name, result["problems"]))
     return dict((item["part"], item) for item in result["files"])
 

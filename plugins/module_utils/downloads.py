@@ -4,11 +4,11 @@
 
 """Downloading a backup's files and proving them: what the ``backup_download`` module does.
 
-The flow is divio-cli's (``app pull db`` / ``pull media``), one download per part:
-``POST backup-downloads/`` -> ``GET backup-download-service-instances/?backup=<download>`` -> poll that
-download part until ``ended_at`` (``errors`` fail it) -> fetch its ``download_url`` (fetch.py). Then the file
-is verified (verify.py, scratch.py) while it still has its temporary name, and only a file that passed (or
+The flow is divio-cli's (``app pull db`` / ``pull media``), one download per part: the backup and its parts are
+chosen and each part's ``download_url`` obtained from the platform (resolution.py), the file fetched (fetch.py).
+Then the file is verified (verify.py) while it still has its temporary name, and only a file that passed (or
 was not to be verified) is renamed into place: ``<application>-<environment>-<backup>-<TYPE>-<PREFIX>.<ext>``.
+A part that did not pass is a ``PartProblem`` in the result. The options: download_options.py.
 
 ``dest`` holds a manifest, ``.divio-downloads.json``: per part its file, size, sha256 and verification. A part
 whose file is there, unchanged (size and sha256) and verified at the level asked for is not downloaded
@@ -25,202 +25,22 @@ import os
 import re
 import threading
 import time
-from urllib.parse import quote
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import (
-    BACKUPS,
-    DEFAULT_MIN_RETENTION,
-    SERVICE_INSTANCE_BACKUPS,
-    Pick,
-    ServiceInstances,
-    backup_entry,
-    date_backup,
-    fetch_parts,
-    find_backups,
-    parse_duration,
-    parse_services,
-    split_service,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DownloadError,
-    InputError,
-    InvalidResponseError,
-    NotFoundError,
     VerificationFailed,
     VerificationUnavailable,
-    WaitTimeout,
     excerpt,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file, remove_leftover_parts
 from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly, write_atomically
-from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
-from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
-from ansible_collections.divio.cloud.plugins.module_utils.verify import (
-    DEFAULT_MAX_MEMBERS,
-    DEFAULT_VERIFY_TIMEOUT,
-    EXTENSIONS,
-    LEVELS,
-    ReadLimits,
-    sniff,
-    verify_read,
-)
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import current_size, prepare_download, resolve_backup
+from ansible_collections.divio.cloud.plugins.module_utils.verify import EXTENSIONS, LEVELS, sniff, verify_file
 
-DOWNLOADS = APPS + "backup-downloads/"
-DOWNLOAD_PARTS = APPS + "backup-download-service-instances/"
 MANIFEST = ".divio-downloads.json"
 MANIFEST_VERSION = 1
-DEFAULT_SERVICES = ("DATABASE",)
-DEFAULT_DOWNLOAD_TIMEOUT = 3600
-MAX_DOWNLOAD_TIMEOUT = 7 * 86400
-DEFAULT_MAX_DOWNLOAD_BYTES = 200 * 1024 ** 3
-DEFAULT_RESTORE_TIMEOUT = 3600
 _UTC = datetime.timezone.utc
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-# -- options ------------------------------------------------------------------------------------
-
-class DownloadOptions:
-    """Every option of a download task, checked before the first request (``InputError`` naming the value)."""
-
-    def __init__(self, dest, backup="latest", services=DEFAULT_SERVICES, verify="read", keep=None,
-                 download_timeout=DEFAULT_DOWNLOAD_TIMEOUT, max_download_bytes=DEFAULT_MAX_DOWNLOAD_BYTES,
-                 restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=1800, poll_interval=2,
-                 min_retention=DEFAULT_MIN_RETENTION, verify_timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None,
-                 max_members=DEFAULT_MAX_MEMBERS, max_restore_bytes=None, scratch_dir=None):
-        if not isinstance(dest, str) or not dest.strip():
-            raise InputError("dest %r is not valid: expected the path of a directory." % (dest,))
-        self.dest = os.path.abspath(os.path.expanduser(dest))
-        if not os.path.isdir(self.dest):
-            raise InputError("dest %r is not a directory (create it first, e.g. with ansible.builtin.file)." % dest)
-        if not os.access(self.dest, os.W_OK | os.X_OK):
-            raise InputError("dest %r is not writable by the user running the task." % dest)
-        if not isinstance(backup, str) or not backup.strip():
-            raise InputError("backup %r is not valid: expected a backup id or 'latest'." % (backup,))
-        self.backup = backup.strip()
-        self.services = parse_services(list(services) if services is not None else list(DEFAULT_SERVICES))
-        if verify not in LEVELS:
-            raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(LEVELS)))
-        self.verify = verify
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            raise InputError("keep %r is not valid: expected a whole number of at least 1 (or no keep)." % (keep,))
-        self.keep = keep
-        self.download_timeout = check_seconds("download_timeout", download_timeout, MAX_DOWNLOAD_TIMEOUT)
-        if isinstance(max_download_bytes, bool) or not isinstance(max_download_bytes, int) or max_download_bytes < 1:
-            raise InputError("max_download_bytes %r is not valid: expected a whole number of bytes of at least 1."
-                             % (max_download_bytes,))
-        self.max_download_bytes = max_download_bytes
-        self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
-        self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
-        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
-        self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
-        self.min_retention = min_retention
-        if min_retention is not None:
-            parse_duration(min_retention, "min_retention", allow_zero=True)
-        self.max_restore_bytes, self.scratch_dir = _restore_bounds(max_restore_bytes, scratch_dir)
-
-
-def _restore_bounds(max_restore_bytes, scratch_dir):
-    """``verify: restore``'s ``(max_restore_bytes or None, scratch_dir or None)``, checked."""
-    if max_restore_bytes is not None and (isinstance(max_restore_bytes, bool) or not isinstance(max_restore_bytes, int)
-                                          or max_restore_bytes < 1):
-        raise InputError("max_restore_bytes %r is not valid: expected a whole number of bytes of at least 1 (or none: %d "
-                         "times the dump's size, at least %s)." % (max_restore_bytes, RESTORE_BYTES_PER_DUMP_BYTE,
-                                                                   show_bytes(MIN_RESTORE_BYTES)))
-    if scratch_dir is None:
-        return max_restore_bytes, None
-    if not isinstance(scratch_dir, str) or not scratch_dir.strip():
-        raise InputError("scratch_dir %r is not valid: expected the path of a directory." % (scratch_dir,))
-    path = os.path.abspath(os.path.expanduser(scratch_dir))
-    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-        raise InputError("scratch_dir %r is not a directory the user running the task can write to." % scratch_dir)
-    return max_restore_bytes, path
-
-
-# -- which backup, which parts -------------------------------------------------------------------
-
-def resolve_backup(client, application, environment, backup, services, min_retention):
-    """``(application, environment, backup entry, [part entries])``: the backup (``latest`` by backup_info's
-    rules, or an id that must belong to this environment) and its parts that ``services`` selects."""
-    app = get_application(client, application)
-    env = get_environment(client, app, environment)
-    name = "%s/%s" % (app.get("slug"), env.get("slug"))
-    if backup == "latest":
-        entry = find_backups(client, app["uuid"], environment=env["slug"], services=list(services) or None,
-                             min_retention=min_retention)[0]
-        if entry["uuid"] is None:
-            raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."
-                                % (name, " holding " + ", ".join(services) if services else "", min_retention))
-    else:
-        found = get_by_id(client, BACKUPS, backup)
-        if not isinstance(found, dict) or found.get("uuid") != backup:
-            raise NotFoundError("backup %r not found (%s%s/)." % (backup, BACKUPS, quote(backup, safe="")))
-        if found.get("environment") != env["uuid"]:
-            raise InputError("backup %s belongs to another environment (%s), not to %s (%s); refused." % (
-                backup, found.get("environment"), name, env["uuid"]))
-        parts = fetch_parts(client, found)
-        instances = ServiceInstances(client, env["uuid"])
-        taken_at, dated_by, _undated = date_backup(found, parts)
-        now = datetime.datetime.now(_UTC)
-        entry = backup_entry(app, env, Pick(found, parts, parts, taken_at, dated_by), instances, now, None)
-    return app, env, entry, select_parts(entry, services, name)
-
-
-def select_parts(entry, services, name):
-    """The parts of a backup entry that ``services`` names, each usable; ``InputError`` otherwise."""
-    chosen = []
-    parts = entry["service_instance_backups"]
-    for service in services:
-        kind, prefix = split_service(service)
-        matches = [p for p in parts if p.get("service_type") == kind and
-                   (prefix is None or str(p.get("prefix") or "").upper() == prefix.upper())]
-        if not matches:
-            held = ", ".join("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts) or "nothing"
-            raise InputError("backup %s of %s holds no %s part; it holds: %s." % (entry["uuid"], name, service, held))
-        for part in matches:
-            if part.get("errors") or not part.get("ended_at"):
-                problem = "; ".join(str(e) for e in part.get("errors") or []) or "it has not ended"
-                raise InputError("backup %s of %s: its %s:%s part cannot be downloaded: %s." % (
-                    entry["uuid"], name, part.get("service_type"), part.get("prefix"), excerpt(problem, 300)))
-            if not any(p["uuid"] == part["uuid"] for p in chosen):
-                chosen.append(part)
-    return chosen
-
-
-# -- the API side of one download ----------------------------------------------------------------
-
-def prepare_download(client, backup_uuid, part, wait_timeout, poll_interval, sleep=time.sleep, clock=time.monotonic):
-    """The download URL of one part: POST the download, find its part, poll it until ``ended_at``."""
-    what = "download of part %s of backup %s" % (part["uuid"], backup_uuid)
-    created = client.post(DOWNLOADS, {"backup": backup_uuid, "service_instance_backups": [part["uuid"]], "trigger": "PULL"})
-    if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
-        raise InvalidResponseError("POST %s did not answer with the new download." % DOWNLOADS, path=DOWNLOADS)
-    page = client.get(DOWNLOAD_PARTS, {"backup": created["uuid"], "page_size": 10})
-    results = page.get("results") if isinstance(page, dict) else None
-    if not isinstance(results, list):
-        raise InvalidResponseError("GET %s?backup=%s did not answer with a list." % (DOWNLOAD_PARTS, created["uuid"]),
-                                   path=DOWNLOAD_PARTS)
-    # The filter is re-checked where the items say what they belong to (a server may ignore it).
-    items = [item for item in results if isinstance(item, dict) and isinstance(item.get("uuid"), str)
-             and item.get("backup", created["uuid"]) == created["uuid"]]
-    if len(items) != 1:
-        raise InvalidResponseError("%s: download %s has %d download parts, expected one." % (
-            what, created["uuid"], len(items)), path=DOWNLOAD_PARTS)
-    path = "%s%s/" % (DOWNLOAD_PARTS, quote(items[0]["uuid"], safe=""))
-    try:
-        item = poll_object(client, path, lambda item: bool(item.get("ended_at")), wait_timeout, poll_interval, what,
-                           "download part", sleep=sleep, clock=clock)
-    except WaitTimeout as exc:
-        raise DownloadError("%s; the platform never made the file ready (download %s)." % (exc, created["uuid"])) from None
-    if item.get("errors"):
-        raise DownloadError("%s failed on the platform: %s" % (what, excerpt("; ".join(str(e) for e in item["errors"]), 400)))
-    url = item.get("download_url")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise InvalidResponseError("%s ended without a download_url." % what, path=DOWNLOAD_PARTS)
-    return url
 
 
 # -- the manifest --------------------------------------------------------------------------------
@@ -305,68 +125,82 @@ def still_there(manifest, record):
     return os.path.getsize(path) == record.get("size") and sha256_of(path) == record.get("sha256")
 
 
-# -- verifying -----------------------------------------------------------------------------------
+# -- verdicts ------------------------------------------------------------------------------------
 
-def verify_file(path, fmt, part, level, timeout, limits=None, scratch_dir=None, max_restore_bytes=None):
-    """A ``verification`` dict for one file, or raises ``VerificationFailed`` / ``VerificationUnavailable``.
-    ``timeout``: restore_timeout (the whole of ``restore``); ``limits``: the read's ``ReadLimits``; ``scratch_dir``,
-    ``max_restore_bytes``: where ``verify: restore``'s scratch server lives, and the most disk it may take (None: the
-    temp directory; scratch.default_max_bytes)."""
-    started = time.monotonic()
-    if level == "none":
-        return {"level": "none", "best_level": "none", "checks": [], "reason": None}
-    deadline = Deadline(timeout)
-    checks, details = verify_read(path, fmt, part, limits)
-    best = "read"
-    restorable = fmt == "pg_custom" or (fmt == "sql" and "pg_dump" in " ".join(checks))
-    if level == "restore" and restorable:
-        from ansible_collections.divio.cloud.plugins.module_utils.scratch import restore_into_scratch
+class PartProblem:
+    """A part that did not pass, as ``download_backup`` reports it: the class says how, ``message`` says why (it starts
+    with the part's ``TYPE:PREFIX``); ``error`` is the exception a task that got it fails with. It unpacks as
+    ``(kind, message)``, ``kind`` the outcome's name (``verification_failed``, ...)."""
 
-        left = deadline.remaining()
-        if left <= 0:
-            raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
-                                          "verdict." % timeout)
-        restored = restore_into_scratch(path, fmt, left, base=scratch_dir, max_bytes=max_restore_bytes)
-        checks.append(restored.pop("check"))
-        details.update(restored)
-        best = "restore"
-    elif level == "restore":
-        details["note"] = "a %s part cannot be restored into PostgreSQL; it was verified by reading it" % fmt
-    verification = {"level": best, "best_level": "restore" if restorable else "read", "checks": checks, "reason": None}
-    verification.update(details)
-    verification["seconds"] = round(time.monotonic() - started, 3)
-    return verification
+    kind = error = None
+
+    def __init__(self, part, reason):
+        self.message = "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), reason)
+
+    def __iter__(self):
+        return iter((self.kind, self.message))
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.message)
+
+
+class FailedVerification(PartProblem):
+    """The file was found broken: a verdict on the backup (and one the manifest holds stands)."""
+
+    kind, error = "verification_failed", VerificationFailed
+
+
+class UncheckedVerification(PartProblem):
+    """The file could not be verified here (a bound reached, a program missing): no verdict."""
+
+    kind, error = "verification_unavailable", VerificationUnavailable
+
+
+class FailedDownload(PartProblem):
+    """The file did not arrive (the platform, the object storage, the disk)."""
+
+    kind, error = "download_failed", DownloadError
+
+
+PROBLEMS = (FailedVerification, UncheckedVerification, FailedDownload)  # worst first
+
+
+def failure(problems):
+    """The exception a task that got ``problems`` (not empty) fails with: the worst problem's."""
+    return next(kind.error for kind in PROBLEMS if any(isinstance(problem, kind) for problem in problems))
+
+
+def describe_problems(entry_uuid, name, problems):
+    """One message for the parts that failed, verdicts first."""
+    return "backup %s of %s: %s" % (entry_uuid, name, " | ".join(problem.message for problem in problems))
 
 
 # -- the task -------------------------------------------------------------------------------------
 
 def download_backup(client, application, environment, options, check_mode=False, sleep=time.sleep, clock=time.monotonic,
-                    manifest=None, keep_files=True, resolved=None):
+                    manifest=None, keep_files=True, chosen=None):
     """Download (and verify) the parts of one backup into ``options.dest``.
 
     Returns ``{"changed", "backup", "files", "newest_good", "removed_leftovers", "warnings", "problems"}``: ``files``
     one entry per part, ``newest_good`` per service the newest good copy ``dest`` holds (see the module's RETURN),
-    ``problems`` one ``(kind, message)`` per part that failed - ``verification_failed``, ``verification_unavailable``
-    or ``download_failed`` - for the caller to fail the task with. Errors before any download (bad input, no backup,
-    API errors) are raised.
+    ``problems`` one ``PartProblem`` per part that failed (``FailedVerification``, ``UncheckedVerification``,
+    ``FailedDownload``) for the caller to fail the task with (``failure``). Errors before any download (bad input, no
+    backup, API errors) are raised.
 
     ``manifest``: a ``Manifest`` shared by concurrent calls (default: ``dest``'s, read now). ``keep_files=False``
     (the backup check's verify step): each file is removed once verified, and a verdict the manifest holds for a
-    part - passed or failed - is not made again. ``resolved``: ``(application, environment, backup entry, parts)``
-    as ``resolve_backup`` returns them, when the caller holds them already (the backup check judged the backup), so
-    they are not read again."""
-    app, env, entry, parts = resolved or resolve_backup(client, application, environment, options.backup,
-                                                        options.services, options.min_retention)
+    part - passed or failed - is not made again. ``chosen``: the ``ChosenBackup`` (resolution.py) and its parts when
+    the caller holds them already (the backup check judged the backup), so they are not read again."""
+    chosen = chosen or resolve_backup(client, application, environment, options.backup, options.services,
+                                      options.min_retention)
     manifest = manifest or Manifest(options.dest)
     warnings = [manifest.warning] if manifest.warning else []
     removed_leftovers = []
     if not check_mode:
         removed_leftovers, swept = remove_leftover_parts(options.dest)
         warnings.extend(swept)
-    backup = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
-                                                    "ended_at", "trigger", "notes", "scheduled_for_deletion_at"))
     files, problems, changed = [], [], bool(removed_leftovers)
-    for part in parts:
+    for part in chosen.parts:
         record = manifest.parts.get(part["uuid"])
         if record is not None and (still_there(manifest, record) and reached(record, options.verify) or
                                    not keep_files and _verdict_reached(record, options.verify)):
@@ -378,33 +212,44 @@ def download_backup(client, application, environment, options, check_mode=False,
                           "path": None, "size": part.get("size"), "sha256": None, "format": None, "verified": None,
                           "verification": None, "changed": True})
             continue
-        try:
-            record = _download_part(client, app, env, entry, part, manifest, options, sleep, clock)
-        except VerificationFailed as exc:
-            problems.append(("verification_failed", "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), exc)))
-            record = exc.details.get("record")
-        except (VerificationUnavailable, DownloadError) as exc:
-            kind = "verification_unavailable" if isinstance(exc, VerificationUnavailable) else "download_failed"
-            problems.append((kind, "%s:%s: %s" % (part.get("service_type"), part.get("prefix"), exc)))
-            record = exc.details.get("record")
+        record = _try_part(client, chosen, part, manifest, options, sleep, clock, problems)
         if record is not None:
             if not keep_files and record.get("file"):
                 remove_quietly(manifest.file_path(record))
                 record["file"] = None
             files.append(_file_result(manifest, record, changed=True))
-    if not check_mode:
-        # Only a run whose every part is here and passed may prune: a failed one keeps every older copy.
-        if options.keep is not None and not problems and all_good(manifest, parts, options.verify) and \
-                _prune(manifest, env, [p["uuid"] for p in parts], options.keep):
-            changed = True
-        if changed:
-            manifest.save()
+    changed = changed if check_mode else _finish(manifest, chosen, options, problems, changed)
+    backup = dict((key, chosen.backup.get(key)) for key in ("uuid", "taken_at", "dated_by", "created_at", "started_at",
+                                                            "ended_at", "trigger", "notes", "scheduled_for_deletion_at"))
     return {"changed": changed, "backup": backup, "files": files, "warnings": warnings, "problems": problems,
-            "newest_good": newest_good(manifest, env, parts, options.verify), "removed_leftovers": removed_leftovers,
-            "application": app, "environment": env}
+            "newest_good": newest_good(manifest, chosen.environment, chosen.parts, options.verify),
+            "removed_leftovers": removed_leftovers, "application": chosen.application, "environment": chosen.environment}
 
 
-def _download_part(client, app, env, entry, part, manifest, options, sleep, clock):
+def _try_part(client, chosen, part, manifest, options, sleep, clock, problems):
+    """The part downloaded and verified: its record. A part that did not pass adds its ``PartProblem`` to
+    ``problems``; its record, if it has one, is returned all the same."""
+    try:
+        return _download_part(client, chosen, part, manifest, options, sleep, clock)
+    except (VerificationFailed, VerificationUnavailable, DownloadError) as exc:
+        problems.append(next(kind for kind in PROBLEMS if isinstance(exc, kind.error))(part, exc))
+        return exc.details.get("record")
+
+
+def _finish(manifest, chosen, options, problems, changed):
+    """Prune and save; whether anything changed. Only a run whose every part is here and passed may prune: a failed
+    one keeps every older copy."""
+    parts = chosen.parts
+    if options.keep is not None and not problems and all_good(manifest, parts, options.verify) and \
+            _prune(manifest, chosen.environment, [p["uuid"] for p in parts], options.keep):
+        changed = True
+    if changed:
+        manifest.save()
+    return changed
+
+
+def _download_part(client, chosen, part, manifest, options, sleep, clock):
+    app, env, entry = chosen.application, chosen.environment, chosen.backup
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     what = "backup %s of %s, %s:%s part" % (entry["uuid"], name, part.get("service_type"), part.get("prefix"))
     base = {"application": app.get("slug"), "environment": env.get("slug"), "environment_uuid": env["uuid"],
@@ -412,11 +257,7 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
             "service_type": part.get("service_type"), "prefix": part.get("prefix")}
     try:
         url = prepare_download(client, entry["uuid"], part, options.wait_timeout, options.poll_interval, sleep, clock)
-        # The size to check against is the one the API gives now that the file is ready (the part may have been
-        # listed before it was final).
-        current = client.get("%s%s/" % (SERVICE_INSTANCE_BACKUPS, quote(part["uuid"], safe="")))
-        size = current.get("size") if isinstance(current, dict) else None
-        size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+        size = current_size(client, part)
         fetched = fetch_file(url, options.dest, size, options.download_timeout, options.max_download_bytes,
                              client.settings.validate_certs, client.settings.allow_plain_http, what)
     except DownloadError as exc:
@@ -456,9 +297,8 @@ def _download_part(client, app, env, entry, part, manifest, options, sleep, cloc
 def _add_recorded(manifest, part, record, files, problems):
     """Report a part as the manifest holds it: its file entry, and a failed verdict (which stands) as a problem."""
     if record.get("verified") is False:
-        problems.append(("verification_failed", "%s:%s: %s (verified %s)" % (
-            part.get("service_type"), part.get("prefix"), (record.get("verification") or {}).get("reason"),
-            record.get("verified_at"))))
+        problems.append(FailedVerification(part, "%s (verified %s)" % (
+            (record.get("verification") or {}).get("reason"), record.get("verified_at"))))
     files.append(_file_result(manifest, record, changed=False))
 
 
@@ -540,8 +380,3 @@ def _prune(manifest, env, current, keep):
 
 def _now():
     return datetime.datetime.now(_UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def describe_problems(entry_uuid, name, problems):
-    """One message for the parts that failed, verdicts first."""
-    return "backup %s of %s: %s" % (entry_uuid, name, " | ".join(message for _kind, message in problems))

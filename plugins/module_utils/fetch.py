@@ -19,9 +19,7 @@ imports.
 import hashlib
 import os
 import re
-import shutil
 import tempfile
-import threading
 from urllib.parse import urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils import http_rules, leftovers, transport
@@ -29,6 +27,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGE
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
 from ansible_collections.divio.cloud.plugins.module_utils.files import remove_quietly
+from ansible_collections.divio.cloud.plugins.module_utils.space import SpaceReservation
 
 try:
     import requests
@@ -36,8 +35,6 @@ except ImportError:  # the module reports the missing library before it gets her
     requests = None
 
 CHUNK_BYTES = 1024 * 1024
-# Room left on the file system after a download, for the manifest and whatever else runs there.
-FREE_SPACE_MARGIN = 64 * 1024 * 1024
 TEMP_PREFIX = ".divio-download-"
 TEMP_SUFFIX = ".part"
 # <prefix><pid>-<start time>-<boot>-<mkstemp's random part>.part, as fetch_file names its temporary file.
@@ -68,51 +65,6 @@ class Fetched:
 
     def discard(self):
         remove_quietly(self.temp_path)
-
-
-def check_free_space(directory, needed, what, held=0):
-    """``DownloadError`` when ``directory`` has less than ``needed`` bytes (plus a margin, plus ``held``: what
-    other downloads in progress there still need) free."""
-    free = shutil.disk_usage(directory).free
-    if needed is not None and free < needed + held + FREE_SPACE_MARGIN:
-        raise DownloadError("%s: %s has %d bytes free; the file needs %d bytes plus a margin of %d%s. Nothing was "
-                            "downloaded; free space or choose another dest."
-                            % (what, directory, free, needed, FREE_SPACE_MARGIN,
-                               ", and other downloads in progress there hold %d" % held if held else ""))
-
-
-class SpaceReservation:
-    """The disk space a download needs, held from its start to its end, so downloads running at once (the backup
-    check verifies several backups concurrently) cannot each see the same free space and together fill the disk.
-
-    Held per file system in this process; counted whole until the download ends (a file half written is counted
-    twice, which errs on the side of refusing)."""
-
-    _held = {}  # device -> bytes
-    _lock = threading.Lock()
-
-    def __init__(self, directory, what):
-        self.directory, self.what = directory, what
-        self.device = os.stat(directory).st_dev
-        self.size = 0
-
-    def hold(self, needed):
-        """Check that ``needed`` more bytes fit beside what every download in progress holds, and hold them."""
-        if needed is None:
-            return
-        with self._lock:
-            check_free_space(self.directory, needed, self.what, held=self._held.get(self.device, 0))
-            self._held[self.device] = self._held.get(self.device, 0) + needed
-            self.size += needed
-
-    def release(self):
-        with self._lock:
-            left = self._held.get(self.device, 0) - self.size
-            if left > 0:
-                self._held[self.device] = left
-            else:
-                self._held.pop(self.device, None)
-            self.size = 0
 
 
 def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs=True, allow_plain_http=False,

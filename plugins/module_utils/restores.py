@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, parse_services
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import resolve_backup, select_parts
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
     InputError,
@@ -26,6 +25,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     WaitTimeout,
     excerpt,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup, select_parts
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
@@ -51,28 +51,42 @@ def restore_backup(client, application, environment, backup, confirm, services=N
         raise InputError("notes %r is not valid: expected a string." % (notes,))
 
     # Without services: every part of the backup (``latest``: the latest good backup, all parts successful).
-    app, env, entry, _unused = resolve_backup(client, application, environment, backup, services or (), min_retention)
-    name = "%s/%s" % (app.get("slug"), env.get("slug"))
-    if confirm != name:
+    chosen = resolve_backup(client, application, environment, backup, services or (), min_retention)
+    if confirm != chosen.name:
         raise InputError("confirm %r does not name the environment to restore into: expected %r. Nothing was sent."
-                         % (confirm, name))
-    parts = select_parts(entry, services, name) if services else _usable_parts(entry, name)
+                         % (confirm, chosen.name))
+    entry = chosen.backup
+    parts = select_parts(entry, services, chosen.name) if services else _usable_parts(entry, chosen.name)
     described = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "trigger", "notes"))
     result = {"changed": True, "backup": described, "restore": None, "safety_backup": None,
               "parts": [dict((k, p.get(k)) for k in ("uuid", "service_type", "prefix")) for p in parts]}
     if check_mode:
         return result
+    waits = dict(wait_timeout=wait_timeout, poll_interval=poll_interval, sleep=sleep, clock=clock)
     if safety_backup:
-        wanted = sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts))
-        try:
-            _changed, safety = take_backup(client, app["uuid"], env["slug"], services=wanted, wait=True,
-                                           notes="Safety backup before restoring backup %s (divio.cloud.backup_restore)"
-                                           % entry["uuid"], wait_timeout=wait_timeout, poll_interval=poll_interval,
-                                           sleep=sleep, clock=clock)
-        except DivioError as exc:
-            raise type(exc)("the safety backup of %s failed, so backup %s was not restored: %s" % (name, entry["uuid"], exc),
-                            **exc.details) from None
-        result["safety_backup"] = dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))
+        result["safety_backup"] = _take_safety_backup(client, chosen, parts, waits)
+    done = _restore(client, chosen, parts, notes, result["safety_backup"], waits)
+    result["restore"] = dict((key, done.get(key)) for key in ("uuid", "created_at", "started_at", "finished", "success",
+                                                              "errors"))
+    return result
+
+
+def _take_safety_backup(client, chosen, parts, waits):
+    """The safety backup of the services about to be overwritten; its failure stops the restore."""
+    wanted = sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts))
+    try:
+        _changed, safety = take_backup(client, chosen.application["uuid"], chosen.environment["slug"], services=wanted,
+                                       wait=True, notes="Safety backup before restoring backup %s "
+                                       "(divio.cloud.backup_restore)" % chosen.backup["uuid"], **waits)
+    except DivioError as exc:
+        raise type(exc)("the safety backup of %s failed, so backup %s was not restored: %s" % (
+            chosen.name, chosen.backup["uuid"], exc), **exc.details) from None
+    return dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))
+
+
+def _restore(client, chosen, parts, notes, safety, waits):
+    """``POST backup-restores/``, then the restore polled until it finished; ``RestoreFailed`` unless it succeeded."""
+    entry, name = chosen.backup, chosen.name
     body = {"backup": entry["uuid"], "service_instance_restores": [{"service_instance_backup": p["uuid"]} for p in parts],
             "notes": notes or "divio.cloud.backup_restore"}
     created = client.post(RESTORES, body)
@@ -82,20 +96,17 @@ def restore_backup(client, application, environment, backup, confirm, services=N
     path = "%s%s/" % (RESTORES, quote(created["uuid"], safe=""))
     what = "restore %s of backup %s into %s" % (created["uuid"], entry["uuid"], name)
     try:
-        done = poll_object(client, path, lambda item: bool(item.get("finished")), wait_timeout, poll_interval, what,
-                           "restore", sleep=sleep, clock=clock)
+        done = poll_object(client, path, lambda item: bool(item.get("finished")), waits["wait_timeout"],
+                           waits["poll_interval"], what, "restore", sleep=waits["sleep"], clock=waits["clock"])
     except WaitTimeout as exc:
         raise RestoreFailed("%s; it may still finish - look at the environment in the Control Panel." % exc,
                             uuid=created["uuid"]) from None
-    result["restore"] = dict((key, done.get(key)) for key in ("uuid", "created_at", "started_at", "finished", "success",
-                                                              "errors"))
     if done.get("success") != SUCCESS:
         errors = "; ".join(str(e) for e in done.get("errors") or []) or "no errors given"
-        safety = result["safety_backup"]
         raise RestoreFailed("%s ended %s: %s.%s" % (
             what, done.get("success"), excerpt(errors, 500),
             " The safety backup taken before it is %s." % safety["uuid"] if safety else ""), uuid=created["uuid"])
-    return result
+    return done
 
 
 def _usable_parts(entry, name):

@@ -2,7 +2,9 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""``verify: restore``: restore a database dump into a throwaway PostgreSQL server, then count what arrived.
+"""``verify: restore``: restore a database dump into a throwaway PostgreSQL server, then count what arrived. Also
+where PostgreSQL's programs are found (``postgres_tool``, ``tool_version``). Reached through verify.py only; imports
+only the ground floor (errors, leftovers, space, deadline, processes).
 
 A backup is untrusted data: whoever could write SQL objects into the application's database wrote part of it.
 So the restore must never run what the dump holds, nor touch what is not its own:
@@ -55,10 +57,14 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     VerificationUnavailable,
     excerpt,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.fetch import SpaceReservation
 from ansible_collections.divio.cloud.plugins.module_utils.leftovers import UNKNOWN, process_gone, run_token
-from ansible_collections.divio.cloud.plugins.module_utils.verify import postgres_tool, tool_version
+from ansible_collections.divio.cloud.plugins.module_utils.space import SpaceReservation
 
+# Where PostgreSQL's programs live when they are not on PATH (Debian/Ubuntu, RHEL/PGDG, Homebrew).
+POSTGRES_BIN_GLOBS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/opt/homebrew/opt/postgresql@*/bin",
+                      "/usr/local/opt/postgresql@*/bin")
+CLIENT_PACKAGE_HINT = ("install the PostgreSQL client (Debian/Ubuntu: postgresql-client, RHEL/Fedora: postgresql; "
+                       "an execution environment gets it from the collection's meta/bindep.txt)")
 SCRATCH_PREFIX = "divio-scratch-pg-"
 OWNER_FILE = "owner.pid"  # the marker: the run's leftovers.run_token(), a regular file owned by the scratch account
 DATABASE = "restored"
@@ -98,6 +104,34 @@ def _left(deadline, what):
         raise VerificationUnavailable("verify: restore did not finish within restore_timeout (%g s), during %s; the "
                                       "scratch server was removed; no verdict." % (deadline.seconds, what))
     return remaining
+
+
+def postgres_tool(name, required_for="verify"):
+    """Path of a PostgreSQL program: on PATH, else the newest in the usual install directories."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = []
+    for pattern in POSTGRES_BIN_GLOBS:
+        candidates.extend(path for path in glob.glob(os.path.join(pattern, name)) if os.access(path, os.X_OK))
+    if not candidates:
+        raise VerificationUnavailable("%s cannot run: %s was not found on PATH or in %s; %s." % (
+            required_for, name, ", ".join(POSTGRES_BIN_GLOBS), CLIENT_PACKAGE_HINT))
+    return max(candidates, key=_version_key)
+
+
+def _version_key(path):
+    numbers = re.findall(r"\d+", path)
+    return [int(n) for n in numbers]
+
+
+def tool_version(path):
+    try:
+        proc = processes.run([path, "--version"], Deadline(30))
+    except (OSError, processes.TimeoutExpired):
+        return None
+    match = re.search(r"(\d+(?:\.\d+)?)", proc.stdout)
+    return match.group(1) if match else None
 
 
 def server_account():

@@ -44,7 +44,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import verify_file
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
     InputError,
@@ -58,7 +57,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.fetch import plain_htt
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
 from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
-from ansible_collections.divio.cloud.plugins.module_utils.verify import READERS, sniff
+from ansible_collections.divio.cloud.plugins.module_utils.verify import READERS, sniff, verify_file
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 try:

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Proving a downloaded backup file: read every byte with its format's own reader (``verify: read``), or
-restore a database dump into a throwaway PostgreSQL (``verify: restore``, scratch.py).
+restore a database dump into a throwaway PostgreSQL (``verify: restore``, scratch.py). ``verify_file`` is the one
+way into both proofs for the rest of the house.
 
 Two outcomes that must never be confused:
 - the file is broken: ``VerificationFailed`` - a verdict on the backup;
@@ -29,11 +30,10 @@ No Ansible imports.
 """
 
 import datetime
-import glob
 import gzip
 import os
 import re
-import shutil
+import time
 import zlib
 
 from ansible_collections.divio.cloud.plugins.module_utils import processes
@@ -45,16 +45,20 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     VerificationUnavailable,
     excerpt,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.scratch import (
+    CLIENT_PACKAGE_HINT,
+    MIN_RESTORE_BYTES,
+    RESTORE_BYTES_PER_DUMP_BYTE,
+    postgres_tool,
+    restore_into_scratch,
+    show_bytes,
+    tool_version,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
 
 LEVELS = ("none", "read", "restore")
 CREATION_TIME_SLACK = datetime.timedelta(minutes=10)
 READ_CHUNK = 1024 * 1024
-# Where PostgreSQL's programs live when they are not on PATH (Debian/Ubuntu, RHEL/PGDG, Homebrew).
-POSTGRES_BIN_GLOBS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/opt/homebrew/opt/postgresql@*/bin",
-                      "/usr/local/opt/postgresql@*/bin")
-CLIENT_PACKAGE_HINT = ("install the PostgreSQL client (Debian/Ubuntu: postgresql-client, RHEL/Fedora: postgresql; "
-                       "an execution environment gets it from the collection's meta/bindep.txt)")
 EXTENSIONS = {"pg_custom": "dump", "sql": "sql", "tar_gzip": "tar.gz", "tar": "tar", "unknown": "bin"}
 _UTC = datetime.timezone.utc
 
@@ -115,34 +119,6 @@ def sniff(path):
     if text.startswith((b"--", b"/*")):
         return "sql"
     return "unknown"
-
-
-def postgres_tool(name, required_for="verify"):
-    """Path of a PostgreSQL program: on PATH, else the newest in the usual install directories."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = []
-    for pattern in POSTGRES_BIN_GLOBS:
-        candidates.extend(path for path in glob.glob(os.path.join(pattern, name)) if os.access(path, os.X_OK))
-    if not candidates:
-        raise VerificationUnavailable("%s cannot run: %s was not found on PATH or in %s; %s." % (
-            required_for, name, ", ".join(POSTGRES_BIN_GLOBS), CLIENT_PACKAGE_HINT))
-    return max(candidates, key=_version_key)
-
-
-def _version_key(path):
-    numbers = re.findall(r"\d+", path)
-    return [int(n) for n in numbers]
-
-
-def tool_version(path):
-    try:
-        proc = processes.run([path, "--version"], Deadline(30))
-    except (OSError, processes.TimeoutExpired):
-        return None
-    match = re.search(r"(\d+(?:\.\d+)?)", proc.stdout)
-    return match.group(1) if match else None
 
 
 # -- pg_dump's custom format ---------------------------------------------------------------------
@@ -512,3 +488,51 @@ def verify_read(path, fmt, part, limits=None):
     if fmt == "sql":
         return verify_sql(path)
     return verify_tar(path, fmt == "tar_gzip", limits)
+
+
+def restore_bounds(max_restore_bytes, scratch_dir):
+    """``verify: restore``'s ``(max_restore_bytes or None, scratch_dir or None)``, checked."""
+    if max_restore_bytes is not None and (isinstance(max_restore_bytes, bool) or not isinstance(max_restore_bytes, int)
+                                          or max_restore_bytes < 1):
+        raise InputError("max_restore_bytes %r is not valid: expected a whole number of bytes of at least 1 (or none: %d "
+                         "times the dump's size, at least %s)." % (max_restore_bytes, RESTORE_BYTES_PER_DUMP_BYTE,
+                                                                   show_bytes(MIN_RESTORE_BYTES)))
+    if scratch_dir is None:
+        return max_restore_bytes, None
+    if not isinstance(scratch_dir, str) or not scratch_dir.strip():
+        raise InputError("scratch_dir %r is not valid: expected the path of a directory." % (scratch_dir,))
+    path = os.path.abspath(os.path.expanduser(scratch_dir))
+    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+        raise InputError("scratch_dir %r is not a directory the user running the task can write to." % scratch_dir)
+    return max_restore_bytes, path
+
+
+# -- the verify dispatcher -----------------------------------------------------------------------------------
+
+def verify_file(path, fmt, part, level, timeout, limits=None, scratch_dir=None, max_restore_bytes=None):
+    """A ``verification`` dict for one file, or raises ``VerificationFailed`` / ``VerificationUnavailable``.
+    ``timeout``: restore_timeout (the whole of ``restore``); ``limits``: the read's ``ReadLimits``; ``scratch_dir``,
+    ``max_restore_bytes``: where ``verify: restore``'s scratch server lives, and the most disk it may take (None: the
+    temp directory; scratch.default_max_bytes)."""
+    started = time.monotonic()
+    if level == "none":
+        return {"level": "none", "best_level": "none", "checks": [], "reason": None}
+    deadline = Deadline(timeout)
+    checks, details = verify_read(path, fmt, part, limits)
+    best = "read"
+    restorable = fmt == "pg_custom" or (fmt == "sql" and "pg_dump" in " ".join(checks))
+    if level == "restore" and restorable:
+        left = deadline.remaining()
+        if left <= 0:
+            raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
+                                          "verdict." % timeout)
+        restored = restore_into_scratch(path, fmt, left, base=scratch_dir, max_bytes=max_restore_bytes)
+        checks.append(restored.pop("check"))
+        details.update(restored)
+        best = "restore"
+    elif level == "restore":
+        details["note"] = "a %s part cannot be restored into PostgreSQL; it was verified by reading it" % fmt
+    verification = {"level": best, "best_level": "restore" if restorable else "read", "checks": checks, "reason": None}
+    verification.update(details)
+    verification["seconds"] = round(time.monotonic() - started, 3)
+    return verification

@@ -189,7 +189,7 @@ parts:
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.copies import CopyOptions, copy_backup
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,

@@ -304,17 +304,15 @@ removed_leftovers:
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,
-    DEFAULT_VERIFY_TIMEOUT,
     DownloadOptions,
-    describe_problems,
-    download_backup,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
-from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS
+from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS, DEFAULT_VERIFY_TIMEOUT
 
 
 class BackupDownload(DivioModule):
@@ -354,11 +352,8 @@ class BackupDownload(DivioModule):
         app, env = result.pop("application"), result.pop("environment")
         problems = result.pop("problems")
         if problems:
-            kinds = set(kind for kind, _message in problems)
-            error = "VerificationFailed" if "verification_failed" in kinds else (
-                "VerificationUnavailable" if "verification_unavailable" in kinds else "DownloadError")
             self.module.fail_json(msg=describe_problems(result["backup"]["uuid"], "%s/%s" % (app.get("slug"), env.get("slug")),
-                                                        problems), error=error, **result)
+                                                        problems), error=failure(problems).__name__, **result)
         return result
 
 

@@ -9,7 +9,7 @@ moto, reached through AWS_ENDPOINT_URL_S3; az-sas-v1: Azurite), each side runs i
 peak RSS printed is that process's alone:
 
 - ours: the collection's own path, as the backup_copy module runs it - ``fetch.fetch_file`` (streamed, sha256),
-  ``downloads.verify_file`` (``verify: read``, its own column), ``uploads.send_file`` (the handler, hashing the
+  ``verify.verify_file`` (``verify: read``, its own column), ``uploads.send_file`` (the handler, hashing the
   bytes it sends);
 - baseline: a plain streamed ``requests`` download to a file, then a plain upload of it with the same library
   divio-cli uses (``requests.put(data=file)``, boto3 ``upload_file``, ``upload_blob(max_concurrency=10)``).
@@ -42,10 +42,9 @@ def hwm():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 import json, sys, tempfile, time, types
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import verify_file
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_file
 from ansible_collections.divio.cloud.plugins.module_utils.uploads import UploadOptions, send_file
-from ansible_collections.divio.cloud.plugins.module_utils.verify import sniff
+from ansible_collections.divio.cloud.plugins.module_utils.verify import sniff, verify_file
 url, size, instructions = sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 settings = types.SimpleNamespace(validate_certs=True, allow_plain_http=False)
 result = {"rss_imports": hwm()}

@@ -13,12 +13,13 @@ import time
 
 import pytest
 
-from ansible_collections.divio.cloud.plugins.module_utils import scratch, verify
+from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, DownloadOptions, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, InputError, NotFoundError
-from ansible_collections.divio.cloud.plugins.module_utils.fetch import check_free_space
+from ansible_collections.divio.cloud.plugins.module_utils.space import check_free_space
 
 from testlib import TOKEN, play, private_simulator
 
@@ -222,7 +223,7 @@ def test_no_pg_restore_is_no_verdict(client, dsim, tmp_path, monkeypatch):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setattr(verify, "POSTGRES_BIN_GLOBS", (str(tmp_path / "nowhere" / "*"),))
+    monkeypatch.setattr(scratch, "POSTGRES_BIN_GLOBS", (str(tmp_path / "nowhere" / "*"),))
     dest = tmp_path / "dest"
     dest.mkdir()
     result = download_backup(client, "wiki", "live", options(dest))

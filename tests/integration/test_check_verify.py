@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible_collections.divio.cloud.plugins.module_utils import verify
+from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST
@@ -87,7 +87,7 @@ def test_a_broken_backup_is_unverified_and_the_verdict_is_kept(client, vsim, tmp
 
 def test_a_verification_that_cannot_run_is_an_error(client, vsim, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(verify, "POSTGRES_BIN_GLOBS", (str(tmp_path / "nowhere" / "*"),))
+    monkeypatch.setattr(scratch, "POSTGRES_BIN_GLOBS", (str(tmp_path / "nowhere" / "*"),))
     records, summary = check_backups(client, applications=["wiki"], environments=["live"], verify="read")
     [record] = records
     assert record["status"] == "error" and "pg_restore was not found" in record["error"] and summary["error"] == 1

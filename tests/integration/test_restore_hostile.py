@@ -15,7 +15,8 @@ import pytest
 from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import DownloadOptions, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, VerificationUnavailable
 
 import pg_hostile

@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, divio.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The options of a download task (``backup_download``; ``backup_copy`` and the fleet check's verify step build one
+too), checked where the task starts, before the first request: ``DownloadOptions``. No Ansible imports."""
+
+import os
+
+from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, parse_duration, parse_services
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.verify import (
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_VERIFY_TIMEOUT,
+    LEVELS,
+    ReadLimits,
+    restore_bounds,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
+
+DEFAULT_SERVICES = ("DATABASE",)
+DEFAULT_DOWNLOAD_TIMEOUT = 3600
+MAX_DOWNLOAD_TIMEOUT = 7 * 86400
+DEFAULT_MAX_DOWNLOAD_BYTES = 200 * 1024 ** 3
+DEFAULT_RESTORE_TIMEOUT = 3600
+
+
+class DownloadOptions:
+    """Every option of a download task, checked before the first request (``InputError`` naming the value)."""
+
+    def __init__(self, dest, backup="latest", services=DEFAULT_SERVICES, verify="read", keep=None,
+                 download_timeout=DEFAULT_DOWNLOAD_TIMEOUT, max_download_bytes=DEFAULT_MAX_DOWNLOAD_BYTES,
+                 restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=1800, poll_interval=2,
+                 min_retention=DEFAULT_MIN_RETENTION, verify_timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None,
+                 max_members=DEFAULT_MAX_MEMBERS, max_restore_bytes=None, scratch_dir=None):
+        if not isinstance(dest, str) or not dest.strip():
+            raise InputError("dest %r is not valid: expected the path of a directory." % (dest,))
+        self.dest = os.path.abspath(os.path.expanduser(dest))
+        if not os.path.isdir(self.dest):
+            raise InputError("dest %r is not a directory (create it first, e.g. with ansible.builtin.file)." % dest)
+        if not os.access(self.dest, os.W_OK | os.X_OK):
+            raise InputError("dest %r is not writable by the user running the task." % dest)
+        if not isinstance(backup, str) or not backup.strip():
+            raise InputError("backup %r is not valid: expected a backup id or 'latest'." % (backup,))
+        self.backup = backup.strip()
+        self.services = parse_services(list(services) if services is not None else list(DEFAULT_SERVICES))
+        if verify not in LEVELS:
+            raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(LEVELS)))
+        self.verify = verify
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
+            raise InputError("keep %r is not valid: expected a whole number of at least 1 (or no keep)." % (keep,))
+        self.keep = keep
+        self.download_timeout = check_seconds("download_timeout", download_timeout, MAX_DOWNLOAD_TIMEOUT)
+        if isinstance(max_download_bytes, bool) or not isinstance(max_download_bytes, int) or max_download_bytes < 1:
+            raise InputError("max_download_bytes %r is not valid: expected a whole number of bytes of at least 1."
+                             % (max_download_bytes,))
+        self.max_download_bytes = max_download_bytes
+        self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
+        self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
+        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
+        self.min_retention = min_retention
+        if min_retention is not None:
+            parse_duration(min_retention, "min_retention", allow_zero=True)
+        self.max_restore_bytes, self.scratch_dir = restore_bounds(max_restore_bytes, scratch_dir)
