@@ -29,7 +29,6 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
-    DEFAULT_MIN_RETENTION,
     SERVICE_INSTANCE_BACKUPS,
     Pick,
     ServiceInstances,
@@ -37,9 +36,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     date_backup,
     fetch_parts,
     find_backups,
-    parse_duration,
-    parse_services,
-    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
@@ -56,6 +52,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_fil
 from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly, write_atomically
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
 from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, split_service
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
@@ -100,7 +97,10 @@ class DownloadOptions:
         if not isinstance(backup, str) or not backup.strip():
             raise InputError("backup %r is not valid: expected a backup id or 'latest'." % (backup,))
         self.backup = backup.strip()
-        self.services = parse_services(list(services) if services is not None else list(DEFAULT_SERVICES))
+        # services and min_retention parsed once, here; the typed values travel to the backup's resolution.
+        rules = RuleOptions(services=list(services) if services is not None else list(DEFAULT_SERVICES),
+                            min_retention=min_retention)
+        self.services, self.min_retention = rules.services, rules.min_retention
         if verify not in LEVELS:
             raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(LEVELS)))
         self.verify = verify
@@ -116,9 +116,6 @@ class DownloadOptions:
         self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
         self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
-        self.min_retention = min_retention
-        if min_retention is not None:
-            parse_duration(min_retention, "min_retention", allow_zero=True)
         self.max_restore_bytes, self.scratch_dir = _restore_bounds(max_restore_bytes, scratch_dir)
 
 
@@ -148,7 +145,7 @@ def resolve_backup(client, application, environment, backup, services, min_reten
     env = get_environment(client, app, environment)
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if backup == "latest":
-        entry = find_backups(client, app["uuid"], environment=env["slug"], services=list(services) or None,
+        entry = find_backups(client, app["uuid"], environment=env["slug"], services=services or None,
                              min_retention=min_retention)[0]
         if entry["uuid"] is None:
             raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."

@@ -38,13 +38,13 @@ import subprocess
 import time
 import zlib
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import parse_timestamp
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InputError,
     VerificationFailed,
     VerificationUnavailable,
     excerpt,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.values import parse_timestamp
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
 
 LEVELS = ("none", "read", "restore")
