@@ -52,7 +52,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.fetch import fetch_fil
 from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly, write_atomically
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
 from ansible_collections.divio.cloud.plugins.module_utils.scratch import MIN_RESTORE_BYTES, RESTORE_BYTES_PER_DUMP_BYTE, show_bytes
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, split_service
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, parse_count, split_service
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
@@ -108,10 +108,7 @@ class DownloadOptions:
             raise InputError("keep %r is not valid: expected a whole number of at least 1 (or no keep)." % (keep,))
         self.keep = keep
         self.download_timeout = check_seconds("download_timeout", download_timeout, MAX_DOWNLOAD_TIMEOUT)
-        if isinstance(max_download_bytes, bool) or not isinstance(max_download_bytes, int) or max_download_bytes < 1:
-            raise InputError("max_download_bytes %r is not valid: expected a whole number of bytes of at least 1."
-                             % (max_download_bytes,))
-        self.max_download_bytes = max_download_bytes
+        self.max_download_bytes = parse_count("max_download_bytes", max_download_bytes, "bytes")
         self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
         self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)

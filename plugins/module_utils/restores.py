@@ -44,7 +44,8 @@ def restore_backup(client, application, environment, backup, confirm, services=N
     if confirm is None:
         raise InputError("confirm is required: a restore overwrites the environment's data. Set it to "
                          "'<application slug>/<environment slug>' of the environment to restore into.")
-    rules = RuleOptions(services=services, min_retention=min_retention)  # parsed once, here
+    # Parsed once, here; min_retention only judges ``latest`` (as before, an id's restore never reads it).
+    rules = RuleOptions(services=services, min_retention=min_retention if backup == "latest" else None)
     services = rules.services
     wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
     poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The ground floor of option values: durations, service entries and timestamps, parsed the one way the house
+"""The ground floor of option values: durations, sizes, service entries and timestamps, parsed the one way the house
 parses them (imports nothing above errors.py). No Ansible imports.
 
 A task parses its options once, where it starts (``RuleOptions`` for ``services``, ``max_age`` and
@@ -33,7 +33,7 @@ class Duration(int):
     """Seconds parsed from an option, keeping the value it was given (``given``): it prints as given, so a
     message shows what the user wrote (``min_retention 24h``), while arithmetic sees seconds."""
 
-    def __new__(cls, seconds, given):
+    def __new__(cls, seconds, given=None):
         duration = super().__new__(cls, seconds)
         duration.given = given
         return duration
@@ -86,6 +86,15 @@ def format_duration(seconds):
         return "%dh" % (seconds // 3600)
     days, hours = divmod(seconds // 3600, 24)
     return "%dd%dh" % (days, hours) if hours else "%dd" % days
+
+
+# -- sizes and counts --------------------------------------------------------------------------
+
+def parse_count(name, value, unit):
+    """``value``, a whole number of ``unit`` (``bytes``, ``members``) of at least 1; ``InputError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError("%s %r is not valid: expected a whole number of %s of at least 1." % (name, value, unit))
+    return value
 
 
 # -- services ----------------------------------------------------------------------------------
