@@ -61,7 +61,7 @@ class _Limit:
         self.seconds = int(max_age)
         # Show the limit as the user wrote it ("2d" stays "2d").
         given = max_age.given
-        self.text = given.strip() if isinstance(given, str) and not given.strip().isdigit() else format_duration(self.seconds)
+        self.text = given.strip() if isinstance(given, str) and not given.strip().isdigit() else format_duration(max_age)
 
 
 def _record(app_ref, app=None, env=None, env_slug=None, limit=None):
@@ -201,7 +201,8 @@ class FleetCheck:
                                      BackupRule(services=services, min_retention=retention, now=now), errors, keep=keep)
         instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
         errors.update(instance_errors)
-        rules = [(service, BackupRule(services=Services((service,)), min_retention=retention, now=now)) for service in services]
+        rules = [(service, BackupRule(services=Services((service,)), min_retention=retention, now=now))
+                 for service in services]
         memo, database_parts = {}, {}
 
         def newest_per_service(env_uuid):
@@ -362,8 +363,9 @@ def run_fleet_check(client, params, check_mode=False):
     if verify != "none" and not any(split_service(service)[0] == "DATABASE" for service in check.services):
         warnings.append("verify: %s reads DATABASE dumps, and services %s has none: nothing is verified."
                         % (verify, ", ".join(check.services)))
-    records, summary = check.judge(client, fleet(client, applications=params["applications"],
-                                                 organisation=params["organisation"], environments=params["environments"]))
+    entries = fleet(client, applications=params["applications"], organisation=params["organisation"],
+                    environments=params["environments"])
+    records, summary = check.judge(client, entries)
     warnings += list(dict.fromkeys(w for record in records for w in record["warnings"]))
     # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
     for entry in records + [service for record in records for service in record["services"]]:

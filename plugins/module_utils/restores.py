@@ -27,7 +27,11 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, parse_services
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    RuleOptions,
+    parse_services,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 RESTORES = APPS + "backup-restores/"
@@ -44,7 +48,7 @@ def restore_backup(client, application, environment, backup, confirm, services=N
     if confirm is None:
         raise InputError("confirm is required: a restore overwrites the environment's data. Set it to "
                          "'<application slug>/<environment slug>' of the environment to restore into.")
-    # Parsed once, here; min_retention only judges ``latest`` (as before, an id's restore never reads it).
+    # Parsed once, here. min_retention only judges ``latest``: a restore by id never reads it.
     rules = RuleOptions(services=services, min_retention=min_retention if backup == "latest" else None)
     services = rules.services
     wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
@@ -53,7 +57,8 @@ def restore_backup(client, application, environment, backup, confirm, services=N
         raise InputError("notes %r is not valid: expected a string." % (notes,))
 
     # Without services: every part of the backup (``latest``: the latest good backup, all parts successful).
-    app, env, entry, _unused = resolve_backup(client, application, environment, backup, services or (), rules.min_retention)
+    app, env, entry, _unused = resolve_backup(client, application, environment, backup, services or (),
+                                              rules.min_retention)
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if confirm != name:
         raise InputError("confirm %r does not name the environment to restore into: expected %r. Nothing was sent."

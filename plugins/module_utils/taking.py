@@ -34,7 +34,12 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InvalidResponseError,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, parse_duration, split_service
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    RuleOptions,
+    parse_duration,
+    split_service,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, check_seconds, poll_object
 
 MAX_WAIT_TIMEOUT = 7 * 86400
