@@ -8,7 +8,7 @@ Every HTTP call of the collection goes through ``DivioClient._send``: ``_attempt
 and says how it ended (a result, a problem worth retrying, or a raised error), ``_send`` decides
 whether to try again. Retries, redirects, limits, error mapping and token hygiene live in exactly
 one place; the paginator (``pagination.py``) reads lists through it, ``transport.py`` bounds the
-time and size of each request.
+time and size of each request, ``http_rules.py`` decides where a redirect may go and what a failure was.
 
 Bounds (README "Limits and guarantees"): one try takes at most ``timeout`` (connect, headers and
 the whole body); one request at most ``timeout`` x ``retries`` + ``RetryPolicy.max_total`` of
@@ -28,9 +28,10 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils.connection import resolve_connection
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     ApiError,
     AuthenticationError,
@@ -47,12 +48,11 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     describe_request,
     excerpt,
 )
-from ansible_collections.divio.cloud.plugins.module_utils import pagination, transport
+from ansible_collections.divio.cloud.plugins.module_utils import http_rules, pagination, transport
 
 try:
     import requests
     from requests.auth import AuthBase
-    from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
@@ -69,12 +69,9 @@ DEFAULT_PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
 # A request that changes something is repeated only when the server said it did not process it.
 RETRY_STATUSES_NOT_IDEMPOTENT = frozenset((429, 503))
-REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-MAX_REDIRECTS = 5
 # Calls a fan-out keeps started or unread, per allowed request in flight (see ``imap``); measured on the
 # 1,000-application fleet check: 2 keeps about a quarter more requests in flight than 1.
 FAN_OUT_AHEAD = 2
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RetryPolicy:
@@ -212,11 +209,6 @@ def _no_redirect_target(response):
     return None
 
 
-def _origin(parts):
-    """``(scheme, host, port)`` of a split URL: where a token may go. Raises ValueError on a bad port."""
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-
-
 def _show_origin(origin):
     scheme, host, port = origin
     return excerpt("%s://%s:%s" % (scheme, "[%s]" % host if ":" in host else host, port), 120)
@@ -238,14 +230,14 @@ class DivioClient:
         DivioError.register_secret(settings.token)
         self.settings = settings
         self.base_url = settings.base_url
-        self._base = urlsplit(self.base_url)
-        self._origin = _origin(self._base)
+        self._route = http_rules.ApiRoute(self.base_url)
+        self._base = self._route.base
         self.retry = retry or RetryPolicy()
         self.max_attempts = self.retry.max_attempts or settings.retries
         self.max_response_bytes = settings.max_response_bytes
         self.max_pages = settings.max_pages
         self.max_items = settings.max_items
-        self.deadline = transport.Deadline(settings.deadline, self.retry.clock) if settings.deadline else None
+        self.deadline = Deadline(settings.deadline, self.retry.clock) if settings.deadline else None
         self.page_size = page_size
         self._counter_lock = threading.Lock()
         self.request_count = 0
@@ -310,17 +302,12 @@ class DivioClient:
         return urlunsplit((self._base.scheme, self._base.netloc, path, query, ""))
 
     def own_url(self, url):
-        """``url`` on our origin, ready to carry the token; None when it points elsewhere. The one origin rule, for
-        redirects and next links alike: the API's host and port; an ``http://`` URL without a port under an
-        ``https://`` API (a proxy that forgot the scheme) goes over https, never down. ValueError when malformed."""
-        parts = urlsplit(url)
-        origin = _origin(parts)
-        if origin[0] not in _DEFAULT_PORTS or not origin[1]:
-            raise ValueError(url)
-        upgraded = origin[:2] == ("http", self._origin[1]) and self._origin[0] == "https" and parts.port is None
-        if origin != self._origin and not upgraded:
+        """``url`` on our origin, ready to carry the token; None when it points elsewhere; ValueError when malformed
+        (``http_rules.ApiRoute.place``: the one origin rule, for redirects and next links alike)."""
+        try:
+            return self._route.place(url)
+        except http_rules.Refused:
             return None
-        return urlunsplit((self._base.scheme, self._base.netloc, parts.path or "/", parts.query, ""))
 
     def cache_key(self, url):
         """The cache key of an answer: the URL and a hash of the token, never the token."""
@@ -439,29 +426,38 @@ class DivioClient:
             if self.deadline.passed():
                 raise self._deadline_error(what)
             budget = min(budget, self.deadline.remaining())
-        return transport.Deadline(budget, self.retry.clock)
+        return Deadline(budget, self.retry.clock)
 
     def _exchange(self, method, url, body, deadline, what):
-        """Send, follow same-origin redirects of a GET, read the whole body; returns the final response and
-        its body (bytes)."""
-        seen = [url]
-        while True:
+        """Send, follow same-origin redirects of a GET (``http_rules.follow``), read the whole body; returns the final
+        response and its body (bytes)."""
+        hops = []
+
+        def send(hop):
+            hops.append(hop)
             with self._counter_lock:
                 self.request_count += 1
             left = max(deadline.remaining(), 0.001)
-            response = self._send_once(method, url, body, (left, left))
-            if not 300 <= response.status_code < 400:
-                try:
-                    return response, transport.read_body(response, deadline, self.max_response_bytes)
-                except transport.BodyTooLarge as exc:
-                    raise ResponseTooLargeError(
-                        "%s: the answer is larger than the max_response_bytes limit of %d bytes (%s %d bytes); it "
-                        "was not read further. Raise max_response_bytes if such answers are expected."
-                        % (what, self.max_response_bytes, "announced" if exc.announced else "more than", exc.size),
-                        status=response.status_code, path=urlsplit(url).path) from None
+            return self._send_once(method, hop, body, (left, left))
+
+        try:
+            response = http_rules.follow(send, method, url, self._route)
+        except http_rules.Refused as refused:
+            refused.response.close()
+            raise self._redirect_error(method, refused, what) from None
+        if 300 <= response.status_code < 400:
             response.close()
-            url = self._redirect_target(method, response, seen, what)
-            seen.append(url)
+            raise RedirectError("%s: the server answered HTTP %d%s, not an API answer." % (
+                what, response.status_code, "" if response.headers.get("Location") else " without a Location"),
+                status=response.status_code, path=urlsplit(url).path)
+        try:
+            return response, transport.read_body(response, deadline, self.max_response_bytes)
+        except transport.BodyTooLarge as exc:
+            raise ResponseTooLargeError(
+                "%s: the answer is larger than the max_response_bytes limit of %d bytes (%s %d bytes); it "
+                "was not read further. Raise max_response_bytes if such answers are expected."
+                % (what, self.max_response_bytes, "announced" if exc.announced else "more than", exc.size),
+                status=response.status_code, path=urlsplit(hops[-1]).path) from None
 
     def _send_once(self, method, url, body, timeout):
         """One HTTP exchange, redirects not followed, body not read yet.
@@ -488,58 +484,45 @@ class DivioClient:
             requests.cookies.extract_cookies_to_jar(session.cookies, request, response.raw)
         return response
 
-    def _redirect_target(self, method, response, seen, what):
-        """The URL a redirect may be followed to, or a ``RedirectError``: a 3xx is never retried."""
-        status, location = response.status_code, response.headers.get("Location")
-        path = urlsplit(seen[0]).path
-        if status not in REDIRECT_STATUSES or not location:
-            raise RedirectError("%s: the server answered HTTP %d%s, not an API answer." % (
-                what, status, "" if location else " without a Location"), status=status, path=path)
-        try:
-            parts = urlsplit(urljoin(seen[-1], location.strip()))
-            target = self.own_url(urlunsplit(parts))
-        except ValueError:
-            raise RedirectError("%s: the server redirected (HTTP %d) to a malformed URL; not followed." % (what, status),
-                                status=status, path=path) from None
-        if target is None:
-            origin = _origin(parts)
-            raise RedirectError(
-                "%s: the server redirected (HTTP %d) to another origin, %s; the token is only ever sent to %s, so "
-                "the redirect was not followed. Check api_url." % (what, status, _show_origin(origin), _show_origin(self._origin)),
-                status=status, path=path)
-        if method != "GET":
-            raise RedirectError(
-                "%s: the server redirected the %s (HTTP %d) to %s; it was not sent again, because it may already "
-                "have been carried out." % (what, method, status, describe_request(method, urlunsplit(parts))),
-                status=status, path=path)
-        if target in seen:
-            raise RedirectError("%s: the server's redirects loop (back to %s); not followed further." % (
-                what, describe_request(method, target)), status=status, path=path)
-        if len(seen) > MAX_REDIRECTS:
-            raise RedirectError("%s: more than %d redirects; not followed further." % (what, MAX_REDIRECTS),
-                                status=status, path=path)
-        return target
+    def _redirect_error(self, method, refused, what):
+        """The ``RedirectError`` for a redirect ``http_rules.follow`` did not follow: a 3xx is never retried."""
+        status, path = refused.response.status_code, urlsplit(refused.seen[0]).path
+        if refused.reason == http_rules.MALFORMED:
+            message = "the server redirected (HTTP %d) to a malformed URL; not followed." % status
+        elif refused.reason == http_rules.OTHER_ORIGIN:
+            message = ("the server redirected (HTTP %d) to another origin, %s; the token is only ever sent to %s, so the "
+                       "redirect was not followed. Check api_url." % (
+                           status, _show_origin(http_rules.origin(urlsplit(refused.url))), _show_origin(self._route.origin)))
+        elif refused.reason == http_rules.NOT_GET:
+            message = ("the server redirected the %s (HTTP %d) to %s; it was not sent again, because it may already have "
+                       "been carried out." % (method, status, describe_request(method, refused.url)))
+        elif refused.reason == http_rules.LOOP:
+            message = "the server's redirects loop (back to %s); not followed further." % describe_request(method, refused.target)
+        else:
+            message = "more than %d redirects; not followed further." % http_rules.MAX_REDIRECTS
+        return RedirectError("%s: %s" % (what, message), status=status, path=path)
 
     def _transport_problem(self, exc, what, deadline):
-        """``(problem, may have arrived)`` for a failed send; a TLS failure is raised (retrying cannot fix it)."""
+        """``(problem, may have arrived)`` for a failed send (``http_rules.failure``); a TLS failure is raised
+        (retrying cannot fix it)."""
         timeout = self.settings.timeout
         within = "the timeout of %g s" % timeout if deadline.seconds >= timeout else (
             "the %.2g s left before the deadline" % deadline.seconds)
-        if isinstance(exc, requests.exceptions.SSLError):
+        kind = http_rules.failure(exc).kind
+        if kind == http_rules.TLS:
             raise TransportError(
                 "%s: TLS certificate verification failed for %s. Check the URL; for a test server with "
                 "a self-signed certificate set validate_certs: false." % (what, self._base.netloc))
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
+        if kind == http_rules.CONNECT_TIMEOUT:
             return "no connection within %s" % within, False
-        if isinstance(exc, requests.exceptions.Timeout):
+        if kind == http_rules.NO_ANSWER:
             return "no answer within %s" % within, True
-        if isinstance(exc, transport.BodyTimeout) or _timed_out(exc):
+        if kind == http_rules.BODY_TIMEOUT:
             return ("the answer did not arrive completely within %s (it bounds connecting, the headers and the "
                     "whole body)" % within), True
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, NewConnectionError):
-                return "could not connect to %s (%s)" % (self._base.netloc, type(reason).__name__), False
+        if kind == http_rules.NO_CONNECTION:
+            return "could not connect to %s (%s)" % (self._base.netloc, type(exc.args[0].reason).__name__), False
+        if kind == http_rules.CLOSED:
             return "the connection to %s was closed or reset before an answer arrived" % self._base.netloc, True
         return "the connection failed while reading the answer (%s)" % type(exc).__name__, True
 
@@ -646,7 +629,3 @@ def _decode(body):
     except (ValueError, RecursionError):
         return None
 
-
-def _timed_out(exc):
-    """A read timeout that requests reports as a connection error (it happened in the body)."""
-    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)

@@ -19,6 +19,7 @@ from contextlib import closing
 from itertools import islice
 from urllib.parse import quote, urlsplit
 
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     MASK,
     DivioError,
@@ -314,7 +315,7 @@ def deploy(client, application, environment, build_mode=DEFAULT_BUILD_MODE, wait
     """
     options = _DeployOptions(application, environment, build_mode, wait, wait_timeout, poll_interval, attach_only,
                              log_lines, check_mode)
-    task = _DeployTask(client, options, clock() + options.wait_timeout, sleep, clock)
+    task = _DeployTask(client, options, Deadline(options.wait_timeout, clock), sleep, clock)
     return task.attach() if options.attach_only else task.start()
 
 
@@ -411,7 +412,7 @@ class _DeployTask:
 
     def wait_for(self, uuid, label, changed, result):
         """The deployment once it has ended, or ``DeploymentTimeout`` (naming it) at the shared deadline."""
-        remaining = max(self.deadline - self.clock(), 1e-3)
+        remaining = max(self.deadline.remaining(), 1e-3)
         try:
             return poll_until(lambda: get_deployment(self.client, uuid), has_ended, remaining,
                               self.options.poll_interval, label, sleep=self.sleep, clock=self.clock, describe=_progress)

@@ -38,6 +38,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     find_backups,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DownloadError,
     InputError,
@@ -313,13 +314,14 @@ def verify_file(path, fmt, part, level, timeout, limits=None, scratch_dir=None, 
     started = time.monotonic()
     if level == "none":
         return {"level": "none", "best_level": "none", "checks": [], "reason": None}
+    deadline = Deadline(timeout)
     checks, details = verify_read(path, fmt, part, limits)
     best = "read"
     restorable = fmt == "pg_custom" or (fmt == "sql" and "pg_dump" in " ".join(checks))
     if level == "restore" and restorable:
         from ansible_collections.divio.cloud.plugins.module_utils.scratch import restore_into_scratch
 
-        left = timeout - (time.monotonic() - started)
+        left = deadline.remaining()
         if left <= 0:
             raise VerificationUnavailable("verify: restore: restore_timeout (%g s) passed while the dump was read; no "
                                           "verdict." % timeout)

@@ -4,39 +4,37 @@
 
 """Fetching one backup file from object storage: streamed to a temporary file, bounded in time and size.
 
-The download URL is presigned and points at another origin than the API, so the file never goes through
-the API client's session: a session of its own sends no ``Authorization`` header and no cookie (the API's
-cookies would match the storage host too, since cookies ignore ports), on the first request and on each of
-at most ``MAX_REDIRECTS`` redirects. The bytes are stored as served - ``Content-Encoding`` is not decoded,
-so the sha256 and size are those of the object - and the file is written with mode 0600 (a dump holds
-production data). The body may be no longer than the API's size for the part (or ``max_download_bytes``
-when the API gives none): the download stops at the first byte past it. On any failure the temporary file is
-removed; the name of one carries its run (leftovers.py), so that a later run removes those of a run that was
-killed. Messages name the URL's host and path, never its query (the signature). No Ansible imports.
+The download URL is presigned and points at another origin than the API, so the file never goes through the API
+client's session: a bare request sends no ``Authorization`` header and no cookie (the API's cookies would match
+the storage host too, since cookies ignore ports), on the first request and on each of at most ``MAX_REDIRECTS``
+redirects (``http_rules``: the storage route and the one redirect loop). The bytes are stored as served -
+``Content-Encoding`` is not decoded, so the sha256 and size are those of the object - and the file is written
+with mode 0600 (a dump holds production data). The body may be no longer than the API's size for the part (or
+``max_download_bytes`` when the API gives none): the download stops at the first byte past it. On any failure
+the temporary file is removed; the name of one carries its run (leftovers.py), so that a later run removes those
+of a run that was killed. Messages name the URL's host and path, never its query (the signature). No Ansible
+imports.
 """
 
 import hashlib
 import os
 import re
 import shutil
-import socket
 import tempfile
 import threading
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from ansible_collections.divio.cloud.plugins.module_utils import leftovers, transport
-from ansible_collections.divio.cloud.plugins.module_utils.client import REDIRECT_STATUSES, USER_AGENT
-from ansible_collections.divio.cloud.plugins.module_utils.connection import is_loopback
+from ansible_collections.divio.cloud.plugins.module_utils import http_rules, leftovers, transport
+from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
 from ansible_collections.divio.cloud.plugins.module_utils.files import remove_quietly
 
 try:
     import requests
-    import urllib3
 except ImportError:  # the module reports the missing library before it gets here
-    requests = urllib3 = None
+    requests = None
 
-MAX_REDIRECTS = 5
 CHUNK_BYTES = 1024 * 1024
 # Room left on the file system after a download, for the manifest and whatever else runs there.
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
@@ -50,6 +48,12 @@ def show_url(url):
     """``https://host/path``: how messages name a presigned URL - never its query, which holds the signature."""
     parts = urlsplit(url)
     return excerpt("%s://%s%s" % (parts.scheme, parts.netloc.rpartition("@")[2], parts.path), 200)
+
+
+def plain_http_refused(what, name, url):
+    """How a download or an upload refuses a plain http:// URL off this machine (``http_rules.PLAIN_HTTP``)."""
+    return ("%s: the %s %s is plain http:// to a host that is not this machine; refused (set allow_plain_http: true if "
+            "the network between is trusted)." % (what, name, show_url(url)))
 
 
 class Fetched:
@@ -130,13 +134,11 @@ def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs
     except BaseException:
         space.release()
         raise
-    session = requests.Session()
-    session.trust_env = False  # no netrc credentials for the storage host, no proxy settings read per call
     adapter = transport.DeadlineAdapter(pool_connections=1, pool_maxsize=1)
-    deadline = transport.Deadline(timeout)
+    deadline = Deadline(timeout)
     try:
         with os.fdopen(handle, "wb") as out, transport.bounded_by(deadline):
-            response = _open(session, adapter, url, deadline, validate_certs, allow_plain_http, what)
+            response = _open(adapter, url, deadline, validate_certs, allow_plain_http, what)
             try:
                 size, digest = _stream(response, out, expected_size, max_bytes, deadline, space, what)
             finally:
@@ -151,59 +153,60 @@ def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs
         raise DownloadError("%s from %s failed: %s" % (what, show_url(url), _problem(exc, timeout))) from None
     finally:
         space.release()
-        session.close()
         adapter.close()
 
 
 def _problem(exc, timeout):
-    if isinstance(exc, (transport.BodyTimeout, socket.timeout)) or "timed out" in str(exc).lower() or \
-            (urllib3 is not None and isinstance(exc, urllib3.exceptions.TimeoutError)) or \
-            isinstance(exc, requests.exceptions.Timeout):
+    failed = http_rules.failure(exc)
+    if failed.timed_out:
         return "it did not complete within download_timeout (%g s)" % timeout
-    if (urllib3 is not None and isinstance(exc, urllib3.exceptions.ProtocolError)) or \
-            isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if failed.kind == http_rules.CUT_SHORT:
         return "the connection ended before the whole file arrived"
-    if isinstance(exc, requests.exceptions.SSLError):
+    if failed.kind == http_rules.TLS:
         return "TLS certificate verification failed"
-    if isinstance(exc, requests.exceptions.ConnectionError):
+    if failed.kind in (http_rules.NO_CONNECTION, http_rules.CLOSED):
         return "the connection failed or was closed (%s)" % type(exc).__name__
-    if isinstance(exc, OSError) and exc.errno is not None:
+    if failed.kind == http_rules.OS_ERROR:
         return "writing the file failed: %s" % os.strerror(exc.errno)
     return "%s: %s" % (type(exc).__name__, excerpt(str(exc), 200))
 
 
-def _open(session, adapter, url, deadline, validate_certs, allow_plain_http, what):
-    """The answer to ``url`` after at most ``MAX_REDIRECTS`` redirects, none of them with credentials."""
-    seen = []
-    while True:
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http"):
-            raise DownloadError("%s: the download URL %s is not http(s); not followed." % (what, show_url(url)))
-        if parts.scheme == "http" and not allow_plain_http and not is_loopback(parts.hostname or ""):
-            raise DownloadError("%s: the download URL %s is plain http:// to a host that is not this machine; refused "
-                                "(set allow_plain_http: true if the network between is trusted)." % (what, show_url(url)))
-        seen.append(url)
-        # A bare request: no session auth, no cookie jar, nothing but these headers.
-        request = requests.Request("GET", url, headers={"User-Agent": USER_AGENT, "Accept": "*/*",
-                                                        "Accept-Encoding": "identity"}).prepare()
+def _open(adapter, url, deadline, validate_certs, allow_plain_http, what):
+    """The answer to ``url`` after at most ``MAX_REDIRECTS`` redirects, none of them with credentials (the storage
+    route of ``http_rules``)."""
+    route, hops = http_rules.StorageRoute(allow_plain_http), []
+    # A bare request: no session auth, no cookie jar, nothing but these headers.
+    headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
+
+    def send(hop):
+        hops.append(hop)
         left = max(deadline.remaining(), 0.001)
-        # Proxies as the environment says (HTTPS_PROXY, NO_PROXY), read once per hop - never netrc credentials.
-        response = adapter.send(request, stream=True, timeout=(left, left), verify=validate_certs,
-                                proxies=requests.utils.get_environ_proxies(url))
-        if response.status_code in REDIRECT_STATUSES and response.headers.get("Location"):
-            response.close()
-            if len(seen) > MAX_REDIRECTS:
-                raise DownloadError("%s: more than %d redirects from %s; not followed further." % (
-                    what, MAX_REDIRECTS, show_url(seen[0])))
-            url = urljoin(url, response.headers["Location"].strip())
-            if url in seen:
-                raise DownloadError("%s: the object storage's redirects loop (back to %s)." % (what, show_url(url)))
-            continue
-        if response.status_code != 200:
-            response.close()
-            raise DownloadError("%s: the object storage answered HTTP %d for %s (an expired or refused link?)." % (
-                what, response.status_code, show_url(url)))
-        return response
+        return http_rules.send_bare(adapter, http_rules.bare_request("GET", hop, headers), (left, left), validate_certs)
+
+    try:
+        response = http_rules.follow(send, "GET", route.place(url), route)
+    except http_rules.Refused as refused:
+        if refused.response is not None:
+            refused.response.close()
+        if refused.reason == http_rules.MALFORMED:
+            raise refused.__cause__ from None  # worded as any other failure: the URL's own error
+        raise DownloadError(_refusal(refused, what)) from None
+    if response.status_code != 200:
+        response.close()
+        raise DownloadError("%s: the object storage answered HTTP %d for %s (an expired or refused link?)." % (
+            what, response.status_code, show_url(hops[-1])))
+    return response
+
+
+def _refusal(refused, what):
+    if refused.reason == http_rules.NOT_HTTP:
+        return "%s: the download URL %s is not http(s); not followed." % (what, show_url(refused.url))
+    if refused.reason == http_rules.PLAIN_HTTP:
+        return plain_http_refused(what, "download URL", refused.url)
+    if refused.reason == http_rules.LOOP:
+        return "%s: the object storage's redirects loop (back to %s)." % (what, show_url(refused.url))
+    return "%s: more than %d redirects from %s; not followed further." % (
+        what, http_rules.MAX_REDIRECTS, show_url(refused.seen[0]))
 
 
 def _stream(response, out, expected_size, max_bytes, deadline, space, what):

@@ -32,9 +32,7 @@ So the restore must never run what the dump holds, nor touch what is not its own
 
 A run killed before it could clean up leaves its directory (and maybe its server) behind. Each run removes such
 leftovers only when they are provably its own kind (``remove_leftovers``); anything else is left alone with a
-warning. No Ansible imports - so its programs run through ``subprocess``, not ``AnsibleModule.run_command``
-(ansible-test's ``ansible-bad-function``, answered at each call): that can neither bound a step in time, run it as
-the server's account nor leave a server running.
+warning. No Ansible imports; its programs run through processes.py, bounded by the restore's ``Deadline``.
 """
 
 import glob
@@ -45,11 +43,12 @@ import secrets
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 import threading
 import time
 
+from ansible_collections.divio.cloud.plugins.module_utils import processes
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DownloadError,
     VerificationFailed,
@@ -92,17 +91,13 @@ REACHING_OUT = ("file_fdw", "adminpack", "plpythonu", "plpython2u", "plpython3u"
 _RESTRICT_HELP = {}  # psql path -> whether it has \restrict
 
 
-class _Clock:
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.until = time.monotonic() + seconds
-
-    def left(self, what):
-        remaining = self.until - time.monotonic()
-        if remaining <= 0:
-            raise VerificationUnavailable("verify: restore did not finish within restore_timeout (%g s), during %s; the "
-                                          "scratch server was removed; no verdict." % (self.seconds, what))
-        return remaining
+def _left(deadline, what):
+    """Seconds left of the restore's ``deadline``; once it has passed, ``VerificationUnavailable`` naming ``what``."""
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise VerificationUnavailable("verify: restore did not finish within restore_timeout (%g s), during %s; the "
+                                      "scratch server was removed; no verdict." % (deadline.seconds, what))
+    return remaining
 
 
 def server_account():
@@ -210,8 +205,8 @@ def _stop_leftover_server(data, uid):
         if why:
             return why
         _signal(pid, handle, signal.SIGINT)
-        until = time.monotonic() + STOP_SECONDS
-        while _alive(pid) and time.monotonic() < until:
+        stopping = Deadline(STOP_SECONDS)
+        while _alive(pid) and not stopping.passed():
             time.sleep(0.1)
         if _alive(pid):
             _signal(pid, handle, signal.SIGKILL)
@@ -265,11 +260,9 @@ def remove_leftovers(base=None, warnings=None):
 def _has_restrict(psql):
     if psql not in _RESTRICT_HELP:
         try:
-            # pylint: disable-next=ansible-bad-function  # see the module docstring
-            proc = subprocess.run([psql, "--help=commands"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=30, check=False, env={"PATH": SAFE_PATH, "LC_ALL": "C"})
+            proc = processes.run([psql, "--help=commands"], Deadline(30), env={"PATH": SAFE_PATH, "LC_ALL": "C"})
             _RESTRICT_HELP[psql] = "\\restrict" in proc.stdout
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, processes.TimeoutExpired):
             _RESTRICT_HELP[psql] = False
     return _RESTRICT_HELP[psql]
 
@@ -297,8 +290,8 @@ def _disk_usage(directory):
 class ScratchServer:
     """One throwaway PostgreSQL server; ``start()``, then ``restore``/``count`` against it, ``remove()`` always."""
 
-    def __init__(self, clock, base=None, max_bytes=MIN_RESTORE_BYTES):
-        self.clock = clock
+    def __init__(self, deadline, base=None, max_bytes=MIN_RESTORE_BYTES):
+        self.deadline = deadline
         self.max_bytes = max_bytes
         self.account = server_account()
         self.initdb = postgres_tool("initdb", "verify: restore")
@@ -341,10 +334,9 @@ class ScratchServer:
             for setting in settings:
                 command += ["-c", setting]
             # A log file, no stdin, no stdout of ours, a session of its own: nothing ties the module to it.
-            # pylint: disable-next=ansible-bad-function  # see the module docstring
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, close_fds=True, cwd=self.directory,
-                                            env=self._env(), **self._as_account())
+            self.process = processes.start(command, stdin=processes.DEVNULL, stdout=log, stderr=processes.STDOUT,
+                                           start_new_session=True, close_fds=True, cwd=self.directory,
+                                           env=self._env(), **self._as_account())
         self._wait_ready()
         self._psql_setup("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS" % RESTORER)
         self._psql_setup("CREATE DATABASE %s OWNER %s" % (DATABASE, RESTORER))
@@ -355,13 +347,12 @@ class ScratchServer:
             if self.process.poll() is not None:
                 raise VerificationUnavailable("verify: restore: the scratch PostgreSQL server did not start: %s%s" % (
                     self.log_tail(), self._reach_hint()))
+            _left(self.deadline, "server start")
             try:
-                # pylint: disable-next=ansible-bad-function  # see the module docstring
-                ready = subprocess.run([self.psql] + self._conn("postgres", SUPERUSER) + ["-Atc", "SELECT 1"],
-                                       stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
-                                       timeout=self.clock.left("server start"), env=self._env(), **self._as_account())
-            except subprocess.TimeoutExpired:
-                continue  # the time ran out during the probe: clock.left() says so on the next round
+                ready = processes.run([self.psql] + self._conn("postgres", SUPERUSER) + ["-Atc", "SELECT 1"],
+                                      self.deadline, env=self._env(), **self._as_account())
+            except processes.TimeoutExpired:
+                continue  # the time ran out during the probe: _left() says so on the next round
             if ready.returncode == 0:
                 return
             time.sleep(0.1)
@@ -379,25 +370,17 @@ class ScratchServer:
         """Run a setup program to its end, in a process group of its own: initdb's bootstrap backend, killed with
         it when the time runs out, writes no more into a directory being removed."""
         try:
-            # pylint: disable-next=ansible-bad-function  # see the module docstring
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout or subprocess.PIPE,
-                                       stderr=subprocess.STDOUT if stdout else subprocess.PIPE, text=stdout is None,
-                                       env=self._env(), cwd=self.directory, start_new_session=True, **self._as_account())
+            proc = processes.run(command, self.deadline, stdout=stdout or processes.PIPE,
+                                 stderr=processes.STDOUT if stdout else processes.PIPE, text=stdout is None,
+                                 env=self._env(), cwd=self.directory, start_new_session=True, **self._as_account())
+        except processes.TimeoutExpired:
+            _left(self.deadline, what + " (timed out)")
+            raise
         except OSError as exc:
             raise VerificationUnavailable("verify: restore: %s could not start: %s" % (what, exc)) from None
-        try:
-            out, err = process.communicate(timeout=self.clock.left(what))
-        except BaseException:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
-            self.clock.left(what + " (timed out)")
-            raise
-        if stdout is not None and process.returncode != 0:
+        if stdout is not None and proc.returncode != 0:
             raise VerificationUnavailable("verify: restore: %s failed: %s%s" % (what, self.log_tail(), self._reach_hint()))
-        return subprocess.CompletedProcess(command, process.returncode, out, err)
+        return proc
 
     def _psql_setup(self, sql):
         proc = self._call([self.psql] + self._conn("postgres", SUPERUSER) + ["-v", "ON_ERROR_STOP=1", "-Atc", sql],
@@ -436,10 +419,9 @@ class ScratchServer:
             if self.account is not None:
                 os.fchown(out.fileno(), *self.account)
             try:
-                # pylint: disable-next=ansible-bad-function  # see the module docstring
-                process = subprocess.Popen(command, stdin=subprocess.PIPE if feed else (stdin or subprocess.DEVNULL),
-                                           stdout=out, stderr=subprocess.STDOUT, cwd=self.directory, close_fds=True,
-                                           env=self._env(options), **self._as_account())
+                process = processes.start(command, stdin=processes.PIPE if feed else (stdin or processes.DEVNULL),
+                                          stdout=out, stderr=processes.STDOUT, cwd=self.directory, close_fds=True,
+                                          env=self._env(options), **self._as_account())
             except OSError as exc:
                 raise VerificationUnavailable("verify: restore: %s could not start: %s" % (what, exc)) from None
         feeder = None
@@ -459,8 +441,8 @@ class ScratchServer:
         pause = 0.1
         while True:
             try:
-                return process.wait(min(pause, self.clock.left(what)))
-            except subprocess.TimeoutExpired:
+                return process.wait(min(pause, _left(self.deadline, what)))
+            except processes.TimeoutExpired:
                 pass
             started = time.monotonic()
             used = _disk_usage(self.directory)
@@ -532,7 +514,7 @@ class ScratchServer:
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
+            except processes.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(STOP_SECONDS)
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -609,7 +591,7 @@ def restore_into_scratch(path, fmt, timeout, base=None, max_bytes=None):
 
     ``base``: where the scratch directory goes (default the temp directory); ``max_bytes``: the most its restore
     may take on disk (default ``default_max_bytes`` of the dump's size)."""
-    clock = _Clock(timeout)
+    deadline = Deadline(timeout)
     base = base or tempfile.gettempdir()
     max_bytes = max_bytes or default_max_bytes(os.path.getsize(path))
     warnings = []
@@ -624,7 +606,7 @@ def restore_into_scratch(path, fmt, timeout, base=None, max_bytes=None):
             "max_restore_bytes; no verdict." % (base, shutil.disk_usage(base).free, show_bytes(max_bytes)),
             warnings=warnings) from None
     try:
-        server = ScratchServer(clock, base, max_bytes)
+        server = ScratchServer(deadline, base, max_bytes)
         try:
             server.start()
             server.restore(path, fmt)

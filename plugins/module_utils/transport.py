@@ -22,7 +22,6 @@ import io
 import ipaddress
 import socket
 import threading
-import time
 
 try:
     from requests.adapters import HTTPAdapter
@@ -39,21 +38,6 @@ except ImportError:  # urllib3 1.x reports a failed lookup as a NewConnectionErr
 
 CHUNK_BYTES = 64 * 1024
 _current = threading.local()
-
-
-class Deadline:
-    """A point in time on ``clock``."""
-
-    def __init__(self, seconds, clock=time.monotonic):
-        self.clock = clock
-        self.seconds = seconds
-        self.at = clock() + seconds
-
-    def remaining(self):
-        return self.at - self.clock()
-
-    def passed(self):
-        return self.remaining() <= 0
 
 
 class BodyTooLarge(Exception):

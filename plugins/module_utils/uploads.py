@@ -17,7 +17,10 @@ platform names their handler, before any byte goes. Every file is read once, in 
 the sha256 reported is that of the bytes sent, and memory stays flat (small transfer settings).
 
 Nothing carries the API token or a cookie to storage or to ``finish_url`` (on the API's host, but signed): those
-requests use bare sessions. No Ansible imports.
+requests are bare requests on the storage route of ``http_rules`` (the rules of every request sent with requests: a
+PUT's or POST's redirect is not followed). boto3 gets only the temporary credentials it is handed (no profile or
+environment credential lookup), azure-storage-blob only its SAS URL (no netrc: environment settings off, proxies
+read as ours are); both get the same connect timeout as the requests to storage. No Ansible imports.
 """
 
 import datetime
@@ -28,7 +31,7 @@ import stat
 import time
 from urllib.parse import parse_qs, quote, urlsplit
 
-from ansible_collections.divio.cloud.plugins.module_utils import transport
+from ansible_collections.divio.cloud.plugins.module_utils import http_rules, transport
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
     COMPLETED,
@@ -40,7 +43,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
-from ansible_collections.divio.cloud.plugins.module_utils.connection import is_loopback
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import verify_file
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
@@ -51,7 +54,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     WaitTimeout,
     excerpt,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.fetch import show_url
+from ansible_collections.divio.cloud.plugins.module_utils.fetch import plain_http_refused, show_url
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
 from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
@@ -74,7 +77,12 @@ DEFAULT_WAIT_TIMEOUT = 3600
 DELETION_MARGIN = 3600
 FINISH_ATTEMPTS = 4
 FINISH_BACKOFF = 1.0
+# Every request to storage - requests, boto3 and azure-storage-blob alike - connects within CONNECT_TIMEOUT. A read
+# waits: for the PUT's answer, what is left of upload_timeout; for the finish's, FINISH_READ_TIMEOUT; for one of
+# boto3's or azure-storage-blob's answers (a part, a block), READ_TIMEOUT.
 CONNECT_TIMEOUT = 30
+READ_TIMEOUT = 120
+FINISH_READ_TIMEOUT = 60
 # Flat memory: boto3 holds about (concurrency + queued chunks) x chunk size, azure (concurrency x block size).
 TRANSFER_CONCURRENCY = 2
 S3_CHUNK = 8 * 1024 * 1024
@@ -277,26 +285,23 @@ def _importable(module):
 
 def finish_upload(url, what, settings, sleep=time.sleep):
     """``POST <finish_url>`` with no credentials, retried on no answer or a 5xx (it is a signal, safe to repeat)."""
-    _check_url(url, settings, what, "finish_url")
+    _storage_url(url, settings, what, "finish_url")
     problem = None
-    with _bare_session() as session:
-        for attempt in range(FINISH_ATTEMPTS):
-            try:
-                response = session.post(url, headers={"User-Agent": USER_AGENT}, timeout=(CONNECT_TIMEOUT, 60),
-                                        allow_redirects=False, verify=settings.validate_certs,
-                                        proxies=requests.utils.get_environ_proxies(url))
-                response.close()
-            except requests.exceptions.RequestException as exc:
-                problem = "no answer (%s)" % type(exc).__name__
-            else:
-                if response.status_code < 300:
-                    return
-                if response.status_code < 500:
-                    raise UploadError("%s: POST finish_url (%s) answered HTTP %d; the platform was not told the file is "
-                                      "in." % (what, show_url(url), response.status_code))
-                problem = "HTTP %d" % response.status_code
-            if attempt + 1 < FINISH_ATTEMPTS:
-                sleep(FINISH_BACKOFF * 2 ** attempt)
+    for attempt in range(FINISH_ATTEMPTS):
+        try:
+            response = _send_to_storage("POST", url, settings, {"User-Agent": USER_AGENT},
+                                        (CONNECT_TIMEOUT, FINISH_READ_TIMEOUT))
+        except requests.exceptions.RequestException as exc:
+            problem = "no answer (%s)" % type(exc).__name__
+        else:
+            if response.status_code < 300:
+                return
+            if response.status_code < 500:
+                raise UploadError("%s: POST finish_url (%s) answered HTTP %d; the platform was not told the file is "
+                                  "in." % (what, show_url(url), response.status_code))
+            problem = "HTTP %d" % response.status_code
+        if attempt + 1 < FINISH_ATTEMPTS:
+            sleep(FINISH_BACKOFF * 2 ** attempt)
     raise UploadError("%s: POST finish_url (%s) got %s %d times; the platform was not told the file is in." % (
         what, show_url(url), problem, FINISH_ATTEMPTS))
 
@@ -324,22 +329,39 @@ def wait_uploaded(client, backup_uuid, name, options, sleep=time.sleep, clock=ti
 
 # -- the handlers ------------------------------------------------------------------------------------
 
-def _bare_session():
-    """A session that sends no credentials: no auth, no cookies, no netrc (trust_env off)."""
+def _storage_url(url, settings, what, name):
+    """``url`` when the storage route takes it (``http_rules.StorageRoute``); ``UploadError`` naming ``name`` otherwise.
+    Checked first of all, so it also says when requests is missing."""
     if requests is None:
         raise UploadError("the Python library 'requests' is required")
-    session = requests.Session()
-    session.trust_env = False
-    return session
+    try:
+        return http_rules.StorageRoute(settings.allow_plain_http).place(url)
+    except http_rules.Refused as refused:
+        if refused.reason == http_rules.PLAIN_HTTP:
+            raise UploadError(plain_http_refused(what, name, url)) from None
+        raise UploadError("%s: the platform's %s is not an http(s) URL." % (what, name)) from None
 
 
-def _check_url(url, settings, what, name):
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UploadError("%s: the platform's %s is not an http(s) URL." % (what, name))
-    if parts.scheme == "http" and not settings.allow_plain_http and not is_loopback(parts.hostname):
-        raise UploadError("%s: the %s %s is plain http:// to a host that is not this machine; refused (set "
-                          "allow_plain_http: true if the network between is trusted)." % (what, name, show_url(url)))
+def _send_to_storage(method, url, settings, headers, timeout, data=None):
+    """One bare request to storage (no token, cookie or netrc; the headers a fresh session would add, and ``headers``)
+    through ``http_rules.follow``: a redirect of a PUT or POST is not followed, its 3xx is the answer. The body is
+    read; requests' own errors pass through."""
+    headers = dict(requests.utils.default_headers(), **headers)
+    route, adapter = http_rules.StorageRoute(settings.allow_plain_http), transport.DeadlineAdapter(pool_connections=1, pool_maxsize=1)
+
+    def send(hop):
+        request = http_rules.bare_request(method, hop, headers, data)
+        return http_rules.send_bare(adapter, request, timeout, settings.validate_certs, stream=False)
+
+    try:
+        try:
+            response = http_rules.follow(send, method, url, route)
+        except http_rules.Refused as refused:
+            response = refused.response
+        _ = response.content  # read while the connection is open, as a session without stream=True does
+        return response
+    finally:
+        adapter.close()
 
 
 def _storage_code(text):
@@ -352,22 +374,19 @@ def _storage_code(text):
 def send_presigned(params, reader, settings, what):
     """``exo-presigned-v1``: one PUT of the file, streamed with its Content-Length; a file over ``max_file_size``
     is refused before anything is sent."""
-    url = params.get("url")
-    _check_url(url, settings, what, "upload URL")
+    url = _storage_url(params.get("url"), settings, what, "upload URL")
     limit = params.get("max_file_size")
     if isinstance(limit, int) and not isinstance(limit, bool) and reader.size > limit:
         raise UploadError("%s: the file is %d bytes, more than the %d bytes the platform accepts (max_file_size); "
                           "nothing was sent." % (what, reader.size, limit))
-    with _bare_session() as session:
-        try:
-            response = session.put(url, data=reader.chunks(), headers={"User-Agent": USER_AGENT, "Content-Length": str(reader.size)},
-                                   timeout=(CONNECT_TIMEOUT, max(reader.deadline.remaining(), 1)), allow_redirects=False,
-                                   verify=settings.validate_certs, proxies=requests.utils.get_environ_proxies(url))
-        except requests.exceptions.RequestException as exc:
-            raise UploadError("%s: the PUT to %s failed: %s." % (what, show_url(url), type(exc).__name__)) from None
-        if response.status_code not in (200, 201, 204):
-            raise UploadError("%s: the object storage answered HTTP %d (%s) to the PUT to %s." % (
-                what, response.status_code, _storage_code(response.text[:2000]), show_url(url)))
+    try:
+        response = _send_to_storage("PUT", url, settings, {"User-Agent": USER_AGENT, "Content-Length": str(reader.size)},
+                                    (CONNECT_TIMEOUT, max(reader.deadline.remaining(), 1)), data=reader.chunks())
+    except requests.exceptions.RequestException as exc:
+        raise UploadError("%s: the PUT to %s failed: %s." % (what, show_url(url), type(exc).__name__)) from None
+    if response.status_code not in (200, 201, 204):
+        raise UploadError("%s: the object storage answered HTTP %d (%s) to the PUT to %s." % (
+            what, response.status_code, _storage_code(response.text[:2000]), show_url(url)))
 
 
 def send_s3(params, reader, settings, what):
@@ -388,7 +407,7 @@ def send_s3(params, reader, settings, what):
                                     aws_secret_access_key=params["aws_secret_access_key"],
                                     aws_session_token=params["aws_session_token"])
     client = session.client("s3", verify=settings.validate_certs, config=Config(
-        connect_timeout=CONNECT_TIMEOUT, read_timeout=120, retries={"max_attempts": 3, "mode": "standard"}))
+        connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries={"max_attempts": 3, "mode": "standard"}))
     try:
         client.upload_fileobj(reader, params["bucket"], params["key"], Config=config)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
@@ -404,11 +423,13 @@ def send_azure(params, reader, settings, what):
     from azure.core.exceptions import AzureError
     from azure.storage.blob import BlobClient
 
-    url = params.get("url")
-    _check_url(url, settings, what, "blob URL")
+    url = _storage_url(params.get("url"), settings, what, "blob URL")
+    # No environment settings (requests' netrc would put credentials on the blob host's requests); proxies as ours
+    # read them; a redirect of a PUT is not followed (http_rules).
     blob = BlobClient.from_blob_url(url, max_single_put_size=AZURE_BLOCK, max_block_size=AZURE_BLOCK,
                                     connection_verify=settings.validate_certs, connection_timeout=CONNECT_TIMEOUT,
-                                    read_timeout=120)
+                                    read_timeout=READ_TIMEOUT, use_env_settings=False, permit_redirects=False,
+                                    proxies=requests.utils.get_environ_proxies(url))
     try:
         with blob:
             blob.upload_blob(reader, length=reader.size, overwrite=True, max_concurrency=TRANSFER_CONCURRENCY)
@@ -423,7 +444,7 @@ SENDERS = {EXO: send_presigned, S3: send_s3, AZURE: send_azure}
 
 def send_file(instructions, path, size, options, settings, what):
     """Send one file by its handler; ``(bytes, sha256)`` of what was read and sent."""
-    deadline = transport.Deadline(options.upload_timeout)
+    deadline = Deadline(options.upload_timeout)
     with open(path, "rb") as handle:
         reader = HashingReader(handle, size, deadline, what)
         SENDERS[instructions["handler"]](instructions["upload_parameters"], reader, settings, what)

@@ -34,10 +34,10 @@ import gzip
 import os
 import re
 import shutil
-import subprocess
-import time
 import zlib
 
+from ansible_collections.divio.cloud.plugins.module_utils import processes
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InputError,
     VerificationFailed,
@@ -138,10 +138,8 @@ def _version_key(path):
 
 def tool_version(path):
     try:
-        # pylint: disable-next=ansible-bad-function  # see _run
-        proc = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        proc = processes.run([path, "--version"], Deadline(30))
+    except (OSError, processes.TimeoutExpired):
         return None
     match = re.search(r"(\d+(?:\.\d+)?)", proc.stdout)
     return match.group(1) if match else None
@@ -195,12 +193,8 @@ def _part_window(part):
 
 def _run(command, timeout, what):
     try:
-        # Not AnsibleModule.run_command (the ansible-bad-function check of ansible-test 2.21): no Ansible imports
-        # here, and it cannot bound a step in time.
-        # pylint: disable-next=ansible-bad-function
-        return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                              check=False, env=dict(os.environ, LC_ALL="C", LANG="C"))
-    except subprocess.TimeoutExpired:
+        return processes.run(command, Deadline(timeout), env=dict(os.environ, LC_ALL="C", LANG="C"))
+    except processes.TimeoutExpired:
         raise VerificationUnavailable("could not verify: %s did not finish within verify_timeout (%g s); no verdict." % (
             what, timeout)) from None
     except OSError as exc:
@@ -303,13 +297,13 @@ class _Stream:
 
     def __init__(self, handle, limits, size):
         self.handle, self.limits = handle, limits
-        self.deadline = time.monotonic() + limits.timeout
+        self.deadline = Deadline(limits.timeout)
         self.bound, self.bound_name = limits.expanded_bound(size)
         self.buffer, self.position = b"", 0
         self.offset = self.pulled = self.members = 0
 
     def _pull(self, count):
-        if time.monotonic() > self.deadline:
+        if self.deadline.passed():
             raise self.stop("it did not finish within verify_timeout (%g s)" % self.limits.timeout)
         try:
             data = self.handle.read(count)

@@ -10,6 +10,7 @@ No Ansible imports. ``sleep`` and ``clock`` are parameters so tests can drive th
 import math
 import time
 
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, WaitTimeout
 
 
@@ -38,12 +39,12 @@ def poll_until(fetch, done, timeout, interval, what, sleep=time.sleep, clock=tim
     """
     timeout = check_seconds("timeout", timeout)
     interval = check_seconds("interval", interval)
-    deadline = clock() + timeout
+    deadline = Deadline(timeout, clock)
     while True:
         obj = fetch()
         if done(obj):
             return obj
-        remaining = deadline - clock()
+        remaining = deadline.remaining()
         if remaining <= 0:
             state = describe(obj) if describe is not None else None
             uuid = obj.get("uuid") if isinstance(obj, dict) else None

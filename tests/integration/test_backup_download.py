@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils import scratch, verify
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, DownloadOptions, download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, InputError, NotFoundError
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import check_free_space
@@ -267,8 +268,7 @@ def test_leftovers_of_a_killed_run_are_removed(tmp_path):
     """A run killed mid-restore leaves a scratch directory and a running server; the next run removes both."""
     base = tempfile.mkdtemp(prefix="divio-leftovers-")  # the server's account must reach it: not under pytest's 0700 tmp
     os.chmod(base, 0o755)
-    clock = scratch._Clock(60)
-    server = scratch.ScratchServer(clock, base=base).start()
+    server = scratch.ScratchServer(Deadline(60), base=base).start()
     with open(os.path.join(server.directory, scratch.OWNER_FILE), "w") as handle:
         handle.write("999999999\n")  # an owner that is gone
     pid = server.process.pid

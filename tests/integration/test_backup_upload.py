@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, UploadError, VerificationFailed
-from ansible_collections.divio.cloud.plugins.module_utils.uploads import UploadOptions, finish_upload, push_files
+from ansible_collections.divio.cloud.plugins.module_utils.uploads import UploadOptions, finish_upload, push_files, send_file
 from divio_simulator.downloads import PG_DUMP_FIXTURE
 
 from testlib import TOKEN, play, private_simulator
@@ -162,6 +162,65 @@ def test_finish_url_that_keeps_failing_is_a_clear_error(client, finish_server):
     with pytest.raises(UploadError, match="upload of x: POST finish_url .* got HTTP 503 4 times"):
         finish_upload(url, "upload of x", client.settings, sleep=lambda seconds: None)
     assert len(finish_server.seen) == 4
+
+
+class Blob(http.server.BaseHTTPRequestHandler):
+    """A blob endpoint for azure-storage-blob's PUT: records each request's path and headers; answers 201, or the
+    ``redirect`` status (to another path) when set."""
+
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.seen.append((self.path.split("?")[0], dict(self.headers)))
+        self.send_response(self.server.redirect or 201)
+        if self.server.redirect:
+            self.send_header("Location", "/elsewhere/c/b")
+        self.send_header("ETag", '"0x1"')
+        self.send_header("Last-Modified", "Mon, 07 Dec 2026 12:00:00 GMT")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def blob_server(monkeypatch, tmp_path):
+    """The blob endpoint, and a netrc (``NETRC``) naming its host, as a user's ~/.netrc might."""
+    pytest.importorskip("azure.storage.blob")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Blob)
+    server.seen, server.redirect = [], None
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def send_blob(client, server, tmp_path):
+    path = tmp_path / "part.dump"
+    path.write_bytes(b"x" * 1000)
+    instructions = {"handler": "az-sas-v1", "upload_parameters": {
+        "url": "http://127.0.0.1:%d/devstoreaccount1/c/b?sv=2021-08-06&sr=b&sp=cw&sig=abc" % server.server_port}}
+    return send_file(instructions, str(path), 1000, UploadOptions(upload_timeout=60), client.settings, "upload of x")
+
+
+def test_the_blob_host_gets_the_sas_url_and_no_netrc_credentials(client, blob_server, tmp_path):
+    assert send_blob(client, blob_server, tmp_path)[0] == 1000
+    [(path, headers)] = blob_server.seen
+    assert path == "/devstoreaccount1/c/b"
+    assert not any(name.lower() in ("authorization", "cookie") for name in headers)
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_redirect_of_a_blob_put_is_not_followed(client, blob_server, tmp_path, status):
+    blob_server.redirect = status
+    with pytest.raises(UploadError, match="upload of x: Azure Blob Storage refused the upload"):
+        send_blob(client, blob_server, tmp_path)
+    assert [path for path, _headers in blob_server.seen] == ["/devstoreaccount1/c/b"]
 
 
 def test_module_uploads(run_playbook, dump_file):

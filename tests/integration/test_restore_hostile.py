@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import DownloadOptions, download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, VerificationUnavailable
 
@@ -181,10 +182,10 @@ def test_restore_timeout_stops_a_restore_that_runs_on(hostile, base):
     cluster.sql("slow", "CREATE OR REPLACE FUNCTION public.slow(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
                         "$$BEGIN PERFORM pg_catalog.pg_sleep(120); RETURN i; END$$;")
     dump = cluster.dump("slow", os.path.join(base, "slow.dump"))
-    server = scratch.ScratchServer(scratch._Clock(120), base=base)
+    server = scratch.ScratchServer(Deadline(120), base=base)
     try:
         server.start()
-        server.clock = scratch._Clock(3)
+        server.deadline = Deadline(3)
         with pytest.raises(VerificationUnavailable) as caught:
             server.restore(dump, "pg_custom")
         assert "within restore_timeout (3 s), during the restore;" in str(caught.value)
@@ -219,7 +220,7 @@ def test_the_server_gets_a_minimal_environment_and_a_private_directory(monkeypat
     monkeypatch.setenv("DIVIO_API_TOKEN", "a-token-that-must-stay-here")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cloud-secret")
-    server = scratch.ScratchServer(scratch._Clock(60), base=base)
+    server = scratch.ScratchServer(Deadline(60), base=base)
     try:
         server.start()
         with open("/proc/%d/environ" % server.process.pid, "rb") as handle:
