@@ -26,7 +26,6 @@ How it stays correct and cheap:
 import datetime
 import heapq
 import itertools
-import re
 import sys
 from urllib.parse import quote
 
@@ -42,10 +41,18 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     one_read_is_cheaper,
     require_text,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    RuleOptions,
+    parse_exception,
+    parse_services,
+    parse_timestamp,
+    read_timestamp,
+    split_service,
+)
 
 BACKUPS = APPS + "backups/"
 SERVICE_INSTANCE_BACKUPS = APPS + "service-instance-backups/"
-SERVICE_TYPES = ("DATABASE", "STORAGE")
 COMPLETED = "COMPLETED"
 SUCCESS = "SUCCESS"
 NOT_PROVISIONED = "NEW"  # service_status of an instance that holds nothing yet
@@ -57,158 +64,11 @@ PART_EVENT_FIELDS = ("queued_at", "started_at", "ended_at", "taken_at")
 # Where a part's snapshot time comes from, first found wins: never later than the data was captured.
 PART_DATING_FIELDS = ("taken_at", "started_at", "ended_at")
 BACKUP_DATING_FIELDS = ("started_at", "ended_at")
-DEFAULT_MIN_RETENTION = "24h"
-MAX_DURATION = 100 * 365 * 86400  # longer is a typo, and would overflow date arithmetic
 # Finished candidates kept per environment while scanning (on top of what a caller asks for).
 DEFAULT_KEEP = 32
 
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_RE = re.compile(r"^(\d+)([smhdw])")
-_TIMESTAMP_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$")
 _UTC = datetime.timezone.utc
 _UNBOUNDED = datetime.datetime.max.replace(tzinfo=_UTC)  # the latest possible snapshot of a running backup
-
-
-# -- input parsing -----------------------------------------------------------------------------
-
-def parse_duration(value, name="max_age", allow_zero=False):
-    """Seconds from an int or a string such as ``3600``, ``90m``, ``36h``, ``2d``, ``1w`` or ``1d12h``.
-
-    ``allow_zero``: 0 is accepted (for options where 0 turns a rule off)."""
-    expected = ("expected a number of seconds (e.g. 86400) or numbers with units s, m, h, d, w "
-                "(e.g. 90m, 36h, 2d, 1w, 1d12h)")
-    if isinstance(value, bool) or value is None:
-        raise InputError("%s %r is not valid: %s." % (name, value, expected))
-    if isinstance(value, int):
-        seconds = value
-    elif isinstance(value, str) and re.match(r"^[0-9]+$", value.strip()):
-        seconds = int(value.strip())
-    elif isinstance(value, str) and value.strip():
-        rest, seconds = value.strip().lower().replace(" ", ""), 0
-        while rest:
-            match = _DURATION_RE.match(rest)
-            if not match:
-                raise InputError("%s %r is not valid: %s." % (name, value, expected))
-            seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-            rest = rest[match.end():]
-    else:
-        raise InputError("%s %r is not valid: %s." % (name, value, expected))
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise InputError("%s %r is not valid: it must be longer than 0 seconds; %s." % (name, value, expected))
-    if seconds > MAX_DURATION:
-        raise InputError("%s %r is not valid: it must be at most 100 years (%d seconds); %s."
-                         % (name, value, MAX_DURATION, expected))
-    return seconds
-
-
-def format_duration(seconds):
-    """``31h``, ``3d4h``, ``45m``: short, for messages and reports."""
-    if seconds is None:
-        return "unknown"
-    seconds = int(seconds)
-    if seconds < 3600:
-        return "%dm" % (seconds // 60) if seconds >= 60 else "%ds" % seconds
-    if seconds < 3 * 86400:
-        return "%dh" % (seconds // 3600)
-    days, hours = divmod(seconds // 3600, 24)
-    return "%dd%dh" % (days, hours) if hours else "%dd" % days
-
-
-def parse_services(services):
-    """Upper-cased ``TYPE`` or ``TYPE:PREFIX`` entries, or None for "no rule"; unknown types are an error.
-
-    ``DATABASE`` means every provisioned database instance; ``DATABASE:DEFAULT`` the one with that prefix."""
-    if services is None:
-        return None
-    if isinstance(services, str):
-        services = services.split(",")
-    if not isinstance(services, (list, tuple)) or not services:
-        raise InputError("services %r is not valid: expected a non-empty list of service types from %s "
-                         "(or TYPE:PREFIX such as DATABASE:DEFAULT)." % (services, ", ".join(SERVICE_TYPES)))
-    result = []
-    for item in services:
-        text = item.strip().upper() if isinstance(item, str) else item
-        kind, _sep, prefix = text.partition(":") if isinstance(text, str) else (text, "", "")
-        if kind not in SERVICE_TYPES:
-            raise InputError("services: %r is not a known service type; known types are %s (or TYPE:PREFIX such as "
-                             "DATABASE:DEFAULT)." % (item, ", ".join(SERVICE_TYPES)))
-        if _sep and not prefix.strip():
-            raise InputError("services: %r names no prefix; expected TYPE:PREFIX such as DATABASE:DEFAULT." % (item,))
-        entry = kind + (":" + prefix.strip() if _sep else "")
-        if entry not in result:
-            result.append(entry)
-    return tuple(result)
-
-
-def split_service(entry):
-    """``("DATABASE", None)`` for ``DATABASE``, ``("DATABASE", "DEFAULT")`` for ``DATABASE:DEFAULT``."""
-    kind, sep, prefix = entry.partition(":")
-    return kind, (prefix if sep else None)
-
-
-def parse_timestamp(value, what="timestamp"):
-    """Timezone-aware datetime from the API's ISO 8601 (``Z`` or offset, with or without fractions)."""
-    if value is None:
-        return None
-    try:
-        return _parse_timestamp(value)
-    except _NotATimestamp:
-        raise InvalidResponseError("the API sent %s %r, which is not an ISO 8601 timestamp." % (what, value)) from None
-    except (ValueError, OverflowError):
-        raise InvalidResponseError("the API sent %s %r, which is not a valid date." % (what, value)) from None
-
-
-class _NotATimestamp(ValueError):
-    pass
-
-
-def parse_exception(value, what):
-    """The ``InvalidResponseError`` ``parse_timestamp`` raises for ``value`` (which must be one it rejects)."""
-    try:
-        parse_timestamp(value, what)
-    except InvalidResponseError as exc:
-        return exc
-    raise AssertionError("%r is a valid timestamp" % (value,))
-
-
-def _from_z_as_offset(value):
-    """``fromisoformat`` of Python 3.10, which does not read "Z": the same moment written as +00:00."""
-    return datetime.datetime.fromisoformat(value[:-1] + "+00:00")
-
-
-_from_usual_form = datetime.datetime.fromisoformat if sys.version_info >= (3, 11) else _from_z_as_offset
-
-
-def _parse_timestamp(value):
-    """``parse_timestamp`` without the message: raises ``_NotATimestamp``, or ``ValueError`` for a date that
-    does not exist. Backups' times are read while scanning, so the common case is kept cheap."""
-    if isinstance(value, str):
-        length = len(value)
-        # The API's usual forms, YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.ffffffZ, by the C parser (several
-        # times faster than the pattern below). fromisoformat reads more forms than the pattern, so only these
-        # shapes go to it; for them both give the same moment or both refuse (checked on 3.10 to 3.13).
-        if length == 20 and value[4:20:3] == "--T::Z" or \
-                length == 27 and value[4:20:3] == "--T::." and value[26] == "Z" and value[20:26].isdigit():
-            try:
-                return _from_usual_form(value)
-            except ValueError:
-                pass  # no such date: the pattern below says how it is wrong
-    match = _TIMESTAMP_RE.match(value) if isinstance(value, str) else None
-    if not match:
-        raise _NotATimestamp(value)
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    if zone == "Z":
-        tz = _UTC
-    else:
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    moment = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-    if moment.year in (1, 9999):
-        moment.astimezone(_UTC)  # at the edge of the calendar a local time may not exist in UTC (OverflowError)
-    return moment
 
 
 # -- the rule: does a backup qualify, and when was it taken? ----------------------------------
@@ -286,7 +146,7 @@ class BackupRule:
 
     def __init__(self, successful_only=True, services=None, min_retention=None, now=None):
         self.successful_only = bool(successful_only)
-        self.services = parse_services(services)
+        self.services = parse_services(services)  # parsed by the task already (Services pass as they are)
         self.min_retention = datetime.timedelta(seconds=min_retention or 0)
         self.now = now or datetime.datetime.now(_UTC)
         self.latest_event = self.now + CLOCK_SKEW_ALLOWANCE  # an event after this has not happened yet
@@ -320,7 +180,7 @@ class BackupRule:
             value = backup.get("scheduled_for_deletion_at")
             if value is not None:
                 try:
-                    deletion = _parse_timestamp(value)
+                    deletion = read_timestamp(value)
                 except (ValueError, OverflowError):
                     exc = parse_exception(value, "scheduled_for_deletion_at of backup %s" % backup["uuid"])
                     return False, "skipped backup %s: %s; the next older backup was judged." % (
@@ -431,7 +291,7 @@ def _time_problem(item, fields, kind, latest, parsed=None):
         moment = parsed.get(field) if parsed else None
         if moment is None:
             try:
-                moment = _parse_timestamp(value)
+                moment = read_timestamp(value)
             except (ValueError, OverflowError):
                 return str(parse_exception(value, "%s of %s %s" % (field, kind, item.get("uuid")))).rstrip(".")
             if parsed is not None:
@@ -476,7 +336,7 @@ class Candidates:
             ended_at = backup.get("ended_at")
             if ended_at is not None:
                 try:
-                    ended = _parse_timestamp(ended_at)
+                    ended = read_timestamp(ended_at)
                 except (ValueError, OverflowError):
                     ended = None  # screen_dates says what is wrong with it
                 if ended is not None:
@@ -777,9 +637,10 @@ def find_backups(client, application, environment=None, latest=True, successful_
     can carry.
     """
     now = now or datetime.datetime.now(_UTC)
-    retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
-    rule = BackupRule(successful_only=successful_only, services=services, min_retention=retention, now=now)
-    max_age = parse_duration(max_age) if max_age is not None else None
+    options = RuleOptions(services, max_age, min_retention)  # typed values (a task's own) pass as they are
+    rule = BackupRule(successful_only=successful_only, services=options.services, min_retention=options.min_retention,
+                      now=now)
+    max_age = options.max_age
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputError("limit %r is not valid: expected a whole number of at least 1." % (limit,))
     environment = require_text("environment", environment)

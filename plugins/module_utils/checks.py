@@ -19,17 +19,12 @@ import time
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     DEFAULT_KEEP,
-    DEFAULT_MIN_RETENTION,
     BackupRule,
     ServiceInstances,
     age_seconds,
-    format_duration,
     format_timestamp,
     newest_backups,
-    parse_duration,
-    parse_services,
     scan_candidates,
-    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
@@ -41,6 +36,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resolution import ChosenBackup
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    RuleOptions,
+    Services,
+    format_duration,
+    split_service,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_VERIFY_TIMEOUT, ReadLimits
 
 FRESH, STALE, MISSING, ERROR, UNVERIFIED = "fresh", "stale", "missing", "error", "unverified"
@@ -57,9 +59,11 @@ MIN_KEEP = 4
 
 class _Limit:
     def __init__(self, max_age):
-        self.seconds = parse_duration(max_age)
+        """``max_age``: a ``Duration``."""
+        self.seconds = int(max_age)
         # Show the limit as the user wrote it ("2d" stays "2d").
-        self.text = max_age.strip() if isinstance(max_age, str) and not max_age.strip().isdigit() else format_duration(self.seconds)
+        given = max_age.given
+        self.text = given.strip() if isinstance(given, str) and not given.strip().isdigit() else format_duration(max_age)
 
 
 def _record(app_ref, app=None, env=None, env_slug=None, limit=None):
@@ -153,9 +157,12 @@ class FleetCheck:
         self.verify_dir = verify_dir
         # The check reads DATABASE dumps only (never a media archive): of the read's bounds, only the time applies.
         self.verify_timeout = ReadLimits(verify_timeout).timeout
-        self.services = parse_services(services) or DEFAULT_SERVICES
-        self.limit = _Limit(max_age)
-        self.retention = parse_duration(min_retention, "min_retention", allow_zero=True) if min_retention is not None else 0
+        # The one place the check's rules are parsed; below, the typed values travel.
+        options = RuleOptions(DEFAULT_SERVICES if services is None else services, max_age, min_retention,
+                              require_max_age=True)
+        self.services = options.services
+        self.limit = _Limit(options.max_age)
+        self.retention = options.min_retention
         self.now = now or datetime.datetime.now(datetime.timezone.utc)
 
     def judge(self, client, entries):
@@ -196,7 +203,8 @@ class FleetCheck:
                                      BackupRule(services=services, min_retention=retention, now=now), errors, keep=keep)
         instances, instance_errors = service_instances_of(client, [uuid for record, uuid in targets if uuid not in errors])
         errors.update(instance_errors)
-        rules = [(service, BackupRule(services=[service], min_retention=retention, now=now)) for service in services]
+        rules = [(service, BackupRule(services=Services((service,)), min_retention=retention, now=now))
+                 for service in services]
         memo, database_parts = {}, {}
 
         def newest_per_service(env_uuid):
@@ -352,15 +360,15 @@ def run_fleet_check(client, params, check_mode=False):
     if verify != "none" and check_mode:
         warnings.append("verify: %s is not done in check mode (it would create download links)." % verify)
         verify = "none"
-    services = parse_services(params["services"]) or DEFAULT_SERVICES
-    if verify != "none" and not any(split_service(service)[0] == "DATABASE" for service in services):
+    check = FleetCheck(services=params["services"], max_age=params["max_age"], min_retention=params["min_retention"],
+                       verify=verify, verify_dir=params.get("verify_dir"),
+                       verify_timeout=params.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT))
+    if verify != "none" and not any(split_service(service)[0] == "DATABASE" for service in check.services):
         warnings.append("verify: %s reads DATABASE dumps, and services %s has none: nothing is verified."
-                        % (verify, ", ".join(services)))
-    records, summary = check_backups(client, applications=params["applications"], organisation=params["organisation"],
-                                     environments=params["environments"], services=params["services"],
-                                     max_age=params["max_age"], min_retention=params["min_retention"], verify=verify,
-                                     verify_dir=params.get("verify_dir"),
-                                     verify_timeout=params.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT))
+                        % (verify, ", ".join(check.services)))
+    entries = fleet(client, applications=params["applications"], organisation=params["organisation"],
+                    environments=params["environments"])
+    records, summary = check.judge(client, entries)
     warnings += list(dict.fromkeys(w for record in records for w in record["warnings"]))
     # Ages as the problem lines write them, so reports and playbooks need no formatting of their own.
     for entry in records + [service for record in records for service in record["services"]]:
@@ -368,10 +376,11 @@ def run_fleet_check(client, params, check_mode=False):
     # One word for the outcome (the check_backups playbook's report contract): failed when some
     # application or environment could not be checked, or nothing matched at all.
     summary["result"] = "failed" if summary["error"] or not summary["total"] else "fresh" if summary["ok"] else "stale"
-    max_age_seconds = parse_duration(params["max_age"])
-    rules = dict(services=list(parse_services(params["services"]) or DEFAULT_SERVICES), max_age_seconds=max_age_seconds,
-                 max_age=records[0]["max_age"] if records else format_duration(max_age_seconds),
-                 min_retention_seconds=parse_duration(params["min_retention"], "min_retention", allow_zero=True))
+    # The rules the check judged by (not parsed again); the limit as each record writes it.
+    limit = check.limit
+    rules = dict(services=list(check.services), max_age_seconds=limit.seconds,
+                 max_age=limit.text if records else format_duration(limit.seconds),
+                 min_retention_seconds=int(check.retention))
     if verify != "none":  # only then, so a check without verification returns (and reports) what it always did
         rules["verify"] = verify
     stats = dict(requests=client.request_count, retries=getattr(client, "retry_count", 0),

@@ -7,8 +7,8 @@ too), checked where the task starts, before the first request: ``DownloadOptions
 
 import os
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, parse_duration, parse_services
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, parse_count
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
@@ -43,7 +43,10 @@ class DownloadOptions:
         if not isinstance(backup, str) or not backup.strip():
             raise InputError("backup %r is not valid: expected a backup id or 'latest'." % (backup,))
         self.backup = backup.strip()
-        self.services = parse_services(list(services) if services is not None else list(DEFAULT_SERVICES))
+        # services and min_retention parsed once, here; the typed values travel to the backup's resolution.
+        rules = RuleOptions(services=list(services) if services is not None else list(DEFAULT_SERVICES),
+                            min_retention=min_retention)
+        self.services, self.min_retention = rules.services, rules.min_retention
         if verify not in LEVELS:
             raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(LEVELS)))
         self.verify = verify
@@ -51,15 +54,9 @@ class DownloadOptions:
             raise InputError("keep %r is not valid: expected a whole number of at least 1 (or no keep)." % (keep,))
         self.keep = keep
         self.download_timeout = check_seconds("download_timeout", download_timeout, MAX_DOWNLOAD_TIMEOUT)
-        if isinstance(max_download_bytes, bool) or not isinstance(max_download_bytes, int) or max_download_bytes < 1:
-            raise InputError("max_download_bytes %r is not valid: expected a whole number of bytes of at least 1."
-                             % (max_download_bytes,))
-        self.max_download_bytes = max_download_bytes
+        self.max_download_bytes = parse_count("max_download_bytes", max_download_bytes, "bytes")
         self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
         self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
         self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
-        self.min_retention = min_retention
-        if min_retention is not None:
-            parse_duration(min_retention, "min_retention", allow_zero=True)
         self.max_restore_bytes, self.scratch_dir = restore_bounds(max_restore_bytes, scratch_dir)

@@ -23,7 +23,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     date_backup,
     fetch_parts,
     find_backups,
-    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
@@ -35,6 +34,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     excerpt,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_by_id, get_environment
+from ansible_collections.divio.cloud.plugins.module_utils.values import split_service
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
 DOWNLOADS = APPS + "backup-downloads/"
@@ -64,7 +64,7 @@ def resolve_backup(client, application, environment, backup, services, min_reten
     env = get_environment(client, app, environment)
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if backup == "latest":
-        entry = find_backups(client, app["uuid"], environment=env["slug"], services=list(services) or None,
+        entry = find_backups(client, app["uuid"], environment=env["slug"], services=services or None,
                              min_retention=min_retention)[0]
         if entry["uuid"] is None:
             raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."

@@ -15,7 +15,6 @@ succeed. Everything is checked before the first POST; check mode sends nothing. 
 import time
 from urllib.parse import quote
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, parse_services
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
@@ -28,6 +27,11 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup, select_parts
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    RuleOptions,
+    parse_services,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
 
 RESTORES = APPS + "backup-restores/"
@@ -44,14 +48,16 @@ def restore_backup(client, application, environment, backup, confirm, services=N
     if confirm is None:
         raise InputError("confirm is required: a restore overwrites the environment's data. Set it to "
                          "'<application slug>/<environment slug>' of the environment to restore into.")
-    services = parse_services(services)
+    # Parsed once, here. min_retention only judges ``latest``: a restore by id never reads it.
+    rules = RuleOptions(services=services, min_retention=min_retention if backup == "latest" else None)
+    services = rules.services
     wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
     poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
     if notes is not None and not isinstance(notes, str):
         raise InputError("notes %r is not valid: expected a string." % (notes,))
 
     # Without services: every part of the backup (``latest``: the latest good backup, all parts successful).
-    chosen = resolve_backup(client, application, environment, backup, services or (), min_retention)
+    chosen = resolve_backup(client, application, environment, backup, services or (), rules.min_retention)
     if confirm != chosen.name:
         raise InputError("confirm %r does not name the environment to restore into: expected %r. Nothing was sent."
                          % (confirm, chosen.name))

@@ -16,7 +16,6 @@ import time
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
     COMPLETED,
-    DEFAULT_MIN_RETENTION,
     NOT_PROVISIONED,
     SUCCESS,
     Pick,
@@ -26,9 +25,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     fetch_parts,
     find_backups,
     format_timestamp,
-    parse_duration,
-    parse_services,
-    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     BackupFailed,
@@ -38,6 +34,12 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InvalidResponseError,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    RuleOptions,
+    parse_duration,
+    split_service,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, check_seconds, poll_object
 
 MAX_WAIT_TIMEOUT = 7 * 86400
@@ -88,12 +90,11 @@ def take_backup(client, application, environment, services=None, notes="", wait=
     ``retention``: how long the platform keeps the backup (sent as ``scheduled_for_deletion_at``);
     None leaves it to the platform. ``min_retention``: the rule ``only_if_older_than`` judges the latest
     backup by (see ``BackupRule``)."""
-    services = parse_services(services)
+    # services, the age limit and min_retention parsed once, here; find_backups gets the typed values.
+    rules = RuleOptions(services, only_if_older_than, min_retention, max_age_name="only_if_older_than")
+    services, threshold = rules.services, rules.max_age
     require_text("environment", environment, allow_none=False)
-    threshold = parse_duration(only_if_older_than, "only_if_older_than") if only_if_older_than is not None else None
     keep_for = parse_duration(retention, "retention") if retention is not None else None
-    if min_retention is not None:
-        parse_duration(min_retention, "min_retention", allow_zero=True)
     wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
     poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
     if notes is not None and not isinstance(notes, str):
@@ -102,7 +103,7 @@ def take_backup(client, application, environment, services=None, notes="", wait=
     app, env, service_uuids, instances = resolve_target(client, application, environment, services)
     if threshold is not None:
         latest = find_backups(client, app["uuid"], environment=env["slug"], services=services, max_age=threshold,
-                              min_retention=min_retention)[0]
+                              min_retention=rules.min_retention)[0]
         if latest["fresh"]:
             return False, latest
     if check_mode:

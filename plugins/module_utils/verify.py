@@ -37,7 +37,6 @@ import time
 import zlib
 
 from ansible_collections.divio.cloud.plugins.module_utils import processes
-from ansible_collections.divio.cloud.plugins.module_utils.backups import parse_timestamp
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InputError,
@@ -54,6 +53,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.scratch import (
     show_bytes,
     tool_version,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.values import parse_timestamp
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
 
 LEVELS = ("none", "read", "restore")

@@ -245,7 +245,7 @@ def child_profile(args):
 # the HTTP stack's figure is net of the waits inside it).
 PROFILE_BUCKETS = (
     ("JSON decoding", "cum", (("json/__init__.py", "loads"),)),
-    ("timestamp parsing", "cum", (("module_utils/backups.py", "_parse_timestamp"),)),
+    ("timestamp parsing", "cum", (("module_utils/values.py", "read_timestamp"),)),
     # The client's one HTTP exchange: preparing the request and requests' adapter (Session.request for a
     # session handed in); the body is read later, in transport.read_body, as before.
     ("HTTP stack (requests, urllib3, http.client)", "cum", (("module_utils/client.py", "_send_once"),)),
@@ -264,7 +264,7 @@ def summarise_profile(stats):
     buckets["HTTP stack (requests, urllib3, http.client)"] -= waiting
     buckets["collection code (own time: per-item work)"] = sum(
         entry[2] for (filename, _line, name), entry in stats.stats.items()
-        if "/plugins/module_utils/" in filename and name not in ("parse_timestamp", "_parse_timestamp"))
+        if "/plugins/module_utils/" in filename and name not in ("parse_timestamp", "read_timestamp"))
     top = sorted(((key, entry) for key, entry in stats.stats.items() if key[2] not in WAITS), key=lambda kv: -kv[1][2])[:12]
     lines = ["%8.3f s  %8d calls  %s:%d %s" % (entry[2], entry[1], _short(filename), line, name)
              for (filename, line, name), entry in top]

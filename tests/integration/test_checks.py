@@ -4,10 +4,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import format_duration
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.values import format_duration
 
 import ground_truth
 from testlib import TOKEN

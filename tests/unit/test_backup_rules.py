@@ -9,12 +9,14 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     ServiceInstances,
     age_seconds,
     backup_entry,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
     format_duration,
     parse_duration,
     parse_services,
     parse_timestamp,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError
 
 UTC = datetime.timezone.utc
 

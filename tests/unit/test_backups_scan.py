@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.divio.cloud.plugins.module_utils import backups
-from ansible_collections.divio.cloud.plugins.module_utils.backups import BackupRule, Candidates, parse_timestamp
+from ansible_collections.divio.cloud.plugins.module_utils import backups, values
+from ansible_collections.divio.cloud.plugins.module_utils.backups import BackupRule, Candidates
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InvalidResponseError
+from ansible_collections.divio.cloud.plugins.module_utils.values import parse_timestamp
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2021, 3, 2, 12, 0, 0, tzinfo=UTC)
@@ -114,13 +115,13 @@ def test_min_retention_when_the_candidates_are_full():
 
 def test_each_timestamp_is_parsed_at_most_once_and_a_backup_let_go_costs_one(monkeypatch):
     parsed = collections.Counter()
-    parse = backups._parse_timestamp
+    parse = backups.read_timestamp
 
     def counting(value):
         parsed[value] += 1
         return parse(value)
 
-    monkeypatch.setattr(backups, "_parse_timestamp", counting)
+    monkeypatch.setattr(backups, "read_timestamp", counting)
     items = [backup("b%03d" % n, n + n / 997.0) for n in range(1, 101)]  # newest first, every time distinct
     candidates = scan(items, keep=3, rule=BackupRule(min_retention=86400, now=NOW))
     assert kept(candidates) == ["b001", "b002", "b003"]
@@ -197,7 +198,7 @@ def refuse(value):
     raise ValueError(value)
 
 
-FAST_PATHS = {"python-3.10": backups._from_z_as_offset}
+FAST_PATHS = {"python-3.10": values._from_z_as_offset}
 if sys.version_info >= (3, 11):
     FAST_PATHS["python-3.11-on"] = datetime.datetime.fromisoformat  # reads "Z" itself
 
@@ -205,9 +206,9 @@ if sys.version_info >= (3, 11):
 @pytest.mark.parametrize("fast_path", sorted(FAST_PATHS))
 def test_the_fast_path_reads_exactly_what_the_pattern_reads(monkeypatch, fast_path):
     """Each case gives the same moment and offset, or the same refusal, with the fast path as without it."""
-    monkeypatch.setattr(backups, "_from_usual_form", refuse)
+    monkeypatch.setattr(values, "_from_usual_form", refuse)
     expected = [outcome(value) for value in PARSER_CASES]
-    monkeypatch.setattr(backups, "_from_usual_form", FAST_PATHS[fast_path])
+    monkeypatch.setattr(values, "_from_usual_form", FAST_PATHS[fast_path])
     assert [outcome(value) for value in PARSER_CASES] == expected
     assert 0 < sum(result[0] == "refused" for result in expected) < len(PARSER_CASES)
 
