@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to divio.cloud: not a public API, it may change in any release (see CONTRIBUTING.md).
 
 """Deployments, the way divio-cli 4.0.5 runs ``divio app deploy``: find the environment, attach to a
 running deployment instead of starting a second one, start one (``POST /apps/v3/deployments/``), poll

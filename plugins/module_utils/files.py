@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to divio.cloud: not a public API, it may change in any release (see CONTRIBUTING.md).
 
 """Putting a file in place whole: the one atomic writer (reports, the download manifest, the lookup cache) and the
 rename that commits a streamed download. Ground floor: imports nothing of the house. No Ansible imports.

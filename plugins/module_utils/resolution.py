@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to divio.cloud: not a public API, it may change in any release (see CONTRIBUTING.md).
 
 """Which backup, which parts, and where a part's file is: a backup named by id (it must belong to the environment)
 or ``latest`` by ``backup_info``'s rules (backups.py), and the parts of it that ``services`` selects, each usable.

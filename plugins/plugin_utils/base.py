@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, divio.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to divio.cloud: not a public API, it may change in any release (see CONTRIBUTING.md).
 
 """What every controller-side plugin of divio.cloud (lookup, inventory) shares: options -> connection
 settings -> client, and collection errors -> the plugin type's Ansible error.
