@@ -72,7 +72,7 @@ def problems(variables):
 def stale(check, take):
     """The check's records of existing environments whose backups are stale or missing, when ``take`` is true and
     the check did not pass: the environments the role backs up."""
-    if not flag(take) or check["summary"]["ok"]:
+    if not take or check["summary"]["ok"]:
         return []
     return [record for record in check["checks"]
             if record["status"] in REFRESHABLE and record.get("environment", "") is not None]
@@ -111,7 +111,8 @@ class ActionModule(ActionBase):
             return dict(failed=True, msg="check must be the registered result of divio.cloud.backup_check, not %s"
                         % json.dumps(args.get("check"), default=str))
         if step == "stale":
-            return dict(changed=False, stale=stale(args["check"], args.get("backup_gate_take_backup_if_stale")))
+            take = bool(flag(args.get("backup_gate_take_backup_if_stale")))
+            return dict(changed=False, take=take, stale=stale(args["check"], take))
         if step == "result":
             result = gate_result(args["check"], args.get("recheck"), args.get("taken"))
             return dict(changed=False, result=result, failure=failure(args.get("backup_gate_application"), result))

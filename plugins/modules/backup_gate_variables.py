@@ -99,6 +99,10 @@ verify:
   returned: success, with O(step=variables)
   type: str
   sample: read
+take:
+  description: Whether stale or missing environments are backed up (O(backup_gate_take_backup_if_stale) as a boolean).
+  returned: success, with O(step=stale)
+  type: bool
 stale:
   description: The check's records (RV(divio.cloud.backup_check#module:checks) entries) of the environments to back up;
     empty unless O(backup_gate_take_backup_if_stale) and the check did not pass.
