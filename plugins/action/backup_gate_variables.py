@@ -80,9 +80,9 @@ def stale(check, take):
 
 def gate_result(check, recheck, taken):
     """``backup_gate_result``: the check after taking backups when it ran, else the first one, with the backups
-    taken (the ``backup`` of each loop result that changed)."""
+    taken (``taken``: the backup loop's results; the ``backup`` of each that changed)."""
     final = recheck if recheck and not recheck.get("skipped") else check
-    taken = [item.get("backup") for item in (taken or {}).get("results", []) if item.get("changed")]
+    taken = [item.get("backup") for item in taken or [] if item.get("changed")]
     return dict(checks=final["checks"], summary=final["summary"], problems=final["problems"], backups_taken=taken)
 
 

@@ -57,8 +57,9 @@ options:
     description: With O(step=result) - the registered result of the check after taking backups (skipped or not).
     type: dict
   taken:
-    description: With O(step=result) - the registered result of the role's M(divio.cloud.backup) loop.
-    type: dict
+    description: With O(step=result) - the C(results) of the role's M(divio.cloud.backup) loop.
+    type: list
+    elements: dict
   backup_gate_application:
     description: With O(step=result) - the application, as the failure message names it.
     type: str
