@@ -1,0 +1,91 @@
+"""The house's limits (issue 31, item 6), held by reading the source: no function in ``plugins/`` over 50 lines, and
+the role and the playbooks at most 250 lines and 6 logic filters, so that decisions stay in tested Python.
+
+How they are counted:
+
+- A function's length is ``end_lineno - lineno + 1`` of its ``def`` (decorators excluded), for every function and
+  method, nested ones included, in ``plugins/**/*.py``. DOCUMENTATION, EXAMPLES and RETURN are module constants,
+  not functions, and are not counted.
+- The role and the playbooks: the non-blank, non-comment lines (``---`` included) of ``playbooks/*.yml`` and
+  ``roles/*/{tasks,defaults,handlers,vars}/*.yml``. ``roles/*/meta/argument_specs.yml`` is not counted: it is the
+  role's typed interface (what each variable is and means), not logic; ``meta/main.yml`` is Galaxy metadata.
+- A logic filter is each use of a Jinja filter in those lines (``{{ x | bool }}``, ``when: x | length``) other
+  than ``default`` and ``mandatory``, which only say what an unset variable means. The count reads every ``|``
+  followed by a name outside comments, so it may count a literal pipe too (never fewer filters than there are).
+"""
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_FUNCTION_LINES = 50
+MAX_YAML_LINES = 250
+MAX_LOGIC_FILTERS = 6
+NOT_LOGIC = ("default", "mandatory")
+ROLE_LOGIC_FOLDERS = ("tasks", "defaults", "handlers", "vars")
+# a single | (not ||) and the filter name after it
+FILTER = re.compile(r"(?<!\|)\|(?!\|)\s*([A-Za-z_][\w.]*)")
+
+
+def long_functions(root, limit=MAX_FUNCTION_LINES):
+    """``["path:line name (n lines)"]`` for each function under ``root`` longer than ``limit``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > limit:
+                    found.append("%s:%d %s (%d lines)" % (path.relative_to(root.parent), node.lineno, node.name,
+                                                          length))
+    return found
+
+
+def logic_files(repo=REPO):
+    """The playbooks and the role files that hold logic (not meta/: the argument specs are the interface)."""
+    files = sorted((repo / "playbooks").glob("*.yml"))
+    for folder in ROLE_LOGIC_FOLDERS:
+        files += sorted((repo / "roles").glob("*/%s/*.yml" % folder))
+    return files
+
+
+def counted_lines(text):
+    """The lines that count: not blank, not a comment."""
+    return [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def logic_filters(text):
+    """The names of the Jinja filters used in ``text``'s counted lines, once per use, other than default/mandatory."""
+    return [name for line in counted_lines(text) for name in FILTER.findall(line) if name not in NOT_LOGIC]
+
+
+def test_the_counters_count():
+    """The counters see what they are meant to (so the limits below can fail)."""
+    sample = "---\n# a comment | bool\n\n- name: x\n  when: a | bool and b || c\n  msg: \"{{ l | map(attribute='s') " \
+             "| join(', ') }} {{ v | default(omit) }}\"\n  text: |\n    plain\n"
+    assert len(counted_lines(sample)) == 6
+    assert logic_filters(sample) == ["bool", "map", "join"]
+    assert {path.name for path in logic_files()} >= {"main.yml", "gate_deployment.yml", "refresh_environment.yml"}
+    assert not any("meta" in path.parts for path in logic_files())
+    assert long_functions(REPO / "plugins", limit=1), "every plugin has functions longer than one line"
+
+
+def test_no_function_in_plugins_is_over_50_lines():
+    found = long_functions(REPO / "plugins")
+    assert not found, "functions over %d lines (split them where they change subject):\n%s" % (
+        MAX_FUNCTION_LINES, "\n".join(found))
+
+
+def test_the_role_and_playbooks_are_at_most_250_lines():
+    sizes = {str(path.relative_to(REPO)): len(counted_lines(path.read_text())) for path in logic_files()}
+    assert sum(sizes.values()) <= MAX_YAML_LINES, "role and playbooks hold %d lines (limit %d): %s" % (
+        sum(sizes.values()), MAX_YAML_LINES, sizes)
+
+
+def test_the_role_and_playbooks_use_at_most_6_logic_filters():
+    """Decisions belong to the Python action plugins (backup_gate_variables, gate_outcome, refresh_outcome,
+    backup_report), where they are unit-tested; the YAML passes values on."""
+    used = {str(path.relative_to(REPO)): logic_filters(path.read_text()) for path in logic_files()}
+    total = sum(len(names) for names in used.values())
+    assert total <= MAX_LOGIC_FILTERS, "role and playbooks use %d logic filters (limit %d): %s" % (
+        total, MAX_LOGIC_FILTERS, {name: names for name, names in used.items() if names})
