@@ -49,7 +49,7 @@ COMPAT_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
 	--ignore=tests/integration/test_push_cli.py --ignore=tests/integration/test_simulator_downloads.py \
 	--ignore=tests/integration/test_copy_handlers.py --ignore=tests/integration/test_restore_hostile.py
 
-.PHONY: demo standins test test-highest test-modules-py39 test-middle test-lowest test-middle-run test-modules-py39-run test-start venv \
+.PHONY: demo standins test test-prepare quality-venvs test-highest test-modules-py39 test-middle test-lowest test-middle-run test-modules-py39-run test-start venv \
 	venv-newest venv-lowest clean FORCE
 
 venv: $(VENV)/.installed
@@ -57,11 +57,13 @@ venv-newest: $(NEWEST_VENV)/.installed
 venv-lowest: $(LOWEST_VENV)/.installed
 # $(call make-venv,DIRECTORY,PYTHON,EXTRA REQUIREMENTS): hacking/check-python.py says in one clear line, before
 # anything is installed, when the Python is older than 3.10; the collections/ tree points at this checkout.
+# --no-compile: Python compiles what is imported on first use; compiling all of ansible-core, moto and boto at
+# install costs a third of a venv's CPU time.
 define make-venv
 @command -v $(2) >/dev/null || { echo "$(2) not found: install Python 3.10 or newer, or run make PYTHON=/path/to/python3" >&2; exit 1; }
 @$(2) hacking/check-python.py
 $(2) -m venv $(1)
-$(1)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt $(3)
+$(1)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements-test.txt $(3)
 mkdir -p $(1)/collections/ansible_collections/divio
 ln -sfn $(CURDIR) $(1)/collections/ansible_collections/divio/cloud
 touch $(1)/.installed
@@ -115,11 +117,23 @@ echo "== $(1) skipped: $(2)"; mkdir -p $(RUNS_DIR); \
 	printf '{"run": "%s", "not_run": "%s"}\n' '$(1)' "$(2)" >$(RUNS_DIR)/$(1).json
 endef
 
-test: test-start test-highest test-modules-py39 test-middle test-lowest
+test: test-start test-prepare test-highest test-modules-py39 test-middle test-lowest
 	@$(NEWEST_VENV)/bin/python hacking/support_table.py $(RUNS_DIR) README.md
 
 test-start:
 	@rm -rf $(RUNS_DIR)
+
+# What the runs install, made side by side before them (pip and npm wait on the network and the disk much of
+# the time): the venvs, Azurite and, unless PYTEST_ARGS leaves the quality gates out, the tool venv and the
+# virtual environments ansible-test sanity makes for its tests (its --prime-venvs; the cold sanity run's
+# minutes, overlapped with the rest).
+test-prepare:
+	@$(MAKE) --no-print-directory -j4 -Otarget venv venv-lowest standins \
+		$(if $(findstring not quality,$(PYTEST_ARGS)),venv-newest,quality-venvs)
+
+quality-venvs: venv-newest
+	@VENV=$(abspath $(NEWEST_VENV)) hacking/ansible-test.sh sanity --prime-venvs </dev/null >$(NEWEST_VENV)/prime-venvs.log 2>&1 || \
+		{ tail -n 20 $(NEWEST_VENV)/prime-venvs.log; exit 1; }
 
 # Azurite (npm) serves the az-sas-v1 upload handler to the tests (moto, from requirements-test.txt, serves s3-sts-v1):
 # installed once into .venv/azurite, a hidden folder out of the collection build and ansible-test's copy.

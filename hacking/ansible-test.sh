@@ -93,7 +93,7 @@ install_tools() {
     log "installing the tool venv $tools"
     rm -rf "$tools"
     "$venv/bin/python" -m venv "$tools"
-    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check "${tool_requirements[@]}" >&2 \
+    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "${tool_requirements[@]}" >&2 \
         2> >(grep -v "^WARNING: Location 'file:" >&2)
     printf '%s\n' "$want" >"$stamp"
 }

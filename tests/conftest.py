@@ -23,6 +23,20 @@ def pytest_sessionfinish(session, exitstatus):
     record_run(session, exitstatus)
 
 
+# The files of the long tests (a minute or more each, or several of half a minute) run first: pytest -n 2 hands
+# tests out in the order collected, and one long test started near the end keeps one core busy while the other
+# has nothing left to do (tests/stress/ came last but for the unit tests: minutes with one core idle).
+LONG_FIRST = ("tests/integration/test_quality_gates.py", "tests/stress/", "tests/integration/test_bad_input.py",
+              "tests/integration/test_token_safety.py", "tests/integration/test_pull_cli.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        return next((i for i, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the tests of a file, and the others, keep their order
+
+
 @pytest.fixture(scope="session")
 def dataset():
     """The multi-application data set most tests read (the simulator's ``demo`` preset, seed 1)."""
