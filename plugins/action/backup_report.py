@@ -21,7 +21,6 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.checks import (
     CHECK_ARGUMENT_SPEC,
     DEFAULT_MAX_AGE,
@@ -31,6 +30,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.checks import (
 from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC, CONNECTION_OPTION_NAMES
 from ansible_collections.divio.cloud.plugins.module_utils.session import run_with_client
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 
 display = Display()

@@ -24,7 +24,6 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -52,6 +51,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.uploads import (
     take_safety_backup,
     upload_parts,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 
 VERIFY_LEVELS = ("read", "restore")
 

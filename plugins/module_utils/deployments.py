@@ -38,7 +38,8 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     require_text,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.variables import DEPLOYMENTS, check_bool, deployment_variables, read_variables
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_until
+from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_until
 
 BUILD_MODES = ("AUTO", "ADOPT", "FORCE")
 DEFAULT_BUILD_MODE = "AUTO"

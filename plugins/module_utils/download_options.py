@@ -9,7 +9,7 @@ too), checked where the task starts, before the first request: ``DownloadOptions
 import os
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, parse_count
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, check_seconds, parse_count
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
@@ -17,7 +17,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     ReadLimits,
     restore_bounds,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
 
 DEFAULT_SERVICES = ("DATABASE",)
 DEFAULT_DOWNLOAD_TIMEOUT = 3600

@@ -31,9 +31,10 @@ from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
     RuleOptions,
+    check_seconds,
     parse_services,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
 RESTORES = APPS + "backup-restores/"
 SUCCESS = "SUCCESS"

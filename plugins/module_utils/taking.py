@@ -38,10 +38,11 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import get_a
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
     RuleOptions,
+    check_seconds,
     parse_duration,
     split_service,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, check_seconds, poll_object
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, poll_object
 
 MAX_WAIT_TIMEOUT = 7 * 86400
 MAX_POLL_INTERVAL = 3600

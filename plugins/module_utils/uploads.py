@@ -40,8 +40,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     ServiceInstances,
     fetch_parts,
     format_timestamp,
-    parse_services,
-    split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
@@ -58,8 +56,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.fetch import plain_htt
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
 from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
+from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds, parse_services, split_service
 from ansible_collections.divio.cloud.plugins.module_utils.verify import READERS, sniff, verify_file
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds, poll_object
+from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
 try:
     import requests

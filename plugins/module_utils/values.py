@@ -12,6 +12,7 @@ A task parses its options once, where it starts (``RuleOptions`` for ``services`
 """
 
 import datetime
+import math
 import re
 import sys
 
@@ -90,6 +91,21 @@ def format_duration(seconds):
 
 
 # -- sizes and counts --------------------------------------------------------------------------
+
+def check_seconds(name, value, maximum=None):
+    """``value`` as float seconds, or ``InputError`` naming ``name``, the value and what is expected.
+
+    Rejects booleans, non-numbers, inf, nan, zero and negatives (a wait that can never end or never
+    start), and anything above ``maximum``; meant to run before the first request of a task.
+    """
+    bound = " and at most %g" % maximum if maximum is not None else ""
+    expected = "expected a finite number of seconds greater than 0%s" % bound
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError("%s %r is not valid: %s." % (name, value, expected))
+    if not math.isfinite(value) or value <= 0 or (maximum is not None and value > maximum):
+        raise InputError("%s %r is not valid: %s." % (name, value, expected))
+    return float(value)
+
 
 def parse_count(name, value, unit):
     """``value``, a whole number of ``unit`` (``bytes``, ``members``) of at least 1; ``InputError`` naming it."""

@@ -54,8 +54,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.scratch import (
     show_bytes,
     tool_version,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.values import parse_timestamp
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import check_seconds
+from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds, parse_count, parse_timestamp
 
 LEVELS = ("none", "read", "restore")
 CREATION_TIME_SLACK = datetime.timedelta(minutes=10)
@@ -88,9 +87,9 @@ class ReadLimits:
     def __init__(self, timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None, max_members=DEFAULT_MAX_MEMBERS):
         self.timeout = check_seconds("verify_timeout", timeout, MAX_VERIFY_TIMEOUT)
         if max_expanded_bytes is not None:
-            _check_count("max_expanded_bytes", max_expanded_bytes, "bytes")
+            parse_count("max_expanded_bytes", max_expanded_bytes, "bytes")
         self.max_expanded_bytes = max_expanded_bytes
-        self.max_members = _check_count("max_members", max_members, "members")
+        self.max_members = parse_count("max_members", max_members, "members")
 
     def expanded_bound(self, size):
         """``(bytes, the bound's name)`` for a file of ``size`` bytes."""
@@ -99,11 +98,6 @@ class ReadLimits:
         return max(EXPANSION_RATIO * size, MIN_EXPANDED_BYTES), (
             "max_expanded_bytes (default: %d times the file's %d bytes, at least 1 GiB)" % (EXPANSION_RATIO, size))
 
-
-def _check_count(name, value, unit):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError("%s %r is not valid: expected a whole number of %s of at least 1." % (name, value, unit))
-    return value
 
 
 def sniff(path):

@@ -8,26 +8,12 @@
 No Ansible imports. ``sleep`` and ``clock`` are parameters so tests can drive the loop without waiting.
 """
 
-import math
 import time
 
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError, WaitTimeout
+from ansible_collections.divio.cloud.plugins.module_utils.errors import InvalidResponseError, WaitTimeout
+from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds
 
-
-def check_seconds(name, value, maximum=None):
-    """``value`` as float seconds, or ``InputError`` naming ``name``, the value and what is expected.
-
-    Rejects booleans, non-numbers, inf, nan, zero and negatives (a wait that can never end or never
-    start), and anything above ``maximum``; meant to run before the first request of a task.
-    """
-    bound = " and at most %g" % maximum if maximum is not None else ""
-    expected = "expected a finite number of seconds greater than 0%s" % bound
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError("%s %r is not valid: %s." % (name, value, expected))
-    if not math.isfinite(value) or value <= 0 or (maximum is not None and value > maximum):
-        raise InputError("%s %r is not valid: %s." % (name, value, expected))
-    return float(value)
 
 
 def poll_until(fetch, done, timeout, interval, what, sleep=time.sleep, clock=time.monotonic, describe=None):

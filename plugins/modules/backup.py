@@ -144,9 +144,9 @@ backup:
       elements: dict
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 from ansible_collections.divio.cloud.plugins.module_utils.taking import take_backup
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 
 
 class Backup(DivioModule):

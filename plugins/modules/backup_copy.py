@@ -187,7 +187,6 @@ parts:
   elements: dict
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.copies import CopyOptions, copy_backup
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
@@ -196,6 +195,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.download_options impor
 )
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 from ansible_collections.divio.cloud.plugins.module_utils.uploads import DEFAULT_UPLOAD_TIMEOUT, DEFAULT_WAIT_TIMEOUT
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 
 
 class BackupCopy(DivioModule):

@@ -303,7 +303,6 @@ removed_leftovers:
   elements: str
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -312,6 +311,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.download_options impor
 )
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS, DEFAULT_VERIFY_TIMEOUT
 
 

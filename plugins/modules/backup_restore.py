@@ -114,9 +114,9 @@ safety_backup:
   type: dict
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 
 
 class BackupRestore(DivioModule):
