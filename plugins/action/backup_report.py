@@ -25,11 +25,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.checks import (
     CHECK_ARGUMENT_SPEC,
     DEFAULT_MAX_AGE,
     DEFAULT_SERVICES,
+    plan_fleet_check,
     run_fleet_check,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC, CONNECTION_OPTION_NAMES
-from ansible_collections.divio.cloud.plugins.module_utils.session import run_with_client
+from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
+from ansible_collections.divio.cloud.plugins.module_utils.session import failure_of, run_with_client
 from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 
@@ -148,8 +150,13 @@ class ActionModule(ActionBase):
         if validated.error_messages:
             return None, validated.errors.msg
         params = validated.validated_parameters
+        try:  # the check's rules, parsed once here: the check runs by them and the report states them
+            planned = plan_fleet_check(params, check_mode)
+        except DivioError as exc:
+            return None, failure_of(exc)[0]
         named = []  # a slug that named several applications
-        checked, failure = run_with_client(params, lambda client: run_fleet_check(client, params, check_mode), named.append)
+        checked, failure = run_with_client(params, lambda client: run_fleet_check(client, params, check_mode, planned),
+                                           named.append)
         if failure is not None:
             return None, failure[0]
         result, warnings = checked

@@ -350,13 +350,10 @@ CHECK_ARGUMENT_SPEC = dict(
 )
 
 
-def run_fleet_check(client, params, check_mode=False):
-    """The backup_check module's results for ``params`` (its options, validated): ``(result, warnings)``.
-
-    ``result`` holds ``checks``, ``summary`` (with ``result``: fresh, stale or failed), ``problems``, ``rules``
-    and ``stats``; ``warnings`` name the backups skipped as unusable, each once. Verification is not done in
-    check mode (it would create download links)."""
-    started = time.monotonic()
+def plan_fleet_check(params, check_mode=False):
+    """The ``FleetCheck`` that ``params`` (backup_check's options, validated) ask for, parsed once where the task
+    starts (the module, or the backup_report action before it opens a client): ``(check, warnings)``.
+    Verification is not done in check mode (it would create download links)."""
     verify, warnings = params.get("verify") or "none", []
     if verify != "none" and check_mode:
         warnings.append("verify: %s is not done in check mode (it would create download links)." % verify)
@@ -367,6 +364,18 @@ def run_fleet_check(client, params, check_mode=False):
     if verify != "none" and not any(split_service(service)[0] == "DATABASE" for service in check.services):
         warnings.append("verify: %s reads DATABASE dumps, and services %s has none: nothing is verified."
                         % (verify, ", ".join(check.services)))
+    return check, warnings
+
+
+def run_fleet_check(client, params, check_mode=False, planned=None):
+    """The backup_check module's results for ``params`` (its options, validated): ``(result, warnings)``.
+
+    ``planned``: ``plan_fleet_check``'s answer when the task made it already. ``result`` holds ``checks``,
+    ``summary`` (with ``result``: fresh, stale or failed), ``problems``, ``rules`` and ``stats``; ``warnings``
+    name the backups skipped as unusable, each once."""
+    started = time.monotonic()
+    check, warnings = planned or plan_fleet_check(params, check_mode)
+    warnings, verify = list(warnings), check.verify
     entries = fleet(client, applications=params["applications"], organisation=params["organisation"],
                     environments=params["environments"])
     records, summary = check.judge(client, entries)
