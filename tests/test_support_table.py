@@ -101,4 +101,5 @@ def test_the_readme_table_lists_exactly_make_tests_runs():
     rows = support_table.table_rows((REPO / "README.md").read_text())
     makefile = (REPO / "Makefile").read_text()
     runs = re.search(r"^test: (.*)$", makefile, re.M).group(1).split()
-    assert sorted(rows) == sorted(run for run in runs if run != "test-start")
+    # test-start and test-prepare run no tests: they say what will run and make the venvs.
+    assert sorted(rows) == sorted(run for run in runs if run not in ("test-start", "test-prepare"))

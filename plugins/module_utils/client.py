@@ -629,4 +629,3 @@ def _decode(body):
         return json.loads(body)
     except (ValueError, RecursionError):
         return None
-

@@ -142,7 +142,7 @@ def _open(adapter, url, deadline, validate_certs, allow_plain_http, what):
         if refused.response is not None:
             refused.response.close()
         if refused.reason == http_rules.MALFORMED:
-            raise refused.__cause__ from None  # worded as any other failure: the URL's own error
+            raise refused.error from None  # worded as any other failure: the URL's own error
         raise DownloadError(_refusal(refused, what)) from None
     if response.status_code != 200:
         response.close()

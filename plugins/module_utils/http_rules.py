@@ -45,9 +45,10 @@ class Refused(Exception):
     target as given), the ``target`` it would have been sent as, the redirect's ``response`` (left open: the caller
     reads what it words, then closes it) and the URLs sent so far (``seen``, the first first)."""
 
-    def __init__(self, reason, url, target=None, response=None, seen=()):
+    def __init__(self, reason, url, target=None, response=None, seen=(), error=None):
         super().__init__(reason)
         self.reason, self.url, self.target, self.response, self.seen = reason, url, target, response, list(seen)
+        self.error = error  # MALFORMED: the ValueError that made the redirect's URL unusable
 
 
 class ApiRoute:
@@ -112,7 +113,7 @@ def _next_hop(method, response, seen, route):
         url = urljoin(seen[-1], response.headers["Location"].strip())
         target = route.place(url)
     except ValueError as exc:
-        raise Refused(MALFORMED, None, response=response, seen=seen) from exc
+        raise Refused(MALFORMED, None, response=response, seen=seen, error=exc) from exc
     except Refused as exc:
         raise Refused(exc.reason, url, response=response, seen=seen) from None
     reason = NOT_GET if method != "GET" else LOOP if target in seen else TOO_MANY if len(seen) > MAX_REDIRECTS else None

@@ -357,7 +357,7 @@ def _send_to_storage(method, url, settings, headers, timeout, data=None):
             response = http_rules.follow(send, method, url, route)
         except http_rules.Refused as refused:
             response = refused.response
-        _ = response.content  # read while the connection is open, as a session without stream=True does
+        _body = response.content  # read while the connection is open, as a session without stream=True does
         return response
     finally:
         adapter.close()

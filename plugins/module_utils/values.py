@@ -235,5 +235,3 @@ def read_timestamp(value):
     if moment.year in (1, 9999):
         moment.astimezone(_UTC)  # at the edge of the calendar a local time may not exist in UTC (OverflowError)
     return moment
-
-

@@ -99,7 +99,6 @@ class ReadLimits:
             "max_expanded_bytes (default: %d times the file's %d bytes, at least 1 GiB)" % (EXPANSION_RATIO, size))
 
 
-
 def sniff(path):
     """The file's format from its first bytes: ``pg_custom``, ``tar_gzip``, ``tar``, ``sql`` or ``unknown``."""
     with open(path, "rb") as handle:

@@ -15,7 +15,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import InvalidR
 from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds
 
 
-
 def poll_until(fetch, done, timeout, interval, what, sleep=time.sleep, clock=time.monotonic, describe=None):
     """Call ``fetch()`` every ``interval`` seconds until ``done(obj)``; return that last object.
 
