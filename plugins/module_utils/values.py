@@ -171,6 +171,22 @@ class RuleOptions:
                               if min_retention is not None else Duration(0, None))
 
 
+class TaskOptions:
+    """A task's options object, the one declaration of its options. ``ARGUMENT_SPEC`` gives each option's type,
+    choices and default once: the module's argument spec is built from it, and the constructor takes the same names
+    with the same defaults (``tests/unit/test_options_once.py`` holds both). Ansible checks the types; the
+    constructor checks what a spec cannot say (durations, paths, sizes), also for Python callers, and raises
+    ``InputError`` naming the value. Below the task nothing parses an option again."""
+
+    ARGUMENT_SPEC = {}
+
+    @classmethod
+    def from_params(cls, params, **extra):
+        """The options a module's ``params`` (validated by the spec) give; ``extra``: what is not an option
+        (``check_mode``)."""
+        return cls(**dict(((name, params[name]) for name in cls.ARGUMENT_SPEC), **extra))
+
+
 # -- timestamps --------------------------------------------------------------------------------
 
 def parse_timestamp(value, what="timestamp"):
