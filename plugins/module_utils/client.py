@@ -352,7 +352,7 @@ class DivioClient:
         attempt, waited, problem = 0, 0.0, None
         while True:
             attempt += 1
-            outcome = self._attempt(method, url, body, idempotent, what)
+            outcome = self._attempt(method, url, body, idempotent, what, problem)
             if not isinstance(outcome, _Retryable):
                 return outcome
             problem = problem if outcome.cut_short else outcome.problem
@@ -387,11 +387,12 @@ class DivioClient:
                 what, self.deadline.seconds, self.request_count, self.retry_count,
                 "; last problem: %s" % problem if problem else ""))
 
-    def _attempt(self, method, url, body, idempotent, what):
-        """One try: returns the decoded body or a ``_Retryable``; raises errors that retrying cannot fix."""
+    def _attempt(self, method, url, body, idempotent, what, last_problem=None):
+        """One try: returns the decoded body or a ``_Retryable``; raises errors that retrying cannot fix.
+        ``last_problem``: the previous try's, for the error when the deadline passes before this one starts."""
         try:
             with self.concurrency:  # the try's time starts once it may send, not while it queues
-                with transport.bounded_by(self._try_deadline(what)) as deadline:
+                with transport.bounded_by(self._try_deadline(what, last_problem)) as deadline:
                     response, answer = self._exchange(method, url, body, deadline, what)
         except (requests.exceptions.RequestException, transport.BodyTimeout) as exc:
             problem, may_have_arrived = self._transport_problem(exc, what, deadline)
@@ -420,12 +421,14 @@ class DivioClient:
             raise InvalidResponseError("%s: %s." % (what, problem), status=status, path=urlsplit(url).path)
         return _Retryable(problem, InvalidResponseError, status, urlsplit(url).path)
 
-    def _try_deadline(self, what):
-        """When one try must end: ``timeout`` from now, or the task's deadline if that comes first."""
+    def _try_deadline(self, what, last_problem):
+        """When one try must end: ``timeout`` from now, or the task's deadline if that comes first. The deadline
+        may pass while a retry waits its turn or sleeps (longer than asked, on a loaded machine): the error then
+        still names the problem that asked for the retry."""
         budget = self.settings.timeout
         if self.deadline is not None:
             if self.deadline.passed():
-                raise self._deadline_error(what)
+                raise self._deadline_error(what, last_problem)
             budget = min(budget, self.deadline.remaining())
         return Deadline(budget, self.retry.clock)
 

@@ -643,6 +643,18 @@ def test_the_deadline_ends_retries_and_says_so(api, make_client, fake_time):
     assert len(api.calls) == 4
 
 
+def test_a_deadline_passed_during_an_oversleep_still_names_the_last_problem(api, make_client, fake_time, monkeypatch):
+    """A loaded machine sleeps longer than asked: the deadline then passes between the decision to retry and the
+    next try. The error still says what the server last answered (the hostile suite once saw it without)."""
+    asleep = fake_time.sleep
+    monkeypatch.setattr(fake_time, "sleep", lambda seconds: asleep(seconds + 1))
+    client = make_client(max_attempts=100, limits={"deadline": 3.5})
+    add_json(api, ME, {"detail": "busy"}, status=503, headers={"Retry-After": "1"})
+    with pytest.raises(DeadlineExceededError, match="2 requests sent.*last problem: HTTP 503: busy"):
+        client.get(ME)
+    assert len(api.calls) == 2
+
+
 def test_the_deadline_shortens_the_timeout_and_refuses_once_passed(api, make_client, fake_time):
     client = make_client({"timeout": 30}, limits={"deadline": 10})
     add_json(api, ME, {"uuid": "u"})
