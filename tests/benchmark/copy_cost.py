@@ -54,7 +54,7 @@ with tempfile.TemporaryDirectory() as work:
     result["download"] = time.monotonic() - started
     result["rss_after_download"] = hwm()
     started = time.monotonic()
-    verify_file(fetched.temp_path, sniff(fetched.temp_path), {}, "read", 3600)
+    verify_file(fetched.temp_path, sniff(fetched.temp_path), {"service_type": "STORAGE"}, "read", 3600)
     result["verify"] = time.monotonic() - started
     result["rss_after_verify"] = hwm()
     started = time.monotonic()
