@@ -42,12 +42,14 @@ MIDDLE_TESTS := tests/unit tests/hostile $(addprefix tests/integration/test_,$(a
 	deprecations ambiguous_names encoded_secrets backup_module backup_restore deployment environment_variables)) \
 	-m "not quality"
 # The compatibility subset: what runs Ansible code, less what exercises only Ansible-free code at length (the
-# divio-cli runs, fleet scale, the upload handlers against moto and Azurite, the restore proof's hostile dumps).
+# divio-cli runs, fleet scale, the upload handlers against moto and Azurite, the restore proof's hostile dumps, the
+# benchmark scripts' smoke runs).
 COMPAT_TESTS := tests/unit tests/integration tests/hostile -m "not quality" \
 	--ignore=tests/integration/test_fleet_scale.py --ignore=tests/integration/test_deployment_cli.py \
 	--ignore=tests/integration/test_divio_cli_conformance.py --ignore=tests/integration/test_pull_cli.py \
 	--ignore=tests/integration/test_push_cli.py --ignore=tests/integration/test_simulator_downloads.py \
-	--ignore=tests/integration/test_copy_handlers.py --ignore=tests/integration/test_restore_hostile.py
+	--ignore=tests/integration/test_copy_handlers.py --ignore=tests/integration/test_restore_hostile.py \
+	--ignore=tests/integration/test_benchmarks_run.py
 
 .PHONY: demo standins test test-prepare quality-venvs test-highest test-modules-py39 test-middle test-lowest test-middle-run test-modules-py39-run test-start venv \
 	venv-newest venv-lowest clean FORCE
