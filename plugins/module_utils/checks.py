@@ -28,13 +28,10 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     scan_candidates,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import (
-    FailedVerification,
-    Manifest,
-    download_backup,
-    recorded_verdicts,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup, recorded_verdicts
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.manifest import Manifest
+from ansible_collections.divio.cloud.plugins.module_utils.part_download import FailedVerification
 from ansible_collections.divio.cloud.plugins.module_utils.resolution import ChosenBackup
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
 from ansible_collections.divio.cloud.plugins.module_utils.values import (

@@ -31,12 +31,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.download_options impor
     DEFAULT_SERVICES,
     DownloadOptions,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     DivioError,
     InputError,
     UploadError,
 )
+from ansible_collections.divio.cloud.plugins.module_utils.part_download import describe_problems, failure
 from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
 from ansible_collections.divio.cloud.plugins.module_utils.uploads import (

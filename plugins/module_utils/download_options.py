@@ -9,11 +9,10 @@ too), checked where the task starts, before the first request: ``DownloadOptions
 import os
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, RuleOptions, check_seconds, parse_count
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, LEVELS, RuleOptions, check_seconds, parse_count
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
-    LEVELS,
     ReadLimits,
     restore_bounds,
 )

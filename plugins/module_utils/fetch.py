@@ -27,7 +27,7 @@ from ansible_collections.divio.cloud.plugins.module_utils import http_rules, lef
 from ansible_collections.divio.cloud.plugins.module_utils.client import USER_AGENT
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, excerpt
-from ansible_collections.divio.cloud.plugins.module_utils.files import remove_quietly
+from ansible_collections.divio.cloud.plugins.module_utils.files import commit_file, remove_quietly
 from ansible_collections.divio.cloud.plugins.module_utils.space import SpaceReservation
 
 try:
@@ -56,7 +56,7 @@ def plain_http_refused(what, name, url):
 
 class Fetched:
     """A file fetched into ``temp_path`` (mode 0600): its ``size``, ``sha256`` and the ``content_encoding`` it
-    was served with."""
+    was served with. The caller keeps it (``commit``) or drops it (``discard``)."""
 
     def __init__(self, temp_path, size, sha256, content_encoding):
         self.temp_path = temp_path
@@ -66,6 +66,15 @@ class Fetched:
 
     def discard(self):
         remove_quietly(self.temp_path)
+
+    def commit(self, path, mode):
+        """Put the file in place as ``path`` (in the same folder) with ``mode``; on failure it is removed and the
+        error raised."""
+        try:
+            commit_file(self.temp_path, path, mode)
+        except BaseException:
+            self.discard()
+            raise
 
 
 def fetch_file(url, directory, expected_size, timeout, max_bytes, validate_certs=True, allow_plain_http=False,

@@ -19,6 +19,7 @@ import sys
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError
 
 SERVICE_TYPES = ("DATABASE", "STORAGE")
+LEVELS = ("none", "read", "restore")  # a download's verify option, weakest first (what a manifest record reached)
 DEFAULT_MIN_RETENTION = "24h"
 MAX_DURATION = 100 * 365 * 86400  # longer is a typo, and would overflow date arithmetic
 

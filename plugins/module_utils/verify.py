@@ -56,7 +56,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.scratch import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds, parse_count, parse_timestamp
 
-LEVELS = ("none", "read", "restore")
 CREATION_TIME_SLACK = datetime.timedelta(minutes=10)
 READ_CHUNK = 1024 * 1024
 EXTENSIONS = {"pg_custom": "dump", "sql": "sql", "tar_gzip": "tar.gz", "tar": "tar", "unknown": "bin"}

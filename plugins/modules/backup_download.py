@@ -309,8 +309,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.download_options impor
     DEFAULT_RESTORE_TIMEOUT,
     DownloadOptions,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import describe_problems, download_backup, failure
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
+from ansible_collections.divio.cloud.plugins.module_utils.part_download import describe_problems, failure
 from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS, DEFAULT_VERIFY_TIMEOUT
 

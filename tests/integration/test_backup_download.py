@@ -17,8 +17,9 @@ from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DownloadError, InputError, NotFoundError
+from ansible_collections.divio.cloud.plugins.module_utils.manifest import MANIFEST
 from ansible_collections.divio.cloud.plugins.module_utils.space import check_free_space
 
 from testlib import TOKEN, play, private_simulator

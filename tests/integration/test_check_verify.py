@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ansible_collections.divio.cloud.plugins.module_utils import scratch
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.manifest import MANIFEST
 
 from divio_simulator import SIZES, generate_dataset, run_simulator
 from testlib import TOKEN, play, private_simulator

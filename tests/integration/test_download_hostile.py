@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.manifest import MANIFEST
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 
 from testlib import TOKEN, play, private_simulator

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST
+from ansible_collections.divio.cloud.plugins.module_utils.manifest import MANIFEST
 
 from testlib import TOKEN, gate_play, private_simulator
 

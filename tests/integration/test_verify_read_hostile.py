@@ -19,8 +19,9 @@ import pytest
 from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
-from ansible_collections.divio.cloud.plugins.module_utils.downloads import MANIFEST, download_backup
+from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.manifest import MANIFEST
 
 from testlib import TOKEN, gate_play, play, private_simulator
 

@@ -1,5 +1,7 @@
 """The house's limits (issue 31, item 6), held by reading the source: no function in ``plugins/`` over 50 lines, and
-the role and the playbooks at most 250 lines and 6 logic filters, so that decisions stay in tested Python.
+the role and the playbooks at most 250 lines and 6 logic filters, so that decisions stay in tested Python. And the
+import layers of the download rooms: ``scratch.py`` imports only the ground floor, ``verify.py`` only that and
+``scratch.py``, ``downloads.py`` and ``part_download.py`` at most 4 sibling modules each.
 
 How they are counted:
 
@@ -12,6 +14,9 @@ How they are counted:
 - A logic filter is each use of a Jinja filter in those lines (``{{ x | bool }}``, ``when: x | length``) other
   than ``default`` and ``mandatory``, which only say what an unset variable means. The count reads every ``|``
   followed by a name outside comments, so it may count a literal pipe too (never fewer filters than there are).
+- A room's siblings are the ``module_utils`` modules it imports anywhere in the file (a lazy import in a function
+  too): ``from ...module_utils.X import y`` and ``import ...module_utils.X`` count X, ``from ...module_utils import
+  X, Y`` counts X and Y. The ground floor is the one CONTRIBUTING.md's table lists.
 """
 
 import ast
@@ -26,6 +31,10 @@ NOT_LOGIC = ("default", "mandatory")
 ROLE_LOGIC_FOLDERS = ("tasks", "defaults", "handlers", "vars")
 # a single | (not ||) and the filter name after it
 FILTER = re.compile(r"(?<!\|)\|(?!\|)\s*([A-Za-z_][\w.]*)")
+MODULE_UTILS = REPO / "plugins" / "module_utils"
+PACKAGE = "ansible_collections.divio.cloud.plugins.module_utils"
+GROUND_FLOOR = {"errors", "values", "deadline", "processes", "files", "leftovers", "space", "scratch"}
+MAX_SIBLINGS = {"downloads": 4, "part_download": 4}
 
 
 def long_functions(root, limit=MAX_FUNCTION_LINES):
@@ -59,6 +68,24 @@ def logic_filters(text):
     return [name for line in counted_lines(text) for name in FILTER.findall(line) if name not in NOT_LOGIC]
 
 
+def siblings(source):
+    """The ``module_utils`` modules that ``source`` (a module's text) imports, by name."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE + "."):
+            found.add(node.module[len(PACKAGE) + 1:].split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name[len(PACKAGE) + 1:].split(".")[0] for alias in node.names
+                         if alias.name.startswith(PACKAGE + "."))
+    return found
+
+
+def siblings_of(room):
+    return siblings((MODULE_UTILS / ("%s.py" % room)).read_text())
+
+
 def test_the_counters_count():
     """The counters see what they are meant to (so the limits below can fail)."""
     sample = "---\n# a comment | bool\n\n- name: x\n  when: a | bool and b || c\n  msg: \"{{ l | map(attribute='s') " \
@@ -68,6 +95,30 @@ def test_the_counters_count():
     assert {path.name for path in logic_files()} >= {"main.yml", "gate_deployment.yml", "refresh_environment.yml"}
     assert not any("meta" in path.parts for path in logic_files())
     assert long_functions(REPO / "plugins", limit=1), "every plugin has functions longer than one line"
+    imports = ("import os\nfrom %s import files, space\nfrom %s.errors import InputError\nimport %s.deadline\n"
+               "def f():\n    from %s.values import LEVELS\n" % ((PACKAGE,) * 4))
+    assert siblings(imports) == {"files", "space", "errors", "deadline", "values"}
+
+
+def test_the_ground_floor_is_the_one_contributing_lists():
+    row = next(line for line in (REPO / "CONTRIBUTING.md").read_text().splitlines() if line.startswith("| ground |"))
+    assert set(re.findall(r"`(\w+)\.py`", row)) == GROUND_FLOOR
+
+
+def test_scratch_imports_only_the_ground_floor():
+    above = siblings_of("scratch") - GROUND_FLOOR
+    assert not above, "scratch.py imports rooms above the ground floor: %s" % sorted(above)
+
+
+def test_verify_imports_only_the_ground_floor_and_scratch():
+    above = siblings_of("verify") - GROUND_FLOOR
+    assert not above, "verify.py imports rooms above the ground floor (scratch.py included): %s" % sorted(above)
+
+
+def test_the_download_rooms_import_at_most_4_siblings():
+    counts = {room: sorted(siblings_of(room)) for room in MAX_SIBLINGS}
+    over = {room: names for room, names in counts.items() if len(names) > MAX_SIBLINGS[room]}
+    assert not over, "rooms importing more siblings than their limit %s: %s" % (MAX_SIBLINGS, over)
 
 
 def test_no_function_in_plugins_is_over_50_lines():
