@@ -12,6 +12,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.values import TaskOpti
 PLUGINS = "ansible_collections.divio.cloud.plugins."
 # module -> (its module class, the options class whose spec it uses)
 TASKS = {
+    "backup_copy": ("BackupCopy", "copies.CopyOptions"),
+    "backup_download": ("BackupDownload", "download_options.DownloadOptions"),
+    "backup_restore": ("BackupRestore", "restores.RestoreOptions"),
 }
 
 
