@@ -52,13 +52,30 @@ from ansible_collections.divio.cloud.plugins.module_utils.uploads import (
     take_safety_backup,
     upload_parts,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
+from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, TaskOptions
 
 VERIFY_LEVELS = ("read", "restore")
 
 
-class CopyOptions:
+class CopyOptions(TaskOptions):
     """Every option of a copy, checked before the first request (``InputError`` naming the value)."""
+
+    ARGUMENT_SPEC = dict(
+        target_application=dict(type="str"),
+        target_environment=dict(type="str", required=True),
+        confirm=dict(type="str", required=True),
+        allow_live=dict(type="bool", default=False),
+        safety_backup=dict(type="bool", default=True),
+        verify=dict(type="str", choices=list(VERIFY_LEVELS), default="read"),
+        prefix_map=dict(type="dict"),
+        work_dir=dict(type="path"),
+        upload_timeout=dict(type="float", default=DEFAULT_UPLOAD_TIMEOUT),
+        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
+        poll_interval=dict(type="float", default=2),
+        # the download's own options, as a download declares them
+        **dict((name, DownloadOptions.ARGUMENT_SPEC[name]) for name in (
+            "backup", "services", "download_timeout", "max_download_bytes", "restore_timeout", "min_retention")),
+    )
 
     def __init__(self, target_environment, confirm, backup="latest", services=DEFAULT_SERVICES, target_application=None,
                  allow_live=False, safety_backup=True, verify="read", work_dir=None, prefix_map=None,

@@ -9,7 +9,14 @@ too), checked where the task starts, before the first request: ``DownloadOptions
 import os
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, LEVELS, RuleOptions, check_seconds, parse_count
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    LEVELS,
+    RuleOptions,
+    TaskOptions,
+    check_seconds,
+    parse_count,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_VERIFY_TIMEOUT,
@@ -22,14 +29,36 @@ DEFAULT_DOWNLOAD_TIMEOUT = 3600
 MAX_DOWNLOAD_TIMEOUT = 7 * 86400
 DEFAULT_MAX_DOWNLOAD_BYTES = 200 * 1024 ** 3
 DEFAULT_RESTORE_TIMEOUT = 3600
+DEFAULT_WAIT_TIMEOUT = 1800
+DEFAULT_POLL_INTERVAL = 2
 
 
-class DownloadOptions:
+class DownloadOptions(TaskOptions):
     """Every option of a download task, checked before the first request (``InputError`` naming the value)."""
+
+    ARGUMENT_SPEC = dict(
+        services=dict(type="list", elements="str", default=list(DEFAULT_SERVICES)),
+        backup=dict(type="str", default="latest"),
+        dest=dict(type="path", required=True),
+        verify=dict(type="str", choices=list(LEVELS), default="read"),
+        keep=dict(type="int"),
+        download_timeout=dict(type="float", default=DEFAULT_DOWNLOAD_TIMEOUT),
+        max_download_bytes=dict(type="int", default=DEFAULT_MAX_DOWNLOAD_BYTES),
+        restore_timeout=dict(type="float", default=DEFAULT_RESTORE_TIMEOUT),
+        verify_timeout=dict(type="float", default=DEFAULT_VERIFY_TIMEOUT),
+        max_expanded_bytes=dict(type="int"),
+        max_members=dict(type="int", default=DEFAULT_MAX_MEMBERS),
+        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
+        poll_interval=dict(type="float", default=DEFAULT_POLL_INTERVAL),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+        max_restore_bytes=dict(type="int"),
+        scratch_dir=dict(type="path"),
+    )
 
     def __init__(self, dest, backup="latest", services=DEFAULT_SERVICES, verify="read", keep=None,
                  download_timeout=DEFAULT_DOWNLOAD_TIMEOUT, max_download_bytes=DEFAULT_MAX_DOWNLOAD_BYTES,
-                 restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=1800, poll_interval=2,
+                 restore_timeout=DEFAULT_RESTORE_TIMEOUT, wait_timeout=DEFAULT_WAIT_TIMEOUT,
+                 poll_interval=DEFAULT_POLL_INTERVAL,
                  min_retention=DEFAULT_MIN_RETENTION, verify_timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None,
                  max_members=DEFAULT_MAX_MEMBERS, max_restore_bytes=None, scratch_dir=None):
         if not isinstance(dest, str) or not dest.strip():

@@ -31,6 +31,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
     RuleOptions,
+    TaskOptions,
     check_seconds,
     parse_services,
 )
@@ -38,42 +39,69 @@ from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_ob
 
 RESTORES = APPS + "backup-restores/"
 SUCCESS = "SUCCESS"
+DEFAULT_WAIT_TIMEOUT = 3600
+DEFAULT_POLL_INTERVAL = 2
 
 
-def restore_backup(client, application, environment, backup, confirm, services=None, safety_backup=True, notes="",
-                   wait_timeout=3600, poll_interval=2, check_mode=False, min_retention=DEFAULT_MIN_RETENTION,
-                   sleep=time.sleep, clock=time.monotonic):
-    """Returns ``{"changed", "restore", "backup", "safety_backup", "parts"}``; raises ``RestoreFailed`` when the
-    platform's restore ends without success, naming the restore, the backup, the environment and its errors."""
-    backup = require_text("backup", backup, allow_none=False)
-    confirm = require_text("confirm", confirm)
-    if confirm is None:
-        raise InputError("confirm is required: a restore overwrites the environment's data. Set it to "
-                         "'<application slug>/<environment slug>' of the environment to restore into.")
-    # Parsed once, here. min_retention only judges ``latest``: a restore by id never reads it.
-    rules = RuleOptions(services=services, min_retention=min_retention if backup == "latest" else None)
-    services = rules.services
-    wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
-    poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
-    if notes is not None and not isinstance(notes, str):
-        raise InputError("notes %r is not valid: expected a string." % (notes,))
+class RestoreOptions(TaskOptions):
+    """Every option of a restore, checked before the first request (``InputError`` naming the value)."""
 
+    ARGUMENT_SPEC = dict(
+        backup=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        confirm=dict(type="str", required=True),
+        safety_backup=dict(type="bool", default=True),
+        notes=dict(type="str", default=""),
+        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
+        poll_interval=dict(type="float", default=DEFAULT_POLL_INTERVAL),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+    )
+
+    def __init__(self, backup, confirm, services=None, safety_backup=True, notes="", wait_timeout=DEFAULT_WAIT_TIMEOUT,
+                 poll_interval=DEFAULT_POLL_INTERVAL, min_retention=DEFAULT_MIN_RETENTION):
+        self.backup = require_text("backup", backup, allow_none=False)
+        self.confirm = require_text("confirm", confirm)
+        if self.confirm is None:
+            raise InputError("confirm is required: a restore overwrites the environment's data. Set it to "
+                             "'<application slug>/<environment slug>' of the environment to restore into.")
+        # Parsed once, here. min_retention only judges ``latest``: a restore by id never reads it.
+        rules = RuleOptions(services=services, min_retention=min_retention if self.backup == "latest" else None)
+        self.services, self.min_retention = rules.services, rules.min_retention
+        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
+        if notes is not None and not isinstance(notes, str):
+            raise InputError("notes %r is not valid: expected a string." % (notes,))
+        self.safety_backup, self.notes = safety_backup, notes
+
+
+def restore_backup(client, application, environment, backup, confirm, *, check_mode=False, sleep=time.sleep,
+                   clock=time.monotonic, **options):
+    """``restore`` for a Python caller: ``RestoreOptions(backup, confirm, **options)`` are checked first."""
+    return restore(client, application, environment, RestoreOptions(backup, confirm, **options), check_mode=check_mode,
+                   sleep=sleep, clock=clock)
+
+
+def restore(client, application, environment, options, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+    """The restore ``options`` (``RestoreOptions``) ask for; returns ``{"changed", "restore", "backup",
+    "safety_backup", "parts"}``; raises ``RestoreFailed`` when the platform's restore ends without success, naming the
+    restore, the backup, the environment and its errors."""
     # Without services: every part of the backup (``latest``: the latest good backup, all parts successful).
-    chosen = resolve_backup(client, application, environment, backup, services or (), rules.min_retention)
-    if confirm != chosen.name:
+    chosen = resolve_backup(client, application, environment, options.backup, options.services or (),
+                            options.min_retention)
+    if options.confirm != chosen.name:
         raise InputError("confirm %r does not name the environment to restore into: expected %r. Nothing was sent."
-                         % (confirm, chosen.name))
+                         % (options.confirm, chosen.name))
     entry = chosen.backup
-    parts = select_parts(entry, services, chosen.name) if services else _usable_parts(entry, chosen.name)
+    parts = select_parts(entry, options.services, chosen.name) if options.services else _usable_parts(entry, chosen.name)
     described = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "trigger", "notes"))
     result = {"changed": True, "backup": described, "restore": None, "safety_backup": None,
               "parts": [dict((k, p.get(k)) for k in ("uuid", "service_type", "prefix")) for p in parts]}
     if check_mode:
         return result
-    waits = dict(wait_timeout=wait_timeout, poll_interval=poll_interval, sleep=sleep, clock=clock)
-    if safety_backup:
+    waits = dict(wait_timeout=options.wait_timeout, poll_interval=options.poll_interval, sleep=sleep, clock=clock)
+    if options.safety_backup:
         result["safety_backup"] = _take_safety_backup(client, chosen, parts, waits)
-    done = _restore(client, chosen, parts, notes, result["safety_backup"], waits)
+    done = _start_and_wait(client, chosen, parts, options.notes, result["safety_backup"], waits)
     result["restore"] = dict((key, done.get(key)) for key in ("uuid", "created_at", "started_at", "finished", "success",
                                                               "errors"))
     return result
@@ -92,7 +120,7 @@ def _take_safety_backup(client, chosen, parts, waits):
     return dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))
 
 
-def _restore(client, chosen, parts, notes, safety, waits):
+def _start_and_wait(client, chosen, parts, notes, safety, waits):
     """``POST backup-restores/``, then the restore polled until it finished; ``RestoreFailed`` unless it succeeded."""
     entry, name = chosen.backup, chosen.name
     body = {"backup": entry["uuid"], "service_instance_restores": [{"service_instance_backup": p["uuid"]} for p in parts],

@@ -188,14 +188,7 @@ parts:
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.copies import CopyOptions, copy_backup
-from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
-    DEFAULT_DOWNLOAD_TIMEOUT,
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    DEFAULT_RESTORE_TIMEOUT,
-)
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
-from ansible_collections.divio.cloud.plugins.module_utils.uploads import DEFAULT_UPLOAD_TIMEOUT, DEFAULT_WAIT_TIMEOUT
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 
 
 class BackupCopy(DivioModule):
@@ -203,34 +196,12 @@ class BackupCopy(DivioModule):
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),
-        backup=dict(type="str", default="latest"),
-        services=dict(type="list", elements="str", default=["DATABASE"]),
-        target_application=dict(type="str"),
-        target_environment=dict(type="str", required=True),
-        confirm=dict(type="str", required=True),
-        allow_live=dict(type="bool", default=False),
-        safety_backup=dict(type="bool", default=True),
-        verify=dict(type="str", choices=["read", "restore"], default="read"),
-        prefix_map=dict(type="dict"),
-        work_dir=dict(type="path"),
-        download_timeout=dict(type="float", default=DEFAULT_DOWNLOAD_TIMEOUT),
-        max_download_bytes=dict(type="int", default=DEFAULT_MAX_DOWNLOAD_BYTES),
-        restore_timeout=dict(type="float", default=DEFAULT_RESTORE_TIMEOUT),
-        upload_timeout=dict(type="float", default=DEFAULT_UPLOAD_TIMEOUT),
-        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
-        poll_interval=dict(type="float", default=2),
-        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+        **CopyOptions.ARGUMENT_SPEC
     )
 
     def run(self, client):
         p = self.params
-        options = CopyOptions(p["target_environment"], p["confirm"], backup=p["backup"], services=p["services"],
-                              target_application=p["target_application"], allow_live=p["allow_live"],
-                              safety_backup=p["safety_backup"], verify=p["verify"], work_dir=p["work_dir"],
-                              prefix_map=p["prefix_map"], download_timeout=p["download_timeout"],
-                              max_download_bytes=p["max_download_bytes"], restore_timeout=p["restore_timeout"],
-                              upload_timeout=p["upload_timeout"], wait_timeout=p["wait_timeout"],
-                              poll_interval=p["poll_interval"], min_retention=p["min_retention"])
+        options = CopyOptions.from_params(p)
         return copy_backup(client, p["application"], p["environment"], options, check_mode=self.module.check_mode)
 
 

@@ -303,50 +303,22 @@ removed_leftovers:
   elements: str
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.download_options import (
-    DEFAULT_DOWNLOAD_TIMEOUT,
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    DEFAULT_RESTORE_TIMEOUT,
-    DownloadOptions,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.download_options import DownloadOptions
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 from ansible_collections.divio.cloud.plugins.module_utils.part_download import describe_problems, failure
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
-from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_MAX_MEMBERS, DEFAULT_VERIFY_TIMEOUT
 
 
 class BackupDownload(DivioModule):
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),
-        services=dict(type="list", elements="str", default=["DATABASE"]),
-        backup=dict(type="str", default="latest"),
-        dest=dict(type="path", required=True),
-        verify=dict(type="str", choices=["none", "read", "restore"], default="read"),
-        keep=dict(type="int"),
-        download_timeout=dict(type="float", default=DEFAULT_DOWNLOAD_TIMEOUT),
-        max_download_bytes=dict(type="int", default=DEFAULT_MAX_DOWNLOAD_BYTES),
-        restore_timeout=dict(type="float", default=DEFAULT_RESTORE_TIMEOUT),
-        verify_timeout=dict(type="float", default=DEFAULT_VERIFY_TIMEOUT),
-        max_expanded_bytes=dict(type="int"),
-        max_members=dict(type="int", default=DEFAULT_MAX_MEMBERS),
-        wait_timeout=dict(type="float", default=1800),
-        poll_interval=dict(type="float", default=2),
-        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
-        max_restore_bytes=dict(type="int"),
-        scratch_dir=dict(type="path"),
+        **DownloadOptions.ARGUMENT_SPEC
     )
 
     def run(self, client):
         p = self.params
-        options = DownloadOptions(p["dest"], backup=p["backup"], services=p["services"], verify=p["verify"], keep=p["keep"],
-                                  download_timeout=p["download_timeout"], max_download_bytes=p["max_download_bytes"],
-                                  restore_timeout=p["restore_timeout"], wait_timeout=p["wait_timeout"],
-                                  poll_interval=p["poll_interval"], min_retention=p["min_retention"],
-                                  verify_timeout=p["verify_timeout"], max_expanded_bytes=p["max_expanded_bytes"],
-                                  max_members=p["max_members"], max_restore_bytes=p["max_restore_bytes"],
-                                  scratch_dir=p["scratch_dir"])
+        options = DownloadOptions.from_params(p)
         result = download_backup(client, p["application"], p["environment"], options, check_mode=self.module.check_mode)
         for warning in result.pop("warnings"):
             self.module.warn(warning)

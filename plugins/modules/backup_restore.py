@@ -115,8 +115,7 @@ safety_backup:
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
-from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
+from ansible_collections.divio.cloud.plugins.module_utils.restores import RestoreOptions, restore
 
 
 class BackupRestore(DivioModule):
@@ -124,22 +123,13 @@ class BackupRestore(DivioModule):
     argument_spec = dict(
         application=dict(type="str", required=True),
         environment=dict(type="str", required=True),
-        backup=dict(type="str", required=True),
-        services=dict(type="list", elements="str"),
-        confirm=dict(type="str", required=True),
-        safety_backup=dict(type="bool", default=True),
-        notes=dict(type="str", default=""),
-        wait_timeout=dict(type="float", default=3600),
-        poll_interval=dict(type="float", default=2),
-        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+        **RestoreOptions.ARGUMENT_SPEC
     )
 
     def run(self, client):
         p = self.params
-        return restore_backup(client, p["application"], p["environment"], p["backup"], p["confirm"], services=p["services"],
-                              safety_backup=p["safety_backup"], notes=p["notes"], wait_timeout=p["wait_timeout"],
-                              poll_interval=p["poll_interval"], check_mode=self.module.check_mode,
-                              min_retention=p["min_retention"])
+        return restore(client, p["application"], p["environment"], RestoreOptions.from_params(p),
+                       check_mode=self.module.check_mode)
 
 
 def main():

@@ -12,6 +12,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.values import TaskOpti
 PLUGINS = "ansible_collections.divio.cloud.plugins."
 # module -> (its module class, the options class whose spec it uses)
 TASKS = {
+    "backup_copy": ("BackupCopy", "copies.CopyOptions"),
+    "backup_download": ("BackupDownload", "download_options.DownloadOptions"),
+    "backup_restore": ("BackupRestore", "restores.RestoreOptions"),
 }
 
 
@@ -47,8 +50,8 @@ def test_the_constructor_takes_the_spec_with_its_defaults(path):
         if entry.get("required"):
             assert default is inspect.Parameter.empty, "%s: %s is required by the spec, not by the constructor" % (
                 path, name)
-        else:
-            assert default == entry.get("default"), "%s: %s defaults to %r, the spec says %r" % (
+        else:  # a tuple default (immutable) is the spec's list
+            assert (list(default) if isinstance(default, tuple) else default) == entry.get("default"), "%s: %s defaults to %r, the spec says %r" % (
                 path, name, default, entry.get("default"))
     extra = set(taken) - set(cls.ARGUMENT_SPEC)
     assert all(taken[name] is not inspect.Parameter.empty for name in extra), "%s: %s" % (path, extra)
