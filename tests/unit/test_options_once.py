@@ -12,6 +12,9 @@ from ansible_collections.divio.cloud.plugins.module_utils.values import TaskOpti
 PLUGINS = "ansible_collections.divio.cloud.plugins."
 # module -> (its module class, the options class whose spec it uses)
 TASKS = {
+    "backup": ("Backup", "taking.TakeOptions"),
+    "backup_upload": ("BackupUpload", "uploads.PushOptions"),
+    "deployment": ("Deployment", "deployments.DeployOptions"),
 }
 
 
