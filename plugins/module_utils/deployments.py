@@ -38,7 +38,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
     require_text,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.variables import DEPLOYMENTS, check_bool, deployment_variables, read_variables
-from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds
+from ansible_collections.divio.cloud.plugins.module_utils.values import TaskOptions, check_seconds
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_until
 
 BUILD_MODES = ("AUTO", "ADOPT", "FORCE")
@@ -304,7 +304,15 @@ def hidden(exc, secrets):
 def deploy(client, application, environment, build_mode=DEFAULT_BUILD_MODE, wait=True, wait_timeout=DEFAULT_WAIT_TIMEOUT,
            poll_interval=DEFAULT_POLL_INTERVAL, attach_only=False, log_lines=DEFAULT_LOG_LINES, check_mode=False,
            sleep=time.sleep, clock=time.monotonic):
-    """Deploy ``environment`` of ``application``; returns ``(changed, result)``.
+    """Deploy ``environment`` of ``application``; returns ``(changed, result)`` (see ``deploy_with``)."""
+    options = DeployOptions(application, environment, build_mode=build_mode, wait=wait, wait_timeout=wait_timeout,
+                            poll_interval=poll_interval, attach_only=attach_only, log_lines=log_lines,
+                            check_mode=check_mode)
+    return deploy_with(client, options, sleep=sleep, clock=clock)
+
+
+def deploy_with(client, options, sleep=time.sleep, clock=time.monotonic):
+    """The ``deployment`` task with its checked ``options`` (``DeployOptions``); returns ``(changed, result)``.
 
     ``result``: ``deployment`` (this task's deployment, or with ``attach_only`` the one waited for; None in
     check mode when one would be started), ``attached`` (the deployment that was already running, waited
@@ -315,8 +323,6 @@ def deploy(client, application, environment, build_mode=DEFAULT_BUILD_MODE, wait
     Raises ``DeploymentFailed`` / ``DeploymentTimeout`` / ``DeploymentError`` (carrying the uuid and the
     result) once a deployment is involved; other ``DivioError`` before that.
     """
-    options = _DeployOptions(application, environment, build_mode, wait, wait_timeout, poll_interval, attach_only,
-                             log_lines, check_mode)
     task = _DeployTask(client, options, Deadline(options.wait_timeout, clock), sleep, clock)
     return task.attach() if options.attach_only else task.start()
 
@@ -329,11 +335,24 @@ def find_target(client, application, environment):
     return app, env, newest_deployment(client, app, env)
 
 
-class _DeployOptions:
-    """The options of one ``deploy`` call, every one checked before the first request."""
+class DeployOptions(TaskOptions):
+    """The options of one ``deployment`` task (the module's argument spec), every one checked before the first
+    request."""
 
-    def __init__(self, application, environment, build_mode, wait, wait_timeout, poll_interval, attach_only, log_lines,
-                 check_mode):
+    ARGUMENT_SPEC = dict(
+        application=dict(type="str", required=True),
+        environment=dict(type="str", required=True),
+        build_mode=dict(type="str", choices=list(BUILD_MODES), default=DEFAULT_BUILD_MODE),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
+        poll_interval=dict(type="float", default=DEFAULT_POLL_INTERVAL),
+        attach_only=dict(type="bool", default=False),
+        log_lines=dict(type="int", default=DEFAULT_LOG_LINES),
+    )
+
+    def __init__(self, application, environment, build_mode=DEFAULT_BUILD_MODE, wait=True,
+                 wait_timeout=DEFAULT_WAIT_TIMEOUT, poll_interval=DEFAULT_POLL_INTERVAL, attach_only=False,
+                 log_lines=DEFAULT_LOG_LINES, check_mode=False):
         self.environment = require_text("environment", environment, allow_none=False)
         self.application = require_text("application", application, allow_none=False)
         self.build_mode = check_build_mode(build_mode)

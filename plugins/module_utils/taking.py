@@ -38,14 +38,49 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import get_a
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
     RuleOptions,
+    TaskOptions,
     check_seconds,
     parse_duration,
     split_service,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import WaitTimeout, poll_object
 
+DEFAULT_WAIT_TIMEOUT = 1800
 MAX_WAIT_TIMEOUT = 7 * 86400
+DEFAULT_POLL_INTERVAL = 2
 MAX_POLL_INTERVAL = 3600
+
+
+class TakeOptions(TaskOptions):
+    """The options of one ``backup`` task (the module's argument spec), every one checked before the first request:
+    ``rules`` (``RuleOptions``: ``services``, ``only_if_older_than`` as the age limit, ``min_retention``) and
+    ``retention`` (a ``Duration``, or None: the platform's) are parsed here, once."""
+
+    ARGUMENT_SPEC = dict(
+        application=dict(type="str", required=True),
+        environment=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        notes=dict(type="str", default=""),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),
+        poll_interval=dict(type="float", default=DEFAULT_POLL_INTERVAL),
+        only_if_older_than=dict(type="raw", aliases=["min_age"]),
+        retention=dict(type="raw"),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+    )
+
+    def __init__(self, application, environment, services=None, notes="", wait=True, wait_timeout=DEFAULT_WAIT_TIMEOUT,
+                 poll_interval=DEFAULT_POLL_INTERVAL, only_if_older_than=None, retention=None,
+                 min_retention=DEFAULT_MIN_RETENTION, check_mode=False):
+        self.rules = RuleOptions(services, only_if_older_than, min_retention, max_age_name="only_if_older_than")
+        self.application = application
+        self.environment = require_text("environment", environment, allow_none=False)
+        self.retention = parse_duration(retention, "retention") if retention is not None else None
+        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
+        if notes is not None and not isinstance(notes, str):
+            raise InputError("notes %r is not valid: expected a string." % (notes,))
+        self.notes, self.wait, self.check_mode = notes or "", wait, check_mode
 
 
 def resolve_target(client, application, environment, services):
@@ -83,44 +118,47 @@ def _naming_backup(exc, uuid):
     return exc
 
 
-def take_backup(client, application, environment, services=None, notes="", wait=True, wait_timeout=1800,
-                poll_interval=2, only_if_older_than=None, check_mode=False, sleep=time.sleep, clock=time.monotonic,
-                retention=None, min_retention=DEFAULT_MIN_RETENTION):
-    """Returns ``(changed, entry)``; ``entry`` is shaped like a ``backup_info`` entry (or None in check
-    mode when a backup would be created).
+def take_backup(client, application, environment, services=None, notes="", wait=True, wait_timeout=DEFAULT_WAIT_TIMEOUT,
+                poll_interval=DEFAULT_POLL_INTERVAL, only_if_older_than=None, check_mode=False, sleep=time.sleep,
+                clock=time.monotonic, retention=None, min_retention=DEFAULT_MIN_RETENTION):
+    """Returns ``(changed, entry)`` (see ``take_backup_with``).
 
     ``retention``: how long the platform keeps the backup (sent as ``scheduled_for_deletion_at``);
     None leaves it to the platform. ``min_retention``: the rule ``only_if_older_than`` judges the latest
     backup by (see ``BackupRule``)."""
-    # services, the age limit and min_retention parsed once, here; find_backups gets the typed values.
-    rules = RuleOptions(services, only_if_older_than, min_retention, max_age_name="only_if_older_than")
-    services, threshold = rules.services, rules.max_age
-    require_text("environment", environment, allow_none=False)
-    keep_for = parse_duration(retention, "retention") if retention is not None else None
-    wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
-    poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
-    if notes is not None and not isinstance(notes, str):
-        raise InputError("notes %r is not valid: expected a string." % (notes,))
+    options = TakeOptions(application, environment, services=services, notes=notes, wait=wait,
+                          wait_timeout=wait_timeout, poll_interval=poll_interval,
+                          only_if_older_than=only_if_older_than, retention=retention, min_retention=min_retention,
+                          check_mode=check_mode)
+    return take_backup_with(client, options, sleep=sleep, clock=clock)
 
-    app, env, service_uuids, instances = resolve_target(client, application, environment, services)
-    if threshold is not None:
-        latest = find_backups(client, app["uuid"], environment=env["slug"], services=services, max_age=threshold,
-                              min_retention=rules.min_retention)[0]
+
+def take_backup_with(client, options, sleep=time.sleep, clock=time.monotonic):
+    """The ``backup`` task with its checked ``options`` (``TakeOptions``): returns ``(changed, entry)``; ``entry``
+    is shaped like a ``backup_info`` entry (or None in check mode when a backup would be created)."""
+    # find_backups gets the typed values parsed in TakeOptions.
+    rules = options.rules
+    app, env, service_uuids, instances = resolve_target(client, options.application, options.environment,
+                                                        rules.services)
+    if rules.max_age is not None:
+        latest = find_backups(client, app["uuid"], environment=env["slug"], services=rules.services,
+                              max_age=rules.max_age, min_retention=rules.min_retention)[0]
         if latest["fresh"]:
             return False, latest
-    if check_mode:
+    if options.check_mode:
         return True, None
 
-    body = {"environment": env["uuid"], "services": service_uuids, "trigger": "MANUAL", "notes": notes or ""}
-    if keep_for is not None:
-        deletion = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=keep_for)
+    body = {"environment": env["uuid"], "services": service_uuids, "trigger": "MANUAL", "notes": options.notes}
+    if options.retention is not None:
+        deletion = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=options.retention)
         body["scheduled_for_deletion_at"] = format_timestamp(deletion.replace(microsecond=0))
     created = client.post(BACKUPS, body)
     if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
         raise InvalidResponseError("POST %s did not answer with the new backup, so its id is unknown; a backup may have "
                                    "been created - look for it with divio.cloud.backup_info." % BACKUPS, path=BACKUPS)
     try:
-        return True, _finish(client, created, app, env, instances, wait, wait_timeout, poll_interval, sleep, clock)
+        return True, _finish(client, created, app, env, instances, options.wait, options.wait_timeout,
+                             options.poll_interval, sleep, clock)
     except DivioError as exc:
         _naming_backup(exc, created["uuid"])
         raise

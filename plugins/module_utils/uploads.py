@@ -56,7 +56,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.fetch import plain_htt
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
 from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
 from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
-from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds, parse_services, split_service
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    TaskOptions,
+    check_seconds,
+    parse_services,
+    split_service,
+)
+from ansible_collections.divio.cloud.plugins.module_utils.variables import check_bool
 from ansible_collections.divio.cloud.plugins.module_utils.verify import READERS, sniff, verify_file
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
@@ -72,6 +78,10 @@ OPTIONAL_LIBRARIES = {S3: ("boto3", "boto3"), AZURE: ("azure.storage.blob", "azu
 #: the formats a part of each kind may have (verify.sniff's names)
 DEFAULT_UPLOAD_TIMEOUT = 3600
 DEFAULT_WAIT_TIMEOUT = 3600
+DEFAULT_POLL_INTERVAL = 2
+#: backup_upload's verify: read each file whole with its format's reader before sending, or not
+VERIFY_LEVELS = ("read", "none")
+DEFAULT_VERIFY = "read"
 #: the uploaded backup outlives the task by this much (divio-cli keeps its own an hour)
 DELETION_MARGIN = 3600
 FINISH_ATTEMPTS = 4
@@ -96,8 +106,8 @@ _UTC = datetime.timezone.utc
 class UploadOptions:
     """The timeouts of an upload task, checked before the first request (``InputError`` naming the value)."""
 
-    def __init__(self, upload_timeout=DEFAULT_UPLOAD_TIMEOUT, wait_timeout=DEFAULT_WAIT_TIMEOUT, poll_interval=2,
-                 notes=""):
+    def __init__(self, upload_timeout=DEFAULT_UPLOAD_TIMEOUT, wait_timeout=DEFAULT_WAIT_TIMEOUT,
+                 poll_interval=DEFAULT_POLL_INTERVAL, notes=""):
         self.upload_timeout = check_seconds("upload_timeout", upload_timeout, MAX_WAIT_TIMEOUT)
         self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
         self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
@@ -109,6 +119,44 @@ class UploadOptions:
         """How long the uploaded backup must outlive now: the upload, its wait, the safety backup's and the
         restore's waits, and a margin."""
         return self.upload_timeout + 3 * self.wait_timeout + DELETION_MARGIN
+
+
+class PushOptions(TaskOptions):
+    """The options of one ``backup_upload`` task (the module's argument spec), checked before the first request:
+    the timeouts and notes first (``upload``, an ``UploadOptions``), then ``files`` (``[(service, absolute path)]``)
+    and the switches."""
+
+    ARGUMENT_SPEC = dict(
+        application=dict(type="str", required=True),
+        environment=dict(type="str", required=True),
+        files=dict(type="list", elements="dict", required=True, options=dict(
+            service=dict(type="str", required=True),
+            path=dict(type="path", required=True),
+        )),
+        verify=dict(type="str", choices=list(VERIFY_LEVELS), default=DEFAULT_VERIFY),
+        restore=dict(type="bool", default=False),
+        confirm=dict(type="str"),
+        safety_backup=dict(type="bool", default=True),
+        allow_live=dict(type="bool", default=False),
+        notes=dict(type="str", default=""),
+        upload_timeout=dict(type="float", default=DEFAULT_UPLOAD_TIMEOUT),
+        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
+        poll_interval=dict(type="float", default=DEFAULT_POLL_INTERVAL),
+    )
+
+    def __init__(self, application, environment, files, verify=DEFAULT_VERIFY, restore=False, confirm=None,
+                 safety_backup=True, allow_live=False, notes="", upload_timeout=DEFAULT_UPLOAD_TIMEOUT,
+                 wait_timeout=DEFAULT_WAIT_TIMEOUT, poll_interval=DEFAULT_POLL_INTERVAL, check_mode=False):
+        self.upload = UploadOptions(upload_timeout, wait_timeout, poll_interval, notes)
+        self.application, self.environment, self.confirm = application, environment, confirm
+        self.files = parse_files(files)
+        if verify not in VERIFY_LEVELS:
+            raise InputError("verify %r is not valid: expected %s." % (verify, " or ".join(VERIFY_LEVELS)))
+        self.verify = verify
+        self.restore = check_bool("restore", restore)
+        self.safety_backup = check_bool("safety_backup", safety_backup)
+        self.allow_live = check_bool("allow_live", allow_live)
+        self.check_mode = check_mode
 
 
 class Environment:
@@ -528,41 +576,47 @@ def parse_files(files):
     return parsed
 
 
-def push_files(client, application, environment, files, verify="read", restore=False, confirm=None, safety_backup=True,
-               allow_live=False, options=None, check_mode=False, sleep=time.sleep, clock=time.monotonic):
-    """The ``backup_upload`` task: returns ``{"changed", "backup", "parts", "safety_backup", "restore"}``."""
-    options = options or UploadOptions()
-    entries = parse_files(files)
-    if verify not in ("read", "none"):
-        raise InputError("verify %r is not valid: expected read or none." % (verify,))
-    for name, value in (("restore", restore), ("safety_backup", safety_backup), ("allow_live", allow_live)):
-        if not isinstance(value, bool):
-            raise InputError("%s %r is not valid: expected true or false." % (name, value))
-    target = Environment(client, application, environment)
-    if restore:
-        guard_target(target, confirm, allow_live)
-    instances = [target.instance(service) for service, _path in entries]
+def push_files(client, application, environment, files, verify=DEFAULT_VERIFY, restore=False, confirm=None,
+               safety_backup=True, allow_live=False, options=None, check_mode=False, sleep=time.sleep,
+               clock=time.monotonic):
+    """The ``backup_upload`` task for a Python caller, ``options`` (``UploadOptions``) its timeouts and notes: see
+    ``push_with``."""
+    upload = options or UploadOptions()
+    options = PushOptions(application, environment, files, verify, restore, confirm, safety_backup, allow_live,
+                          notes=upload.notes, upload_timeout=upload.upload_timeout, wait_timeout=upload.wait_timeout,
+                          poll_interval=upload.poll_interval, check_mode=check_mode)
+    return push_with(client, options, sleep, clock)
+
+
+def push_with(client, options, sleep=time.sleep, clock=time.monotonic):
+    """The ``backup_upload`` task with its checked ``options`` (``PushOptions``): returns ``{"changed", "backup",
+    "parts", "safety_backup", "restore"}``."""
+    upload = options.upload
+    target = Environment(client, options.application, options.environment)
+    if options.restore:
+        guard_target(target, options.confirm, options.allow_live)
+    instances = [target.instance(service) for service, _path in options.files]
     if len(set(i["uuid"] for i in instances)) != len(instances):
         raise InputError("files: two files name the same service instance of %s; give one file per service." % target.name)
-    checked = [dict(check_local_file(service, path, verify, options.upload_timeout), instance=instance)
-               for (service, path), instance in zip(entries, instances)]
+    checked = [dict(check_local_file(service, path, options.verify, upload.upload_timeout), instance=instance)
+               for (service, path), instance in zip(options.files, instances)]
     parts = [{"service": label(c["instance"]), "service_instance": c["instance"]["uuid"], "path": c["path"],
               "bytes": c["size"], "format": c["format"], "verification": c["verification"]} for c in checked]
     result = {"changed": True, "backup": None, "parts": parts, "safety_backup": None, "restore": None}
-    if check_mode:
+    if options.check_mode:
         return result
     steps = Steps()
     why = "restoring uploaded files into %s (divio.cloud.backup_upload)" % target.name
     try:
-        if restore and safety_backup:
-            result["safety_backup"] = take_safety_backup(client, target, [p["service"] for p in parts], why, options,
+        if options.restore and options.safety_backup:
+            result["safety_backup"] = take_safety_backup(client, target, [p["service"] for p in parts], why, upload,
                                                          sleep, clock)
             steps.add("safety backup %s of %s was taken" % (result["safety_backup"]["uuid"], target.name))
-        result["backup"], sent = upload_parts(client, target, checked, options, steps, sleep, clock)
+        result["backup"], sent = upload_parts(client, target, checked, upload, steps, sleep, clock)
         for part, item in zip(parts, sent):
             part.update(handler=item["handler"], sha256=item["sha256"])
-        if restore:
-            result["restore"] = restore_uploaded(client, target, result["backup"]["uuid"], sent, why, options, sleep, clock)
+        if options.restore:
+            result["restore"] = restore_uploaded(client, target, result["backup"]["uuid"], sent, why, upload, sleep, clock)
     except DivioError as exc:
         raise steps.failed(exc, "the upload into %s" % target.name) from None
     return result

@@ -145,31 +145,15 @@ backup:
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
-from ansible_collections.divio.cloud.plugins.module_utils.taking import take_backup
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
+from ansible_collections.divio.cloud.plugins.module_utils.taking import TakeOptions, take_backup_with
 
 
 class Backup(DivioModule):
     changes_something = True
-    argument_spec = dict(
-        application=dict(type="str", required=True),
-        environment=dict(type="str", required=True),
-        services=dict(type="list", elements="str"),
-        notes=dict(type="str", default=""),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-        poll_interval=dict(type="float", default=2),
-        only_if_older_than=dict(type="raw", aliases=["min_age"]),
-        retention=dict(type="raw"),
-        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
-    )
+    argument_spec = TakeOptions.ARGUMENT_SPEC
 
     def run(self, client):
-        p = self.params
-        changed, backup = take_backup(client, p["application"], p["environment"], services=p["services"], notes=p["notes"],
-                                      wait=p["wait"], wait_timeout=p["wait_timeout"], poll_interval=p["poll_interval"],
-                                      only_if_older_than=p["only_if_older_than"], check_mode=self.module.check_mode,
-                                      retention=p["retention"], min_retention=p["min_retention"])
+        changed, backup = take_backup_with(client, TakeOptions.from_params(self.params, check_mode=self.module.check_mode))
         return {"changed": changed, "backup": backup}
 
 

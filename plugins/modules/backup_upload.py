@@ -144,41 +144,15 @@ restore:
 """
 
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
-from ansible_collections.divio.cloud.plugins.module_utils.uploads import (
-    DEFAULT_UPLOAD_TIMEOUT,
-    DEFAULT_WAIT_TIMEOUT,
-    UploadOptions,
-    push_files,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.uploads import PushOptions, push_with
 
 
 class BackupUpload(DivioModule):
     changes_something = True
-    argument_spec = dict(
-        application=dict(type="str", required=True),
-        environment=dict(type="str", required=True),
-        files=dict(type="list", elements="dict", required=True, options=dict(
-            service=dict(type="str", required=True),
-            path=dict(type="path", required=True),
-        )),
-        verify=dict(type="str", choices=["read", "none"], default="read"),
-        restore=dict(type="bool", default=False),
-        confirm=dict(type="str"),
-        safety_backup=dict(type="bool", default=True),
-        allow_live=dict(type="bool", default=False),
-        notes=dict(type="str", default=""),
-        upload_timeout=dict(type="float", default=DEFAULT_UPLOAD_TIMEOUT),
-        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
-        poll_interval=dict(type="float", default=2),
-    )
+    argument_spec = PushOptions.ARGUMENT_SPEC
 
     def run(self, client):
-        p = self.params
-        options = UploadOptions(upload_timeout=p["upload_timeout"], wait_timeout=p["wait_timeout"],
-                                poll_interval=p["poll_interval"], notes=p["notes"])
-        return push_files(client, p["application"], p["environment"], p["files"], verify=p["verify"], restore=p["restore"],
-                          confirm=p["confirm"], safety_backup=p["safety_backup"], allow_live=p["allow_live"],
-                          options=options, check_mode=self.module.check_mode)
+        return push_with(client, PushOptions.from_params(self.params, check_mode=self.module.check_mode))
 
 
 def main():

@@ -186,37 +186,17 @@ log_tail:
     - Deployment failed
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.deployments import (
-    BUILD_MODES,
-    DEFAULT_LOG_LINES,
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_WAIT_TIMEOUT,
-    DeploymentError,
-    deploy,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.deployments import DeploymentError, DeployOptions, deploy_with
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 
 
 class Deployment(DivioModule):
     changes_something = True
-    argument_spec = dict(
-        application=dict(type="str", required=True),
-        environment=dict(type="str", required=True),
-        build_mode=dict(type="str", choices=list(BUILD_MODES), default="AUTO"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="float", default=DEFAULT_WAIT_TIMEOUT),
-        poll_interval=dict(type="float", default=DEFAULT_POLL_INTERVAL),
-        attach_only=dict(type="bool", default=False),
-        log_lines=dict(type="int", default=DEFAULT_LOG_LINES),
-    )
+    argument_spec = DeployOptions.ARGUMENT_SPEC
 
     def run(self, client):
-        p = self.params
         try:
-            changed, result = deploy(client, p["application"], p["environment"], build_mode=p["build_mode"], wait=p["wait"],
-                                     wait_timeout=p["wait_timeout"], poll_interval=p["poll_interval"],
-                                     attach_only=p["attach_only"], log_lines=p["log_lines"],
-                                     check_mode=self.module.check_mode)
+            changed, result = deploy_with(client, DeployOptions.from_params(self.params, check_mode=self.module.check_mode))
         except DeploymentError as exc:
             # The failure still says which deployment it is about (and how it ended), so a later task can pick it up.
             details = exc.details
