@@ -21,18 +21,11 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.divio.cloud.plugins.module_utils.checks import (
-    CHECK_ARGUMENT_SPEC,
-    DEFAULT_MAX_AGE,
-    DEFAULT_SERVICES,
-    plan_fleet_check,
-    run_fleet_check,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.checks import CHECK_ARGUMENT_SPEC, plan_fleet_check, run_fleet_check
 from ansible_collections.divio.cloud.plugins.module_utils.client import HAS_REQUESTS
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC, CONNECTION_OPTION_NAMES
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
 from ansible_collections.divio.cloud.plugins.module_utils.session import failure_of, run_with_client
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION
 from ansible_collections.divio.cloud.plugins.plugin_utils import backup_reports
 
 display = Display()
@@ -41,7 +34,8 @@ CHECK_SPEC = dict(CONNECTION_ARGUMENT_SPEC, **CHECK_ARGUMENT_SPEC)
 # Options handed to backup_check unchanged (it validates them); an empty one of these is as if omitted (a filter:
 # "all"), so a playbook can pass its empty defaults on.
 OMITTED_WHEN_EMPTY = ("organisation", "applications", "environments", "verify_dir")
-RULES = dict(services=list(DEFAULT_SERVICES), max_age=DEFAULT_MAX_AGE, min_retention=DEFAULT_MIN_RETENTION, verify="none")
+# The check's rules as given (the report of a check that could not run shows them), defaults from the check's spec.
+RULES = dict((name, CHECK_ARGUMENT_SPEC[name]["default"]) for name in ("services", "max_age", "min_retention", "verify"))
 OPTIONS = frozenset(OMITTED_WHEN_EMPTY + tuple(RULES) + CONNECTION_OPTION_NAMES
                     + ("report_dir", "report_only", "verify_timeout"))
 

@@ -36,7 +36,8 @@ def download_backup(client, application, environment, options, check_mode=False,
                     manifest=None, keep_files=True, chosen=None):
     """Download (and verify) the parts of one backup into ``options.dest``.
 
-    Returns ``{"changed", "backup", "files", "newest_good", "removed_leftovers", "warnings", "problems"}``: ``files``
+    Returns ``{"changed", "backup", "files", "newest_good", "removed_leftovers", "warnings", "problems",
+    "application", "environment"}`` (the last two: the API's objects, for the caller's messages): ``files``
     one entry per part, ``newest_good`` per service the newest good copy ``dest`` holds (see the module's RETURN),
     ``problems`` one ``PartProblem`` per part that failed (``FailedVerification``, ``UncheckedVerification``,
     ``FailedDownload``) for the caller to fail the task with (``failure``). Errors before any download (bad input, no

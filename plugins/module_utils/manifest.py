@@ -119,8 +119,9 @@ def file_result(manifest, record, changed):
 
 
 def _good_copy(manifest, record, level):
-    """The record's file is in ``dest`` with its recorded size, and it passed at ``level`` (or, for ``level`` none,
-    was not found broken). The sha256 is not read again here: that is for the run that uses the file."""
+    """The record's file is in ``dest`` with its recorded size, and it passed verification (at whatever level it was
+    made: ``reached`` judges the level) or, for ``level`` none, was not found broken. The sha256 is not read again
+    here: that is for the run that uses the file."""
     path = manifest.file_path(record)
     if path is None or not os.path.isfile(path) or os.path.getsize(path) != record.get("size"):
         return False

@@ -31,8 +31,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 class PartProblem:
     """A part that did not pass, as ``download_backup`` reports it: the class says how, ``message`` says why (it starts
-    with the part's ``TYPE:PREFIX``); ``error`` is the exception a task that got it fails with. It unpacks as
-    ``(kind, message)``, ``kind`` the outcome's name (``verification_failed``, ...)."""
+    with the part's ``TYPE:PREFIX``); ``error`` is the exception a task that got it fails with. The collection decides
+    by class (``isinstance``, ``failure``); for Python callers and tests it also unpacks as ``(kind, message)``,
+    ``kind`` the outcome's name (``verification_failed``, ...), as the results of earlier releases read."""
 
     kind = error = None
 

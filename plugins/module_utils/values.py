@@ -161,11 +161,10 @@ class RuleOptions:
     """A task's ``services``, ``max_age`` and ``min_retention``, parsed where the task starts (the one place each
     is parsed): ``services`` (``Services`` or None: no rule), ``max_age`` (a ``Duration``, or None: no limit;
     ``max_age_name`` names it in messages, ``require_max_age`` refuses None) and ``min_retention`` (a ``Duration``;
-    0 when None: off). ``given`` keeps the values as given, for a report of a task that could not run."""
+    0 when None: off). A ``Duration`` keeps its text as given (``max_age: 36h`` in messages and reports)."""
 
     def __init__(self, services=None, max_age=None, min_retention=DEFAULT_MIN_RETENTION, max_age_name="max_age",
                  require_max_age=False):
-        self.given = dict(services=services, max_age=max_age, min_retention=min_retention)
         self.services = parse_services(services)
         self.max_age = parse_duration(max_age, max_age_name) if max_age is not None or require_max_age else None
         self.min_retention = (parse_duration(min_retention, "min_retention", allow_zero=True)
