@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
-    DivioError,
     InputError,
     InvalidResponseError,
     RestoreFailed,
@@ -27,13 +26,19 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.resolution import resolve_backup, select_parts
 from ansible_collections.divio.cloud.plugins.module_utils.resources import require_text
-from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
+from ansible_collections.divio.cloud.plugins.module_utils.taking import (
+    MAX_POLL_INTERVAL,
+    MAX_WAIT_TIMEOUT,
+    safety_backup,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
+    SERVICE_TYPES,
+    Duration,
     RuleOptions,
+    Services,
     TaskOptions,
     check_seconds,
-    parse_services,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
@@ -73,6 +78,18 @@ class RestoreOptions(TaskOptions):
             raise InputError("notes %r is not valid: expected a string." % (notes,))
         self.safety_backup, self.notes = safety_backup, notes
 
+    @classmethod
+    def checked(cls, backup, confirm, services, notes, waits):
+        """The options of a restore that a task above has checked already (the second half of an upload or a copy):
+        ``backup`` an id, ``services`` a ``Services``, ``waits`` its checked ``wait_timeout`` and ``poll_interval``;
+        taken as they are (nothing is parsed again), without a safety backup (the task took its own)."""
+        options = cls.__new__(cls)
+        options.backup, options.confirm, options.services, options.notes = backup, confirm, services, notes
+        options.min_retention = Duration(0, None)  # a restore by id never reads it
+        options.wait_timeout, options.poll_interval = waits.wait_timeout, waits.poll_interval
+        options.safety_backup = False
+        return options
+
 
 def restore_backup(client, application, environment, backup, confirm, *, check_mode=False, sleep=time.sleep,
                    clock=time.monotonic, **options):
@@ -92,7 +109,8 @@ def restore(client, application, environment, options, check_mode=False, sleep=t
         raise InputError("confirm %r does not name the environment to restore into: expected %r. Nothing was sent."
                          % (options.confirm, chosen.name))
     entry = chosen.backup
-    parts = select_parts(entry, options.services, chosen.name) if options.services else _usable_parts(entry, chosen.name)
+    # With services, resolve_backup selected the parts (chosen.parts); without, the whole backup is restored.
+    parts = chosen.parts if options.services else _usable_parts(entry, chosen.name)
     described = dict((key, entry.get(key)) for key in ("uuid", "taken_at", "dated_by", "trigger", "notes"))
     result = {"changed": True, "backup": described, "restore": None, "safety_backup": None,
               "parts": [dict((k, p.get(k)) for k in ("uuid", "service_type", "prefix")) for p in parts]}
@@ -100,24 +118,15 @@ def restore(client, application, environment, options, check_mode=False, sleep=t
         return result
     waits = dict(wait_timeout=options.wait_timeout, poll_interval=options.poll_interval, sleep=sleep, clock=clock)
     if options.safety_backup:
-        result["safety_backup"] = _take_safety_backup(client, chosen, parts, waits)
+        wanted = Services(sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts)))
+        result["safety_backup"] = safety_backup(
+            client, chosen.application, chosen.environment, wanted, "Safety backup before restoring backup %s "
+            "(divio.cloud.backup_restore)" % entry["uuid"], "backup %s was not restored" % entry["uuid"], options,
+            sleep, clock)
     done = _start_and_wait(client, chosen, parts, options.notes, result["safety_backup"], waits)
     result["restore"] = dict((key, done.get(key)) for key in ("uuid", "created_at", "started_at", "finished", "success",
                                                               "errors"))
     return result
-
-
-def _take_safety_backup(client, chosen, parts, waits):
-    """The safety backup of the services about to be overwritten; its failure stops the restore."""
-    wanted = sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts))
-    try:
-        _changed, safety = take_backup(client, chosen.application["uuid"], chosen.environment["slug"], services=wanted,
-                                       wait=True, notes="Safety backup before restoring backup %s "
-                                       "(divio.cloud.backup_restore)" % chosen.backup["uuid"], **waits)
-    except DivioError as exc:
-        raise type(exc)("the safety backup of %s failed, so backup %s was not restored: %s" % (
-            chosen.name, chosen.backup["uuid"], exc), **exc.details) from None
-    return dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))
 
 
 def _start_and_wait(client, chosen, parts, notes, safety, waits):
@@ -146,8 +155,15 @@ def _start_and_wait(client, chosen, parts, notes, safety, waits):
 
 
 def _usable_parts(entry, name):
+    """Every part of the backup (a restore without ``services`` restores it whole), each usable: selected by the
+    types the backup holds. A part not addressable as ``TYPE:PREFIX`` (a known type, a prefix) is refused."""
     parts = entry["service_instance_backups"]
     if not parts:
         raise InputError("backup %s of %s holds no parts to restore." % (entry["uuid"], name))
-    services = parse_services(sorted(set("%s:%s" % (p.get("service_type"), p.get("prefix")) for p in parts)))
-    return select_parts(entry, services, name)
+    for part in parts:
+        kind, prefix = part.get("service_type"), part.get("prefix")
+        if kind not in SERVICE_TYPES or not isinstance(prefix, str) or not prefix or prefix != prefix.strip():
+            raise InputError("backup %s of %s holds a %s:%s part, which is not a service instance of a known type "
+                             "(%s) with a prefix; nothing was restored." % (entry["uuid"], name, kind, prefix,
+                                                                         ", ".join(SERVICE_TYPES)))
+    return select_parts(entry, Services(sorted(set(part["service_type"] for part in parts))), name)

@@ -13,6 +13,7 @@ No Ansible imports.
 
 import datetime
 import time
+from urllib.parse import quote
 
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
@@ -138,36 +139,43 @@ def take_backup_with(client, options, sleep=time.sleep, clock=time.monotonic):
     is shaped like a ``backup_info`` entry (or None in check mode when a backup would be created)."""
     # find_backups gets the typed values parsed in TakeOptions.
     rules = options.rules
-    app, env, service_uuids, instances = resolve_target(client, options.application, options.environment,
-                                                        rules.services)
+    target = resolve_target(client, options.application, options.environment, rules.services)
     if rules.max_age is not None:
+        app, env = target[:2]
         latest = find_backups(client, app["uuid"], environment=env["slug"], services=rules.services,
                               max_age=rules.max_age, min_retention=rules.min_retention)[0]
         if latest["fresh"]:
             return False, latest
     if options.check_mode:
         return True, None
+    return True, create_backup(client, target, options.notes, options.retention, options.wait, options, sleep, clock)
 
-    body = {"environment": env["uuid"], "services": service_uuids, "trigger": "MANUAL", "notes": options.notes}
-    if options.retention is not None:
-        deletion = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=options.retention)
+
+def create_backup(client, target, notes, retention, wait, waits, sleep=time.sleep, clock=time.monotonic):
+    """``POST backups/`` for ``target`` (what ``resolve_target`` answers), then its entry (see ``_finish``), with
+    checked values: ``retention`` a ``Duration`` or None, ``waits`` its ``wait_timeout`` and ``poll_interval``."""
+    app, env, service_uuids, instances = target
+    body = {"environment": env["uuid"], "services": service_uuids, "trigger": "MANUAL", "notes": notes}
+    if retention is not None:
+        deletion = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=retention)
         body["scheduled_for_deletion_at"] = format_timestamp(deletion.replace(microsecond=0))
     created = client.post(BACKUPS, body)
     if not isinstance(created, dict) or not isinstance(created.get("uuid"), str):
         raise InvalidResponseError("POST %s did not answer with the new backup, so its id is unknown; a backup may have "
                                    "been created - look for it with divio.cloud.backup_info." % BACKUPS, path=BACKUPS)
     try:
-        return True, _finish(client, created, app, env, instances, options.wait, options.wait_timeout,
-                             options.poll_interval, sleep, clock)
+        return _finish(client, created, app, env, instances, wait, waits, sleep, clock)
     except DivioError as exc:
         _naming_backup(exc, created["uuid"])
         raise
 
 
-def _finish(client, backup, app, env, instances, wait, wait_timeout, poll_interval, sleep, clock):
+def _finish(client, backup, app, env, instances, wait, waits, sleep, clock):
     """The entry of a created backup: waited for (and failed unless it succeeded) with ``wait``."""
     if wait:
-        backup = _wait(client, backup["uuid"], wait_timeout, poll_interval, sleep, clock)
+        hint = "it may still complete - check it with divio.cloud.backup_info or `divio app backup` later."
+        backup = wait_backup(client, backup["uuid"], "backup %s" % backup["uuid"], waits, BackupTimeout, hint, sleep,
+                             clock)
     parts = fetch_parts(client, backup) if backup.get("service_instance_backups") else []
     if wait and backup.get("success") != SUCCESS:
         errors = ["%s: %s" % (instances.type_of(p), "; ".join(str(e) for e in (p.get("errors") or ["did not finish"])))
@@ -179,14 +187,31 @@ def _finish(client, backup, app, env, instances, wait, wait_timeout, poll_interv
     return backup_entry(app, env, Pick(backup, parts, parts, taken_at, dated_by), instances, now, None)
 
 
-def _wait(client, uuid, timeout, interval, sleep, clock):
+def wait_backup(client, uuid, what, waits, timeout_error, hint, sleep=time.sleep, clock=time.monotonic):
+    """The backup ``uuid`` once it has ended, polled every ``waits.poll_interval`` for ``waits.wait_timeout``;
+    when that passes first, ``timeout_error`` (an error class) saying the wait's message and ``hint``."""
     # COMPLETED is the documented end; a set outcome is one too, whatever the state is called.
     def ended(backup):
         return backup.get("state") == COMPLETED or backup.get("success") is not None
 
     try:
-        return poll_object(client, "%s%s/" % (BACKUPS, uuid), ended, timeout, interval, "backup %s" % uuid, "backup",
-                           sleep=sleep, clock=clock, describe=lambda backup: "state %s" % backup.get("state"))
+        return poll_object(client, "%s%s/" % (BACKUPS, quote(uuid, safe="")), ended, waits.wait_timeout,
+                           waits.poll_interval, what, "backup", sleep=sleep, clock=clock,
+                           describe=lambda backup: "state %s" % backup.get("state"))
     except WaitTimeout as exc:
-        raise BackupTimeout("%s; it may still complete - check it with divio.cloud.backup_info or `divio app backup` "
-                            "later." % exc, uuid=uuid) from None
+        raise timeout_error("%s; %s" % (exc, hint), uuid=uuid) from None
+
+
+def safety_backup(client, application, environment, services, notes, refused, waits, sleep=time.sleep,
+                  clock=time.monotonic):
+    """The backup of ``services`` (``Services``) of ``environment`` of ``application`` (the API's objects) that a
+    task takes before it overwrites them, waited for with ``waits`` (checked ``wait_timeout``, ``poll_interval``).
+    Its failure stops the task: the same error class, saying what was ``refused`` because of it. Returns
+    ``{"uuid", "taken_at", "state", "success"}``."""
+    try:
+        target = resolve_target(client, application["uuid"], environment["slug"], services)
+        safety = create_backup(client, target, notes, None, True, waits, sleep, clock)
+    except DivioError as exc:
+        raise type(exc)("the safety backup of %s/%s failed, so %s: %s" % (
+            application.get("slug"), environment.get("slug"), refused, exc), **exc.details) from None
+    return dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))

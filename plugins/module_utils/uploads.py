@@ -30,12 +30,11 @@ import importlib
 import os
 import stat
 import time
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.divio.cloud.plugins.module_utils import http_rules, transport
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
-    COMPLETED,
     SUCCESS,
     ServiceInstances,
     fetch_parts,
@@ -49,14 +48,19 @@ from ansible_collections.divio.cloud.plugins.module_utils.errors import (
     InvalidResponseError,
     UploadError,
     VerificationFailed,
-    WaitTimeout,
     excerpt,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.fetch import plain_http_refused, show_url
 from ansible_collections.divio.cloud.plugins.module_utils.resources import get_application, get_environment, require_text
-from ansible_collections.divio.cloud.plugins.module_utils.restores import restore_backup
-from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT, take_backup
+from ansible_collections.divio.cloud.plugins.module_utils.restores import RestoreOptions, restore
+from ansible_collections.divio.cloud.plugins.module_utils.taking import (
+    MAX_POLL_INTERVAL,
+    MAX_WAIT_TIMEOUT,
+    safety_backup,
+    wait_backup,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    Services,
     TaskOptions,
     check_seconds,
     parse_services,
@@ -64,7 +68,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.values import (
 )
 from ansible_collections.divio.cloud.plugins.module_utils.variables import check_bool
 from ansible_collections.divio.cloud.plugins.module_utils.verify import READERS, sniff, verify_file
-from ansible_collections.divio.cloud.plugins.module_utils.waiting import poll_object
 
 try:
     import requests
@@ -123,8 +126,8 @@ class UploadOptions:
 
 class PushOptions(TaskOptions):
     """The options of one ``backup_upload`` task (the module's argument spec), checked before the first request:
-    the timeouts and notes first (``upload``, an ``UploadOptions``), then ``files`` (``[(service, absolute path)]``)
-    and the switches."""
+    the timeouts and notes first (``upload``, an ``UploadOptions``, or the one given), then ``files``
+    (``[(service, absolute path)]``) and the switches."""
 
     ARGUMENT_SPEC = dict(
         application=dict(type="str", required=True),
@@ -146,8 +149,9 @@ class PushOptions(TaskOptions):
 
     def __init__(self, application, environment, files, verify=DEFAULT_VERIFY, restore=False, confirm=None,
                  safety_backup=True, allow_live=False, notes="", upload_timeout=DEFAULT_UPLOAD_TIMEOUT,
-                 wait_timeout=DEFAULT_WAIT_TIMEOUT, poll_interval=DEFAULT_POLL_INTERVAL, check_mode=False):
-        self.upload = UploadOptions(upload_timeout, wait_timeout, poll_interval, notes)
+                 wait_timeout=DEFAULT_WAIT_TIMEOUT, poll_interval=DEFAULT_POLL_INTERVAL, check_mode=False, upload=None):
+        # upload: an UploadOptions a Python caller built already (push_files), taken instead of the four above.
+        self.upload = upload or UploadOptions(upload_timeout, wait_timeout, poll_interval, notes)
         self.application, self.environment, self.confirm = application, environment, confirm
         self.files = parse_files(files)
         if verify not in VERIFY_LEVELS:
@@ -355,17 +359,8 @@ def finish_upload(url, what, settings, sleep=time.sleep):
 
 def wait_uploaded(client, backup_uuid, name, options, sleep=time.sleep, clock=time.monotonic):
     """The uploaded backup once it has ended, and its parts; ``UploadError`` unless it succeeded with parts."""
-    def ended(backup):
-        return backup.get("state") == COMPLETED or backup.get("success") is not None
-
-    path = "%s%s/" % (BACKUPS, quote(backup_uuid, safe=""))
-    try:
-        done = poll_object(client, path, ended, options.wait_timeout, options.poll_interval, "uploaded backup %s of %s"
-                           % (backup_uuid, name), "backup", sleep=sleep, clock=clock,
-                           describe=lambda backup: "state %s" % backup.get("state"))
-    except WaitTimeout as exc:
-        raise UploadError("%s; the files were sent and finished, but the platform did not process them." % exc,
-                          uuid=backup_uuid) from None
+    done = wait_backup(client, backup_uuid, "uploaded backup %s of %s" % (backup_uuid, name), options, UploadError,
+                       "the files were sent and finished, but the platform did not process them.", sleep, clock)
     parts = fetch_parts(client, done) if done.get("service_instance_backups") else []
     if done.get("success") != SUCCESS or not parts:
         errors = "; ".join(str(e) for p in parts for e in p.get("errors") or []) or "no errors given"
@@ -518,15 +513,9 @@ class Steps:
 
 
 def take_safety_backup(client, target, services, why, options, sleep=time.sleep, clock=time.monotonic):
-    """A backup of ``services`` of the target before it is overwritten; it must succeed."""
-    try:
-        _changed, safety = take_backup(client, target.app["uuid"], target.env["slug"], services=services, wait=True,
-                                       notes="Safety backup before %s" % why, wait_timeout=options.wait_timeout,
-                                       poll_interval=options.poll_interval, sleep=sleep, clock=clock)
-    except DivioError as exc:
-        raise type(exc)("the safety backup of %s failed, so nothing was uploaded or restored: %s" % (target.name, exc),
-                        **exc.details) from None
-    return dict((key, safety.get(key)) for key in ("uuid", "taken_at", "state", "success"))
+    """A backup of ``services`` (the labels of the target's instances) before it is overwritten; it must succeed."""
+    return safety_backup(client, target.app, target.env, Services(services), "Safety backup before %s" % why,
+                         "nothing was uploaded or restored", options, sleep, clock)
 
 
 def upload_parts(client, target, files, options, steps, sleep=time.sleep, clock=time.monotonic):
@@ -554,10 +543,9 @@ def upload_parts(client, target, files, options, steps, sleep=time.sleep, clock=
 
 def restore_uploaded(client, target, backup_uuid, sent, why, options, sleep=time.sleep, clock=time.monotonic):
     """Restore the uploaded parts into the target (restores.py); the restore as the API last showed it."""
-    restored = restore_backup(client, target.app.get("slug") or target.app["uuid"], target.env["slug"], backup_uuid,
-                              target.name, services=[item["service"] for item in sent], safety_backup=False,
-                              notes=why, wait_timeout=options.wait_timeout, poll_interval=options.poll_interval,
-                              sleep=sleep, clock=clock)
+    checked = RestoreOptions.checked(backup_uuid, target.name, Services(item["service"] for item in sent), why, options)
+    restored = restore(client, target.app.get("slug") or target.app["uuid"], target.env["slug"], checked, sleep=sleep,
+                       clock=clock)
     return restored["restore"]
 
 
@@ -581,10 +569,8 @@ def push_files(client, application, environment, files, verify=DEFAULT_VERIFY, r
                clock=time.monotonic):
     """The ``backup_upload`` task for a Python caller, ``options`` (``UploadOptions``) its timeouts and notes: see
     ``push_with``."""
-    upload = options or UploadOptions()
     options = PushOptions(application, environment, files, verify, restore, confirm, safety_backup, allow_live,
-                          notes=upload.notes, upload_timeout=upload.upload_timeout, wait_timeout=upload.wait_timeout,
-                          poll_interval=upload.poll_interval, check_mode=check_mode)
+                          upload=options or UploadOptions(), check_mode=check_mode)
     return push_with(client, options, sleep, clock)
 
 

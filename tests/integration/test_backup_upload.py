@@ -11,7 +11,12 @@ import threading
 import pytest
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, UploadError, VerificationFailed
+from ansible_collections.divio.cloud.plugins.module_utils.errors import (
+    BackupFailed,
+    InputError,
+    UploadError,
+    VerificationFailed,
+)
 from ansible_collections.divio.cloud.plugins.module_utils.uploads import UploadOptions, finish_upload, push_files, send_file
 from divio_simulator.downloads import PG_DUMP_FIXTURE
 
@@ -80,6 +85,23 @@ def test_without_restore_only_the_upload(client, usim, dump_file):
     result = push(client, [{"service": "DATABASE:DEFAULT", "path": dump_file}])
     assert posts(usim) == [UPLOAD, "finish"] and result["restore"] is None and result["safety_backup"] is None
     assert result["backup"]["success"] == "SUCCESS"
+
+
+def test_a_failed_safety_backup_stops_the_upload(client, usim, dump_file):
+    usim.configure(backup_outcome="FAILURE")
+    with pytest.raises(BackupFailed, match="^the safety backup of blog/test failed, so nothing was uploaded or restored: "
+                       "backup (\\S+) of blog/test ended FAILURE") as caught:
+        push(client, [{"service": "DATABASE", "path": dump_file}], restore=True, confirm="blog/test")
+    assert posts(usim) == ["/apps/v3/backups/"] and caught.value.details["uuid"] in str(caught.value)
+
+
+def test_an_upload_the_platform_does_not_process_in_time_names_its_backup(dump_file):
+    with private_simulator(backup_duration_seconds=30) as sim, \
+            DivioClient.from_options({"api_url": sim.url, "api_token": TOKEN}, environ={}) as client:
+        with pytest.raises(UploadError, match="uploaded backup (\\S+) of blog/test did not finish within .*; the files "
+                           "were sent and finished, but the platform did not process them") as caught:
+            push(client, [{"service": "DATABASE", "path": dump_file}], wait_timeout=0.3)
+    assert "uploaded backup %s of blog/test" % caught.value.details["uuid"] in str(caught.value)
 
 
 def test_media_tar_at_the_root(client, usim, tmp_path):
