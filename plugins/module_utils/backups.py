@@ -7,7 +7,8 @@
 ``backup_info`` module, the lookup plugin and the role all share. No Ansible imports.
 
 Layers, from the question users ask down to the reads (each calls only the next one down):
-- ``find_backups``: an application (and maybe one environment) -> ``backup_info`` entries.
+- ``find_backups``: an application (and maybe one environment) -> ``backup_info`` entries (``find_backups_with``
+  takes the options a task checked where it started, ``FindOptions``).
 - ``newest_backups``: one environment's newest qualifying backups, always proven: when the kept
   candidates cannot prove the answer, it re-reads that environment's backups in full.
 - ``pick_newest``: picks among kept candidates, fetching parts only of those that can still win.
