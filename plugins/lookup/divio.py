@@ -226,7 +226,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import find_backups
+from ansible_collections.divio.cloud.plugins.module_utils.backups import FindOptions, find_backups_with
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.resources import (
@@ -251,9 +251,8 @@ def _environments(client, o):
 
 def _latest_backup(client, o):
     warnings = []  # apart from the entries: with latest=false an environment may end with none to carry them
-    entries = find_backups(client, o["application"], environment=o["environment"], latest=o["latest"],
-                           successful_only=o["successful_only"], services=o["services"], max_age=o["max_age"],
-                           min_retention=o["min_retention"], limit=o["limit"], warnings=warnings)
+    # The term's options (backup_info's own) checked where its task starts, as the module does.
+    entries = find_backups_with(client, o["application"], FindOptions.from_params(o), warnings=warnings)
     for warning in warnings:
         display.warning(warning)
     return entries

@@ -7,7 +7,8 @@
 ``backup_info`` module, the lookup plugin and the role all share. No Ansible imports.
 
 Layers, from the question users ask down to the reads (each calls only the next one down):
-- ``find_backups``: an application (and maybe one environment) -> ``backup_info`` entries.
+- ``find_backups``: an application (and maybe one environment) -> ``backup_info`` entries (``find_backups_with``
+  takes the options a task checked where it started, ``FindOptions``).
 - ``newest_backups``: one environment's newest qualifying backups, always proven: when the kept
   candidates cannot prove the answer, it re-reads that environment's backups in full.
 - ``pick_newest``: picks among kept candidates, fetching parts only of those that can still win.
@@ -45,6 +46,7 @@ from ansible_collections.divio.cloud.plugins.module_utils.resources import (
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
     RuleOptions,
+    TaskOptions,
     parse_exception,
     parse_services,
     parse_timestamp,
@@ -67,6 +69,7 @@ PART_DATING_FIELDS = ("taken_at", "started_at", "ended_at")
 BACKUP_DATING_FIELDS = ("started_at", "ended_at")
 # Finished candidates kept per environment while scanning (on top of what a caller asks for).
 DEFAULT_KEEP = 32
+DEFAULT_LIMIT = 100  # backup_info's limit: the most backups per environment with latest=false
 
 _UTC = datetime.timezone.utc
 _UNBOUNDED = datetime.datetime.max.replace(tzinfo=_UTC)  # the latest possible snapshot of a running backup
@@ -624,9 +627,48 @@ def backup_entry(application, environment, pick, instances, now, max_age, warnin
     return entry
 
 
+class FindOptions(TaskOptions):
+    """The options of one ``backup_info`` question (the module's argument spec without ``application``; the lookup's
+    ``latest_backup`` term takes the same), every one checked before the first request: ``services``, ``max_age``
+    and ``min_retention`` are parsed here, once (``RuleOptions``), then ``limit`` and ``environment`` checked.
+    ``parsed`` builds them from values a task parsed already, taking them as they are."""
+
+    ARGUMENT_SPEC = dict(
+        environment=dict(type="str"),
+        latest=dict(type="bool", default=True),
+        limit=dict(type="int", default=DEFAULT_LIMIT),
+        successful_only=dict(type="bool", default=True),
+        services=dict(type="list", elements="str"),
+        max_age=dict(type="raw"),
+        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+    )
+
+    def __init__(self, environment=None, latest=True, limit=DEFAULT_LIMIT, successful_only=True, services=None,
+                 max_age=None, min_retention=DEFAULT_MIN_RETENTION):
+        rules = RuleOptions(services, max_age, min_retention)  # typed values (a task's own) pass as they are
+        self._hold(rules.services, rules.max_age, rules.min_retention, environment, latest, limit, successful_only)
+
+    @classmethod
+    def parsed(cls, services, min_retention, max_age=None, environment=None, latest=True, limit=DEFAULT_LIMIT,
+               successful_only=True):
+        """The options of a task that parsed its rules already: ``services`` (``Services`` or None),
+        ``min_retention`` and ``max_age`` (``Duration``, or None for no age limit), taken as they are."""
+        options = cls.__new__(cls)
+        options._hold(services, max_age, min_retention, environment, latest, limit, successful_only)
+        return options
+
+    def _hold(self, services, max_age, min_retention, environment, latest, limit, successful_only):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InputError("limit %r is not valid: expected a whole number of at least 1." % (limit,))
+        self.services, self.max_age, self.min_retention = services, max_age, min_retention
+        self.environment = require_text("environment", environment)
+        self.latest, self.limit, self.successful_only = latest, limit, successful_only
+
+
 def find_backups(client, application, environment=None, latest=True, successful_only=True, services=None,
-                 max_age=None, limit=100, now=None, min_retention=DEFAULT_MIN_RETENTION, warnings=None):
-    """Backups of one application's environments, as ``backup_info`` returns them.
+                 max_age=None, limit=DEFAULT_LIMIT, now=None, min_retention=DEFAULT_MIN_RETENTION, warnings=None):
+    """Backups of one application's environments, as ``backup_info`` returns them: ``find_backups_with`` with these
+    options (``FindOptions``), checked before the first request.
 
     ``latest``: one entry per environment, its newest qualifying backup, or an entry with
     ``uuid: None`` when it has none (a gate must see "no backup", never "nothing to check").
@@ -637,19 +679,22 @@ def find_backups(client, application, environment=None, latest=True, successful_
     each - also of an environment left without entries (``latest=False``, nothing qualified), which no entry
     can carry.
     """
+    options = FindOptions(environment=environment, latest=latest, limit=limit, successful_only=successful_only,
+                          services=services, max_age=max_age, min_retention=min_retention)
+    return find_backups_with(client, application, options, now=now, warnings=warnings)
+
+
+def find_backups_with(client, application, options, now=None, warnings=None):
+    """``find_backups`` with its checked ``options`` (``FindOptions``); nothing is parsed here."""
     now = now or datetime.datetime.now(_UTC)
-    options = RuleOptions(services, max_age, min_retention)  # typed values (a task's own) pass as they are
-    rule = BackupRule(successful_only=successful_only, services=options.services, min_retention=options.min_retention,
-                      now=now)
-    max_age = options.max_age
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InputError("limit %r is not valid: expected a whole number of at least 1." % (limit,))
-    environment = require_text("environment", environment)
+    rule = BackupRule(successful_only=options.successful_only, services=options.services,
+                      min_retention=options.min_retention, now=now)
+    max_age, latest, environment = options.max_age, options.latest, options.environment
 
     app = get_application(client, application)
     environments = list_environments(client, app) if environment is None else [get_environment(client, app, environment)]
 
-    count = 1 if latest else limit
+    count = 1 if latest else options.limit
     candidates = scan_candidates(client, [env["uuid"] for env in environments], rule, keep=count + DEFAULT_KEEP)
 
     def resolve(env):

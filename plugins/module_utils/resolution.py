@@ -18,12 +18,13 @@ from urllib.parse import quote
 from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     BACKUPS,
     SERVICE_INSTANCE_BACKUPS,
+    FindOptions,
     Pick,
     ServiceInstances,
     backup_entry,
     date_backup,
     fetch_parts,
-    find_backups,
+    find_backups_with,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
@@ -65,8 +66,9 @@ def resolve_backup(client, application, environment, backup, services, min_reten
     env = get_environment(client, app, environment)
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if backup == "latest":
-        entry = find_backups(client, app["uuid"], environment=env["slug"], services=services or None,
-                             min_retention=min_retention)[0]
+        # services and min_retention are the task's parsed values (Services, Duration): taken as they are.
+        options = FindOptions.parsed(services or None, min_retention, environment=env["slug"])
+        entry = find_backups_with(client, app["uuid"], options)[0]
         if entry["uuid"] is None:
             raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."
                                 % (name, " holding " + ", ".join(services) if services else "", min_retention))

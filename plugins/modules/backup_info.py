@@ -268,29 +268,21 @@ backups:
           elements: str
 """
 
-from ansible_collections.divio.cloud.plugins.module_utils.backups import DEFAULT_MIN_RETENTION, find_backups
+from ansible_collections.divio.cloud.plugins.module_utils.backups import FindOptions, find_backups_with
 from ansible_collections.divio.cloud.plugins.module_utils.module import DivioModule
 
 
 class BackupInfo(DivioModule):
     argument_spec = dict(
         application=dict(type="str", required=True),
-        environment=dict(type="str"),
-        latest=dict(type="bool", default=True),
-        limit=dict(type="int", default=100),
-        successful_only=dict(type="bool", default=True),
-        services=dict(type="list", elements="str"),
-        max_age=dict(type="raw"),
-        min_retention=dict(type="raw", default=DEFAULT_MIN_RETENTION),
+        **FindOptions.ARGUMENT_SPEC
     )
 
     def run(self, client):
-        p = self.params
         # Collected apart from the entries: with latest=false an environment may end with none to carry them.
         warnings = []
-        backups = find_backups(client, p["application"], environment=p["environment"], latest=p["latest"],
-                               successful_only=p["successful_only"], services=p["services"], max_age=p["max_age"],
-                               limit=p["limit"], min_retention=p["min_retention"], warnings=warnings)
+        backups = find_backups_with(client, self.params["application"], FindOptions.from_params(self.params),
+                                    warnings=warnings)
         for warning in warnings:
             self.module.warn(warning)
         return {"backups": backups}

@@ -16,6 +16,7 @@ TASKS = {
     "backup": ("Backup", "taking.TakeOptions"),
     "backup_copy": ("BackupCopy", "copies.CopyOptions"),
     "backup_download": ("BackupDownload", "download_options.DownloadOptions"),
+    "backup_info": ("BackupInfo", "backups.FindOptions"),
     "backup_restore": ("BackupRestore", "restores.RestoreOptions"),
     "backup_upload": ("BackupUpload", "uploads.PushOptions"),
     "deployment": ("Deployment", "deployments.DeployOptions"),
@@ -24,8 +25,7 @@ TASKS = {
 # The other modules: readers whose options are filters handed to one read (backup_check's are planned once by
 # checks.plan_fleet_check from CHECK_ARGUMENT_SPEC), and the documentation of action plugins (their options are
 # read by the action).
-READERS = ("application_info", "backup_check", "backup_info", "deployment_info", "environment_info",
-           "environment_variable_info")
+READERS = ("application_info", "backup_check", "deployment_info", "environment_info", "environment_variable_info")
 ACTIONS = ("backup_gate_variables", "backup_report", "gate_outcome", "refresh_outcome")
 MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
 
