@@ -20,12 +20,13 @@ from ansible_collections.divio.cloud.plugins.module_utils.backups import (
     COMPLETED,
     NOT_PROVISIONED,
     SUCCESS,
+    FindOptions,
     Pick,
     ServiceInstances,
     backup_entry,
     date_backup,
     fetch_parts,
-    find_backups,
+    find_backups_with,
     format_timestamp,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.errors import (
@@ -137,13 +138,12 @@ def take_backup(client, application, environment, services=None, notes="", wait=
 def take_backup_with(client, options, sleep=time.sleep, clock=time.monotonic):
     """The ``backup`` task with its checked ``options`` (``TakeOptions``): returns ``(changed, entry)``; ``entry``
     is shaped like a ``backup_info`` entry (or None in check mode when a backup would be created)."""
-    # find_backups gets the typed values parsed in TakeOptions.
-    rules = options.rules
+    rules = options.rules  # parsed in TakeOptions; the freshness question takes them as they are
     target = resolve_target(client, options.application, options.environment, rules.services)
     if rules.max_age is not None:
         app, env = target[:2]
-        latest = find_backups(client, app["uuid"], environment=env["slug"], services=rules.services,
-                              max_age=rules.max_age, min_retention=rules.min_retention)[0]
+        latest = find_backups_with(client, app["uuid"], FindOptions.parsed(rules.services, rules.min_retention,
+                                                                           max_age=rules.max_age, environment=env["slug"]))[0]
         if latest["fresh"]:
             return False, latest
     if options.check_mode:
