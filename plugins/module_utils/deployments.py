@@ -323,7 +323,7 @@ def deploy_with(client, options, sleep=time.sleep, clock=time.monotonic):
     Raises ``DeploymentFailed`` / ``DeploymentTimeout`` / ``DeploymentError`` (carrying the uuid and the
     result) once a deployment is involved; other ``DivioError`` before that.
     """
-    task = _DeployTask(client, options, Deadline(options.wait_timeout, clock), sleep, clock)
+    task = _DeployTask(client, options, Deadline(options.wait_timeout, clock), sleep)
     return task.attach() if options.attach_only else task.start()
 
 
@@ -368,8 +368,8 @@ class _DeployTask:
     """One ``deploy`` call's steps over its target: the environment, its newest deployment and the one still
     running (None when the newest has ended). All its waits share one ``deadline``."""
 
-    def __init__(self, client, options, deadline, sleep, clock):
-        self.client, self.options, self.deadline, self.sleep, self.clock = client, options, deadline, sleep, clock
+    def __init__(self, client, options, deadline, sleep):
+        self.client, self.options, self.deadline, self.sleep = client, options, deadline, sleep
         self.app, self.env, self.newest = find_target(client, options.application, options.environment)
         self.where = "%s/%s" % (self.app.get("slug"), self.env.get("slug"))
         self.running = self.newest if self.newest is not None and not has_ended(self.newest) else None
@@ -433,10 +433,9 @@ class _DeployTask:
 
     def wait_for(self, uuid, label, changed, result):
         """The deployment once it has ended, or ``DeploymentTimeout`` (naming it) at the shared deadline."""
-        remaining = max(self.deadline.remaining(), 1e-3)
         try:
-            return poll_until(lambda: get_deployment(self.client, uuid), has_ended, remaining,
-                              self.options.poll_interval, label, sleep=self.sleep, clock=self.clock, describe=_progress)
+            return poll_until(lambda: get_deployment(self.client, uuid), has_ended, self.deadline,
+                              self.options.poll_interval, label, sleep=self.sleep, describe=_progress)
         except WaitTimeout as exc:
             ours = changed or self.options.attach_only
             hint = ("it goes on: follow it with divio.cloud.deployment_info deployment=%s, or wait for it with "

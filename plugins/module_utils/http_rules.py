@@ -10,7 +10,8 @@ Decided here, once: where a request may go (``ApiRoute``: the token only ever to
 a presigned URL, any http(s) origin, plain http only to this machine unless allowed), what it carries there (the
 storage gets a ``bare_request``: no token, no cookie, no netrc), which redirects are followed (``follow``: a GET's,
 within the route, no loop, at most ``MAX_REDIRECTS``), and what a failed exchange was (``failure``). The rooms
-word a ``Refused`` or a ``Failure`` in their own terms (their messages name their options). No Ansible imports.
+word a ``Refused`` or a ``Failure`` in their own terms (their messages name their options), or say a ``Failure``
+as it is (``Failure.said``). No Ansible imports.
 """
 
 import socket
@@ -38,6 +39,11 @@ MALFORMED, OTHER_ORIGIN, NOT_HTTP, PLAIN_HTTP, NOT_GET, LOOP, TOO_MANY = (
 TLS, CONNECT_TIMEOUT, NO_ANSWER, BODY_TIMEOUT, NO_CONNECTION, CLOSED, CUT_SHORT, OS_ERROR, OTHER = (
     "tls", "connect timeout", "no answer", "body timeout", "no connection", "closed", "cut short", "os error", "other")
 _TIMEOUTS = (CONNECT_TIMEOUT, NO_ANSWER, BODY_TIMEOUT)
+# Each kind in words, for a room that has none of its own (uploads.py); the client and fetch.py name their options.
+_SAID = {TLS: "a failed TLS certificate verification", CONNECT_TIMEOUT: "no connection within the timeout",
+         NO_ANSWER: "no answer within the timeout", BODY_TIMEOUT: "no complete answer within the timeout",
+         NO_CONNECTION: "no connection", CLOSED: "the connection closed or reset before an answer",
+         CUT_SHORT: "an answer cut short", OS_ERROR: "a system error", OTHER: "a failed exchange"}
 
 
 class Refused(Exception):
@@ -135,18 +141,19 @@ def send_bare(adapter, request, timeout, verify, stream=True):
 
 
 class Failure:
-    """What a failed exchange was: its ``kind``, and whether it ``timed_out`` by any sign (a timeout class, or a
-    message that says so)."""
+    """What a failed exchange was: its ``kind``, whether it ``timed_out`` by any sign (a timeout class, or a
+    message that says so), and ``said``: the kind in words with the exception's class ("no connection
+    (ConnectionError)"), never its text, which may hold a signed URL."""
 
-    def __init__(self, kind, timed_out):
-        self.kind, self.timed_out = kind, timed_out
+    def __init__(self, kind, timed_out, said):
+        self.kind, self.timed_out, self.said = kind, timed_out, said
 
 
 def failure(exc):
     """The one classifier of transport errors, for requests' exceptions, urllib3's from a raw read, ours
     (``transport.BodyTimeout``) and the system's."""
     kind = _kind(exc)
-    return Failure(kind, kind in _TIMEOUTS or "timed out" in str(exc).lower())
+    return Failure(kind, kind in _TIMEOUTS or "timed out" in str(exc).lower(), "%s (%s)" % (_SAID[kind], type(exc).__name__))
 
 
 def _kind(exc):

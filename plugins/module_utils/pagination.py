@@ -189,8 +189,8 @@ class _Reader:
         numbered = page_number(first.next) == "2"
         overlap = numbered and not self.fixed and chains(first.count, cap)
         if first.count is not None:
-            self.source.check_announced(first, 1 if not first.next else requests_needed(
-                first.count, cap, self.source.client.max_pages) if overlap else 2 * -(-first.count // cap))
+            self.source.check_announced(first, 1 if not first.next else read_cost(
+                first.count, cap, fixed=not overlap, limit=self.source.client.max_pages))
         return _Chain(self, read, first, overlap).items() if numbered else _links(self.source, read, first)
 
 

@@ -17,8 +17,8 @@ again, so an ignored filter can cost time, never correctness. No Ansible imports
 A slug may name more than one object: two organisations may each have an application ``shop`` (whether the API
 keeps slugs unique per organisation or across all of them is not documented), and a server may list two
 environments of one application with one slug. A look-up then takes the first the API listed and notes a warning
-naming every match (``name_warnings``), or, for a task that changes something (``refuse_ambiguous_names``),
-raises ``AmbiguousNameError`` asking for the id.
+naming every match (``session.name_warnings``), or, for a task that changes something (the session's
+``refuse_ambiguous_names``), raises ``AmbiguousNameError`` asking for the id.
 """
 
 from urllib.parse import quote
@@ -26,6 +26,7 @@ from urllib.parse import quote
 from ansible_collections.divio.cloud.plugins.module_utils.client import APPS
 from ansible_collections.divio.cloud.plugins.module_utils.errors import ApiError, DivioError, InputError, InvalidResponseError, NotFoundError
 from ansible_collections.divio.cloud.plugins.module_utils.pagination import ignores_page_size, read_cost
+from ansible_collections.divio.cloud.plugins.module_utils.session import name_warnings, refuses_ambiguous_names
 
 APPLICATIONS = APPS + "applications/"
 ENVIRONMENTS = APPS + "environments/"
@@ -37,20 +38,6 @@ class AmbiguousNameError(InputError):
     something, so it must not guess: ``details["matches"]`` holds their ids."""
 
 
-def refuse_ambiguous_names(client):
-    """Make every later look-up through ``client`` of a slug that names several objects raise ``AmbiguousNameError``
-    (for a task that changes something), instead of taking the first with a warning."""
-    client.refuse_ambiguous_names = True
-
-
-def name_warnings(client):
-    """The warnings the look-ups through ``client`` noted, one per slug that named several objects (the task shows them)."""
-    found = getattr(client, "name_warnings", None)
-    if found is None:
-        found = client.name_warnings = []
-    return found
-
-
 def _the_one(client, found, kind, reference, where=""):
     """The object of ``found`` (the matches of ``reference``, in the API's order) - the first with a warning, or
     ``AmbiguousNameError`` when ``client`` refuses ambiguous names - and none of that when there is one."""
@@ -60,7 +47,7 @@ def _the_one(client, found, kind, reference, where=""):
     named = "%s %r%s names %d %ss: %s" % (kind, reference, where, len(found), kind, ", ".join(
         "%s%s" % (item["uuid"], " (organisation %s)" % item["organisation"] if item.get("organisation") else "")
         for item in found))
-    if getattr(client, "refuse_ambiguous_names", False):
+    if refuses_ambiguous_names(client):
         raise AmbiguousNameError("%s; this task changes something, so nothing was done: name the %s by its id."
                                  % (named, kind), matches=ids)
     warning = "%s; using %s, the first the API listed - name the %s by its id to choose another." % (named, ids[0], kind)

@@ -6,7 +6,8 @@
 """The one path from a task's options to a client and from a collection error to a failure, for every kind of
 task: modules (module.py), the backup_report action and the controller plugins (plugin_utils/base.py).
 
-``client_session`` opens the client and hands on the warnings its look-ups noted; ``failure_of`` turns a
+``client_session`` opens the client, says whether its look-ups refuse a slug that names several objects
+(``refuse_ambiguous_names``, read by resources.py) and hands on the warnings they noted; ``failure_of`` turns a
 ``DivioError`` into the message and details each Ansible layer reports its own way (``fail_json``, a failed
 result, ``AnsibleLookupError``...); ``run_with_client`` is both for a task that takes its options as
 parameters. No Ansible imports.
@@ -17,7 +18,25 @@ import contextlib
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.connection import CONNECTION_OPTION_NAMES, resolve_connection
 from ansible_collections.divio.cloud.plugins.module_utils.errors import DivioError
-from ansible_collections.divio.cloud.plugins.module_utils.resources import name_warnings, refuse_ambiguous_names
+
+
+def refuse_ambiguous_names(client):
+    """Make every later look-up through ``client`` of a slug that names several objects raise ``AmbiguousNameError``
+    (resources.py; for a task that changes something), instead of taking the first with a warning."""
+    client.refuse_ambiguous_names = True
+
+
+def refuses_ambiguous_names(client):
+    """Whether the look-ups through ``client`` refuse a slug that names several objects (``refuse_ambiguous_names``)."""
+    return getattr(client, "refuse_ambiguous_names", False)
+
+
+def name_warnings(client):
+    """The warnings the look-ups through ``client`` noted, one per slug that named several objects (the task shows them)."""
+    found = getattr(client, "name_warnings", None)
+    if found is None:
+        found = client.name_warnings = []
+    return found
 
 
 def settings_from(params, origins=None):

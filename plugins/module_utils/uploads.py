@@ -343,7 +343,7 @@ def finish_upload(url, what, settings, sleep=time.sleep):
             response = _send_to_storage("POST", url, settings, {"User-Agent": USER_AGENT},
                                         (CONNECT_TIMEOUT, FINISH_READ_TIMEOUT))
         except requests.exceptions.RequestException as exc:
-            problem = "no answer (%s)" % type(exc).__name__
+            problem = http_rules.failure(exc).said
         else:
             if response.status_code < 300:
                 return
@@ -425,7 +425,7 @@ def send_presigned(params, reader, settings, what):
         response = _send_to_storage("PUT", url, settings, {"User-Agent": USER_AGENT, "Content-Length": str(reader.size)},
                                     (CONNECT_TIMEOUT, max(reader.deadline.remaining(), 1)), data=reader.chunks())
     except requests.exceptions.RequestException as exc:
-        raise UploadError("%s: the PUT to %s failed: %s." % (what, show_url(url), type(exc).__name__)) from None
+        raise UploadError("%s: the PUT to %s failed: %s." % (what, show_url(url), http_rules.failure(exc).said)) from None
     if response.status_code not in (200, 201, 204):
         raise UploadError("%s: the object storage answered HTTP %d (%s) to the PUT to %s." % (
             what, response.status_code, _storage_code(response.text[:2000]), show_url(url)))

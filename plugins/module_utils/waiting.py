@@ -18,14 +18,15 @@ from ansible_collections.divio.cloud.plugins.module_utils.values import check_se
 def poll_until(fetch, done, timeout, interval, what, sleep=time.sleep, clock=time.monotonic, describe=None):
     """Call ``fetch()`` every ``interval`` seconds until ``done(obj)``; return that last object.
 
-    The last look happens at the deadline (a sleep is cut short rather than overshooting it), so a
-    wait of ``timeout`` seconds really sees what happened within them. On timeout raises
+    ``timeout``: seconds from now (on ``clock``), or a ``Deadline`` the wait shares with others (on its own clock);
+    there is at least one look either way. The last look happens at the deadline (a sleep is cut short rather than
+    overshooting it), so a wait of ``timeout`` seconds really sees what happened within them. On timeout raises
     ``WaitTimeout``: "<what> did not finish within <timeout> s (<describe(obj)>)", with the object's
     ``uuid`` and the object itself (``last``) in ``details``. Errors from ``fetch`` pass through unchanged.
     """
-    timeout = check_seconds("timeout", timeout)
+    deadline = timeout if isinstance(timeout, Deadline) else Deadline(check_seconds("timeout", timeout), clock)
     interval = check_seconds("interval", interval)
-    deadline = Deadline(timeout, clock)
+    timeout = deadline.seconds
     while True:
         obj = fetch()
         if done(obj):

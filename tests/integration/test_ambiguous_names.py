@@ -8,13 +8,8 @@ import pytest
 import requests
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
-from ansible_collections.divio.cloud.plugins.module_utils.resources import (
-    AmbiguousNameError,
-    get_application,
-    get_environment,
-    name_warnings,
-    refuse_ambiguous_names,
-)
+from ansible_collections.divio.cloud.plugins.module_utils.resources import AmbiguousNameError, get_application, get_environment
+from ansible_collections.divio.cloud.plugins.module_utils.session import name_warnings, refuse_ambiguous_names
 
 from testlib import TOKEN, play, private_simulator
 

@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import http.server
 import io
+import socket
 import tarfile
 import threading
 
@@ -184,6 +185,22 @@ def test_finish_url_that_keeps_failing_is_a_clear_error(client, finish_server):
     with pytest.raises(UploadError, match="upload of x: POST finish_url .* got HTTP 503 4 times"):
         finish_upload(url, "upload of x", client.settings, sleep=lambda seconds: None)
     assert len(finish_server.seen) == 4
+
+
+def test_storage_that_cannot_be_reached_is_said_as_every_transport_failure_is(client, tmp_path):
+    """The PUT and finish_url's POST word a transport failure through http_rules.failure: its kind and class."""
+    with socket.socket() as closed:  # a loopback port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = "http://127.0.0.1:%d/finish/" % closed.getsockname()[1]
+    sleeps = []
+    with pytest.raises(UploadError, match=r"upload of x: POST finish_url .* got no connection \(ConnectionError\) 4 times"):
+        finish_upload(url, "upload of x", client.settings, sleep=sleeps.append)
+    assert sleeps == [1.0, 2.0, 4.0]
+    path = tmp_path / "db.dump"
+    path.write_bytes(b"x" * 1000)
+    instructions = {"handler": "exo-presigned-v1", "upload_parameters": {"url": url}}
+    with pytest.raises(UploadError, match=r"upload of x: the PUT to .* failed: no connection \(ConnectionError\)\.$"):
+        send_file(instructions, str(path), 1000, UploadOptions(upload_timeout=60), client.settings, "upload of x")
 
 
 class Blob(http.server.BaseHTTPRequestHandler):

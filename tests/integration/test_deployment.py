@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
+from ansible_collections.divio.cloud.plugins.module_utils.deadline import Deadline
 from ansible_collections.divio.cloud.plugins.module_utils.deployments import (
     DeploymentError,
     DeploymentFailed,
@@ -145,6 +146,21 @@ def test_poll_until_looks_last_at_the_deadline_and_names_the_object():
     clock = FakeClock()
     states = iter([{"uuid": "u2", "done": n == 2} for n in range(5)])
     assert poll_until(lambda: next(states), lambda obj: obj["done"], 10, 1, "x", sleep=clock.sleep, clock=clock)["done"]
+
+
+def test_poll_until_waits_only_what_is_left_of_a_shared_deadline():
+    clock = FakeClock()
+    deadline = Deadline(10, clock)
+    clock.now = 6.0  # an earlier wait took 6 s of the 10
+    looks = []
+    with pytest.raises(WaitTimeout, match=r"^thing u3 did not finish within 10 s$"):
+        poll_until(lambda: looks.append(clock.now) or {"uuid": "u3"}, lambda obj: False, deadline, 3, "thing u3",
+                   sleep=clock.sleep)
+    assert clock.sleeps == [3, 1] and looks == [6.0, 9.0, 10.0]
+    clock.now = 12.0  # already passed: one look, then the timeout
+    with pytest.raises(WaitTimeout):
+        poll_until(lambda: looks.append(clock.now) or {}, lambda obj: False, deadline, 3, "x", sleep=clock.sleep)
+    assert looks[3:] == [12.0] and clock.sleeps == [3, 1]
 
 
 @pytest.mark.parametrize("value", [0, -1, math.inf, math.nan, True, "5"])
