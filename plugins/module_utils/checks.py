@@ -13,7 +13,6 @@ No Ansible imports.
 """
 
 import datetime
-import os
 import shutil
 import tempfile
 import time
@@ -32,21 +31,22 @@ from ansible_collections.divio.cloud.plugins.module_utils.downloads import downl
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.manifest import Manifest
 from ansible_collections.divio.cloud.plugins.module_utils.part_download import FailedVerification
-from ansible_collections.divio.cloud.plugins.module_utils.resolution import ChosenBackup
+from ansible_collections.divio.cloud.plugins.module_utils.resolution import ChosenBackup, resolve_backup
 from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet, service_instances_of
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
+    DEFAULT_SERVICES,
     RuleOptions,
     Services,
     format_duration,
     split_service,
+    writable_directory,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_VERIFY_TIMEOUT, ReadLimits
+from ansible_collections.divio.cloud.plugins.module_utils.verify import DEFAULT_VERIFY_TIMEOUT
 
 FRESH, STALE, MISSING, ERROR, UNVERIFIED = "fresh", "stale", "missing", "error", "unverified"
 STATUSES = (ERROR, MISSING, UNVERIFIED, STALE, FRESH)  # worst first; unverified only with verify: read
 VERIFY_LEVELS = ("none", "read")
-DEFAULT_SERVICES = ("DATABASE",)
 DEFAULT_MAX_AGE = "24h"
 # Candidate backups kept while scanning, for the whole fleet (about 1.4 KB each, so ~35 MB): DEFAULT_KEEP per
 # environment in a small fleet, fewer (at least MIN_KEEP) in a large one, so memory does not grow with the
@@ -149,12 +149,11 @@ class FleetCheck:
                  verify="none", verify_dir=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT):
         if verify not in VERIFY_LEVELS:
             raise InputError("verify %r is not valid: expected one of %s." % (verify, ", ".join(VERIFY_LEVELS)))
-        if verify_dir is not None and not os.path.isdir(verify_dir):
-            raise InputError("verify_dir %r is not a directory (create it first)." % (verify_dir,))
+        if verify_dir is not None:
+            writable_directory("verify_dir", verify_dir, "is not a directory (create it first)",
+                               "is not writable by the user running the task")
         self.verify = verify
         self.verify_dir = verify_dir
-        # The check reads DATABASE dumps only (never a media archive): of the read's bounds, only the time applies.
-        self.verify_timeout = ReadLimits(verify_timeout).timeout
         # The one place the check's rules are parsed; below, the typed values travel.
         options = RuleOptions(DEFAULT_SERVICES if services is None else services, max_age, min_retention,
                               require_max_age=True)
@@ -162,6 +161,11 @@ class FleetCheck:
         self.limit = _Limit(options.max_age)
         self.retention = options.min_retention
         self.now = now or datetime.datetime.now(datetime.timezone.utc)
+        # The verify step's download options, checked once here: into verify_dir, else into a temporary directory
+        # made in the system's (verify_records). The check reads DATABASE dumps only (never a media archive): of
+        # the read's bounds, only verify_timeout applies. Each judged backup is handed down (verify_records).
+        self.download = DownloadOptions(verify_dir or tempfile.gettempdir(), services=self.services,
+                                        min_retention=self.retention, verify="read", verify_timeout=verify_timeout)
 
     def judge(self, client, entries):
         """``(records, summary)`` for ``resources.fleet`` entries, records sorted worst first."""
@@ -181,8 +185,8 @@ class FleetCheck:
                 records.append(_fail(_record(ref, app, None, slug, limit), MISSING, "no such environment"))
         database_parts = self._judge_environments(client, targets)
         if self.verify != "none":
-            verify_records(client, [record for record, _uuid in targets], self.verify_dir, self.now, database_parts,
-                           self.verify_timeout)
+            verify_records(client, [record for record, _uuid in targets], self.download, self.verify_dir, self.now,
+                           database_parts)
         records.sort(key=lambda r: (STATUSES.index(r["status"]), r["application_slug"] or "", r["environment_slug"] or ""))
         counted = STATUSES if self.verify != "none" else tuple(s for s in STATUSES if s != UNVERIFIED)
         summary = dict((status, sum(r["status"] == status for r in records)) for status in counted)
@@ -232,19 +236,20 @@ class FleetCheck:
         return database_parts
 
 
-def verify_records(client, records, verify_dir=None, now=None, database_parts=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT):
+def verify_records(client, records, options, verify_dir=None, now=None, database_parts=None):
     """The verify step: download and read-verify the DATABASE parts of the backups each record's DATABASE rules
     judged (never an older one; a backup judged only for STORAGE is not read), and mark the record ``unverified``
     (a file failed) or ``error`` (a verification could not run).
 
-    Files go to ``verify_dir`` (or a temporary directory, removed at the end) and are removed once verified;
-    ``verify_dir``'s manifest keeps each verdict by backup and part, so the next run does not repeat it.
+    ``options``: the check's ``DownloadOptions`` (``FleetCheck.download``), checked when the check was made, whose
+    ``dest`` is ``verify_dir`` when it is given. Files go to ``verify_dir`` (or a temporary directory made in
+    ``options.dest``, removed at the end) and are removed once verified; ``verify_dir``'s manifest keeps each
+    verdict by backup and part, so the next run does not repeat it.
     Backups are verified concurrently, at most the client's ``max_concurrency`` at a time. Each record gains
     ``verified`` (true, false, or null when nothing could be verified), ``verified_at`` and
     ``verified_age_seconds`` (the age of the judged backup when it was verified, else null) and ``verification``.
     ``database_parts`` (the parts each DATABASE rule counted, by backup id and part id, as the check fetched them)
     lets a backup whose every such part has a verdict in the manifest be reported from it, without a request.
-    ``verify_timeout`` bounds each file's read (backup_download's option).
 
     A file system that fails (``verify_dir`` not writable, the disk full) fails the whole step with
     ``InputError`` naming the directory: verdicts that cannot be kept must not pass as kept."""
@@ -255,8 +260,9 @@ def verify_records(client, records, verify_dir=None, now=None, database_parts=No
     owned, directory = verify_dir is None, verify_dir
     try:
         if owned:
-            directory = tempfile.mkdtemp(prefix="divio-check-verify-")
-        _verify(client, todo, directory, database_parts or {}, verify_timeout)
+            directory = tempfile.mkdtemp(prefix="divio-check-verify-", dir=options.dest)
+            options = options.with_dest(directory)
+        _verify(client, todo, options, database_parts or {})
     except OSError as exc:
         where = "a temporary directory (%s)" % (directory or tempfile.gettempdir()) if owned else "verify_dir %r" % verify_dir
         problem = "%s: %s" % (exc.strerror, exc.filename) if exc.strerror and exc.filename else exc.strerror or exc
@@ -266,8 +272,8 @@ def verify_records(client, records, verify_dir=None, now=None, database_parts=No
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _verify(client, todo, directory, database_parts, verify_timeout):
-    manifest = Manifest(directory)
+def _verify(client, todo, options, database_parts):
+    manifest = Manifest(options.dest)
 
     def verify_one(record):
         results = []
@@ -276,20 +282,14 @@ def _verify(client, todo, directory, database_parts, verify_timeout):
             if check.get("uuid") and split_service(check["service"])[0] == "DATABASE":
                 judged.setdefault(check["uuid"], []).append(check)
         for uuid, checks in judged.items():
-            parts, check = list((database_parts.get(uuid) or {}).values()), checks[0]
+            parts = list((database_parts.get(uuid) or {}).values())
             recorded = recorded_verdicts(manifest, uuid, parts, "read")
             if recorded is not None:
                 results.append(recorded)
                 continue
-            options = DownloadOptions(directory, backup=uuid, services=[c["service"] for c in checks], verify="read",
-                                      verify_timeout=verify_timeout)
-            # What the check read already: the backup is not looked up again (the parts are the ones it counted).
-            chosen = ChosenBackup(dict(uuid=record["application"], slug=record["application_slug"]),
-                                  dict(uuid=record["environment"], slug=record["environment_slug"]),
-                                  dict(uuid=uuid, taken_at=check["taken_at"], dated_by=check["dated_by"]),
-                                  parts) if parts else None
             results.append(download_backup(client, record["application"], record["environment_slug"], options,
-                                           manifest=manifest, keep_files=False, chosen=chosen))
+                                           manifest=manifest, keep_files=False,
+                                           chosen=_judged_backup(client, record, uuid, checks, parts, options)))
         return results
 
     for record, (results, error) in zip(todo, client.map(verify_one, todo, return_errors=True)):
@@ -298,6 +298,17 @@ def _verify(client, todo, directory, database_parts, verify_timeout):
             continue
         _apply_verification(record, results)
     manifest.save()
+
+
+def _judged_backup(client, record, uuid, checks, parts, options):
+    """The ``ChosenBackup`` to read: what the check judged, not looked up again (``parts``: the ones it counted); with
+    no parts known, the backup resolved by id, with the parts of the services whose checks judged it."""
+    if not parts:
+        return resolve_backup(client, record["application"], record["environment_slug"], uuid,
+                              Services(check["service"] for check in checks), options.min_retention)
+    return ChosenBackup(dict(uuid=record["application"], slug=record["application_slug"]),
+                        dict(uuid=record["environment"], slug=record["environment_slug"]),
+                        dict(uuid=uuid, taken_at=checks[0]["taken_at"], dated_by=checks[0]["dated_by"]), parts)
 
 
 def _apply_verification(record, results):

@@ -19,7 +19,6 @@ Parts map by type and prefix; across applications whose prefixes differ, ``prefi
 No Ansible imports.
 """
 
-import os
 import shutil
 import tempfile
 import time
@@ -28,7 +27,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.download_options impor
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_RESTORE_TIMEOUT,
-    DEFAULT_SERVICES,
     DownloadOptions,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.downloads import download_backup
@@ -52,7 +50,12 @@ from ansible_collections.divio.cloud.plugins.module_utils.uploads import (
     take_safety_backup,
     upload_parts,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.values import DEFAULT_MIN_RETENTION, TaskOptions
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    DEFAULT_MIN_RETENTION,
+    DEFAULT_SERVICES,
+    TaskOptions,
+    writable_directory,
+)
 
 VERIFY_LEVELS = ("read", "restore")
 
@@ -94,23 +97,21 @@ class CopyOptions(TaskOptions):
                              % (verify,))
         self.work_dir = self._work_dir(work_dir)
         self.prefix_map = self._prefix_map(prefix_map)
-        # The download's own checks (backup, services, timeouts, sizes, min_retention), against the work directory.
+        # The download's own checks (backup, services, timeouts, sizes, min_retention, wait_timeout, poll_interval),
+        # against the work directory; the run downloads into a private directory it makes there (with_dest).
         self.download = DownloadOptions(self.work_dir, backup=backup, services=services, verify=verify,
                                         download_timeout=download_timeout, max_download_bytes=max_download_bytes,
                                         restore_timeout=restore_timeout, wait_timeout=wait_timeout,
                                         poll_interval=poll_interval, min_retention=min_retention)
-        self.upload = UploadOptions(upload_timeout=upload_timeout, wait_timeout=wait_timeout, poll_interval=poll_interval)
+        # The waits, checked above, are handed on as checked.
+        self.upload = UploadOptions(upload_timeout=upload_timeout, wait_timeout=self.download.wait_timeout,
+                                    poll_interval=self.download.poll_interval)
 
     @staticmethod
     def _work_dir(work_dir):
         if work_dir is None:
             return tempfile.gettempdir()
-        if not isinstance(work_dir, str) or not work_dir.strip():
-            raise InputError("work_dir %r is not valid: expected the path of a directory." % (work_dir,))
-        path = os.path.abspath(os.path.expanduser(work_dir))
-        if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-            raise InputError("work_dir %r is not a directory the task's user can write to." % work_dir)
-        return path
+        return writable_directory("work_dir", work_dir, "is not a directory the task's user can write to")
 
     @staticmethod
     def _prefix_map(prefix_map):
@@ -167,8 +168,8 @@ def resolve_copy(client, application, environment, options):
 def download_source(client, source, options, work, sleep, clock):
     """The source parts, downloaded into ``work`` and verified: ``{part uuid: file entry}``; raises when any part
     failed, before anything was uploaded."""
-    options.download.dest = work
-    result = download_backup(client, None, None, options.download, sleep=sleep, clock=clock, chosen=source.chosen)
+    result = download_backup(client, source.app["uuid"], source.env["slug"], options.download.with_dest(work),
+                             sleep=sleep, clock=clock, chosen=source.chosen)
     if result["problems"]:
         raise failure(result["problems"])("%s. Nothing was uploaded, backed up or restored." % describe_problems(
             result["backup"]["uuid"], source.name, result["problems"]))

@@ -6,16 +6,20 @@
 """The options of a download task (``backup_download``; ``backup_copy`` and the fleet check's verify step build one
 too), checked where the task starts, before the first request: ``DownloadOptions``. No Ansible imports."""
 
-import os
+import copy
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
+from ansible_collections.divio.cloud.plugins.module_utils.taking import MAX_POLL_INTERVAL, MAX_WAIT_TIMEOUT
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
+    DEFAULT_SERVICES,
     LEVELS,
     RuleOptions,
+    Services,
     TaskOptions,
     check_seconds,
     parse_count,
+    writable_directory,
 )
 from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     DEFAULT_MAX_MEMBERS,
@@ -24,7 +28,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.verify import (
     restore_bounds,
 )
 
-DEFAULT_SERVICES = ("DATABASE",)
 DEFAULT_DOWNLOAD_TIMEOUT = 3600
 MAX_DOWNLOAD_TIMEOUT = 7 * 86400
 DEFAULT_MAX_DOWNLOAD_BYTES = 200 * 1024 ** 3
@@ -61,18 +64,14 @@ class DownloadOptions(TaskOptions):
                  poll_interval=DEFAULT_POLL_INTERVAL,
                  min_retention=DEFAULT_MIN_RETENTION, verify_timeout=DEFAULT_VERIFY_TIMEOUT, max_expanded_bytes=None,
                  max_members=DEFAULT_MAX_MEMBERS, max_restore_bytes=None, scratch_dir=None):
-        if not isinstance(dest, str) or not dest.strip():
-            raise InputError("dest %r is not valid: expected the path of a directory." % (dest,))
-        self.dest = os.path.abspath(os.path.expanduser(dest))
-        if not os.path.isdir(self.dest):
-            raise InputError("dest %r is not a directory (create it first, e.g. with ansible.builtin.file)." % dest)
-        if not os.access(self.dest, os.W_OK | os.X_OK):
-            raise InputError("dest %r is not writable by the user running the task." % dest)
+        self.dest = _checked_dest(dest)
         if not isinstance(backup, str) or not backup.strip():
             raise InputError("backup %r is not valid: expected a backup id or 'latest'." % (backup,))
         self.backup = backup.strip()
-        # services and min_retention parsed once, here; the typed values travel to the backup's resolution.
-        rules = RuleOptions(services=list(services) if services is not None else list(DEFAULT_SERVICES),
+        # services and min_retention parsed once, here (a caller's parsed values pass as they are: the fleet check's);
+        # the typed values travel to the backup's resolution.
+        services = DEFAULT_SERVICES if services is None else services
+        rules = RuleOptions(services=services if isinstance(services, Services) else list(services),
                             min_retention=min_retention)
         self.services, self.min_retention = rules.services, rules.min_retention
         if verify not in LEVELS:
@@ -85,6 +84,20 @@ class DownloadOptions(TaskOptions):
         self.max_download_bytes = parse_count("max_download_bytes", max_download_bytes, "bytes")
         self.restore_timeout = check_seconds("restore_timeout", restore_timeout, MAX_DOWNLOAD_TIMEOUT)
         self.read_limits = ReadLimits(verify_timeout, max_expanded_bytes, max_members)
-        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_DOWNLOAD_TIMEOUT)
-        self.poll_interval = check_seconds("poll_interval", poll_interval, 3600)
+        # The bounds of every task's wait (taking.py): a copy hands these checked values on to its upload.
+        self.wait_timeout = check_seconds("wait_timeout", wait_timeout, MAX_WAIT_TIMEOUT)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, MAX_POLL_INTERVAL)
         self.max_restore_bytes, self.scratch_dir = restore_bounds(max_restore_bytes, scratch_dir)
+
+    def with_dest(self, dest):
+        """These options, checked already, for another ``dest`` (checked as ``dest`` always is): the directory a run
+        makes for itself inside the one they were checked for (backup_copy's private directory, the fleet check's
+        temporary one)."""
+        options = copy.copy(self)
+        options.dest = _checked_dest(dest)
+        return options
+
+
+def _checked_dest(dest):
+    return writable_directory("dest", dest, "is not a directory (create it first, e.g. with ansible.builtin.file)",
+                              "is not writable by the user running the task")

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Internal to divio.cloud: not a public API, it may change in any release (see CONTRIBUTING.md).
 
-"""The ground floor of option values: durations, sizes, service entries and timestamps, parsed the one way the house
+"""The ground floor of option values: durations, sizes, service entries, directories and timestamps, parsed the one way the house
 parses them (imports nothing above errors.py). No Ansible imports.
 
 A task parses its options once, where it starts (``RuleOptions`` for ``services``, ``max_age`` and
@@ -13,12 +13,14 @@ A task parses its options once, where it starts (``RuleOptions`` for ``services`
 
 import datetime
 import math
+import os
 import re
 import sys
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError, InvalidResponseError
 
 SERVICE_TYPES = ("DATABASE", "STORAGE")
+DEFAULT_SERVICES = ("DATABASE",)  # a task's services when none are given (download, copy, check)
 LEVELS = ("none", "read", "restore")  # a download's verify option, weakest first (what a manifest record reached)
 DEFAULT_MIN_RETENTION = "24h"
 MAX_DURATION = 100 * 365 * 86400  # longer is a typo, and would overflow date arithmetic
@@ -113,6 +115,23 @@ def parse_count(name, value, unit):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError("%s %r is not valid: expected a whole number of %s of at least 1." % (name, value, unit))
     return value
+
+
+# -- paths -------------------------------------------------------------------------------------
+
+def writable_directory(name, value, not_a_directory="is not a directory the user running the task can write to",
+                       not_writable=None):
+    """The absolute path of ``value``, a directory the task's user can write to; else ``InputError`` naming ``name``
+    and the value: ``"<name> <value> <not_a_directory>."`` (``not_writable``, when given, for a directory that
+    cannot be written to). Checked before the first request of a task."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError("%s %r is not valid: expected the path of a directory." % (name, value))
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isdir(path):
+        raise InputError("%s %r %s." % (name, value, not_a_directory))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError("%s %r %s." % (name, value, not_writable or not_a_directory))
+    return path
 
 
 # -- services ----------------------------------------------------------------------------------

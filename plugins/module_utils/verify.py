@@ -54,7 +54,12 @@ from ansible_collections.divio.cloud.plugins.module_utils.scratch import (
     show_bytes,
     tool_version,
 )
-from ansible_collections.divio.cloud.plugins.module_utils.values import check_seconds, parse_count, parse_timestamp
+from ansible_collections.divio.cloud.plugins.module_utils.values import (
+    check_seconds,
+    parse_count,
+    parse_timestamp,
+    writable_directory,
+)
 
 CREATION_TIME_SLACK = datetime.timedelta(minutes=10)
 READ_CHUNK = 1024 * 1024
@@ -492,12 +497,7 @@ def restore_bounds(max_restore_bytes, scratch_dir):
                                                                    show_bytes(MIN_RESTORE_BYTES)))
     if scratch_dir is None:
         return max_restore_bytes, None
-    if not isinstance(scratch_dir, str) or not scratch_dir.strip():
-        raise InputError("scratch_dir %r is not valid: expected the path of a directory." % (scratch_dir,))
-    path = os.path.abspath(os.path.expanduser(scratch_dir))
-    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
-        raise InputError("scratch_dir %r is not a directory the user running the task can write to." % scratch_dir)
-    return max_restore_bytes, path
+    return max_restore_bytes, writable_directory("scratch_dir", scratch_dir)
 
 
 # -- the verify dispatcher -----------------------------------------------------------------------------------

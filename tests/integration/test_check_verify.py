@@ -11,10 +11,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.divio.cloud.plugins.module_utils import scratch
-from ansible_collections.divio.cloud.plugins.module_utils.checks import check_backups
+from ansible_collections.divio.cloud.plugins.module_utils.checks import FleetCheck, check_backups, verify_records
 from ansible_collections.divio.cloud.plugins.module_utils.client import DivioClient
 from ansible_collections.divio.cloud.plugins.module_utils.errors import InputError
 from ansible_collections.divio.cloud.plugins.module_utils.manifest import MANIFEST
+from ansible_collections.divio.cloud.plugins.module_utils.resources import fleet
 
 from divio_simulator import SIZES, generate_dataset, run_simulator
 from testlib import TOKEN, play, private_simulator
@@ -264,3 +265,17 @@ def test_a_verify_dir_that_cannot_be_written_fails_the_check_naming_it(client, v
     with pytest.raises(InputError, match=r"could not be verified in verify_dir '%s': Is a directory: %s/" % (
             tmp_path, tmp_path)):
         check_backups(client, applications=["wiki"], environments=["live"], verify="read", verify_dir=str(tmp_path))
+
+
+def test_a_judged_backup_whose_parts_are_not_known_is_read_by_id(client, vsim):
+    """The verify step's fallback, when the check holds none of a judged backup's parts: the backup is resolved by its
+    id with the services that judged it (backup_download's way), and the same part is read - once more requests."""
+    check = FleetCheck(services=["DATABASE:DEFAULT"], verify="read")
+    [record], _summary = check.judge(client, fleet(client, applications=["wiki"], environments=["live"]))
+    judged = [(part["part"], part["verified"]) for part in record["verification"]]
+    assert judged and record["verified"] is True and len(posted_downloads(vsim)) == 1
+    vsim.reset_stats()
+    verify_records(client, [record], check.download, now=check.now, database_parts={})
+    assert record["verified"] is True and [(part["part"], part["verified"]) for part in record["verification"]] == judged
+    assert [download["backup"] for download in posted_downloads(vsim)] == [record["uuid"]] * 2
+    assert vsim.stats()["by_path"]["/apps/v3/backups/%s/" % record["uuid"]] == 1  # looked up by its id
