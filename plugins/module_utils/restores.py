@@ -163,7 +163,7 @@ def _usable_parts(entry, name):
     for part in parts:
         kind, prefix = part.get("service_type"), part.get("prefix")
         if kind not in SERVICE_TYPES or not isinstance(prefix, str) or not prefix or prefix != prefix.strip():
+            known = ", ".join(SERVICE_TYPES)
             raise InputError("backup %s of %s holds a %s:%s part, which is not a service instance of a known type "
-                             "(%s) with a prefix; nothing was restored." % (entry["uuid"], name, kind, prefix,
-                                                                         ", ".join(SERVICE_TYPES)))
+                             "(%s) with a prefix; nothing was restored." % (entry["uuid"], name, kind, prefix, known))
     return select_parts(entry, Services(sorted(set(part["service_type"] for part in parts))), name)
