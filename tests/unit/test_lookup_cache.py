@@ -5,6 +5,7 @@ import json
 import multiprocessing
 import os
 import stat
+import time
 
 import pytest
 
@@ -192,15 +193,19 @@ def test_parallel_writers_never_expose_a_partial_entry(directory):
     for process in writers:
         process.start()
     reader = LookupCache(directory, ttl=300)
-    seen = 0
-    while any(process.is_alive() for process in writers):
+    seen, deadline = 0, time.monotonic() + 120
+    # Bounded: a fork of a threaded pytest worker could in principle hang on a lock another thread held.
+    while any(process.is_alive() for process in writers) and time.monotonic() < deadline:
         value = reader.get((TOKEN_HASH, URL))
         if value is not None:
             assert value["blob"] == [value["writer"]] * 20000
             seen += 1
     for process in writers:
-        process.join()
-        assert process.exitcode == 0
+        process.join(timeout=max(0.1, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+        assert process.exitcode == 0, "a writer did not finish within 120 s"
     assert reader.get((TOKEN_HASH, URL)) is not None
     assert seen > 0
     assert os.listdir(directory) == [LookupCache.filename((TOKEN_HASH, URL))]  # no temp files left behind
