@@ -630,8 +630,8 @@ def backup_entry(application, environment, pick, instances, now, max_age, warnin
 class FindOptions(TaskOptions):
     """The options of one ``backup_info`` question (the module's argument spec without ``application``; the lookup's
     ``latest_backup`` term takes the same), every one checked before the first request: ``services``, ``max_age``
-    and ``min_retention`` are parsed here, once (``RuleOptions``), then ``limit`` and ``environment`` checked.
-    ``parsed`` builds them from values a task parsed already, taking them as they are."""
+    and ``min_retention`` are parsed here, once (``RuleOptions``, which takes a task's already parsed ``Services``
+    and ``Duration`` as they are), then ``limit`` and ``environment`` checked."""
 
     ARGUMENT_SPEC = dict(
         environment=dict(type="str"),
@@ -646,21 +646,9 @@ class FindOptions(TaskOptions):
     def __init__(self, environment=None, latest=True, limit=DEFAULT_LIMIT, successful_only=True, services=None,
                  max_age=None, min_retention=DEFAULT_MIN_RETENTION):
         rules = RuleOptions(services, max_age, min_retention)  # typed values (a task's own) pass as they are
-        self._hold(rules.services, rules.max_age, rules.min_retention, environment, latest, limit, successful_only)
-
-    @classmethod
-    def parsed(cls, services, min_retention, max_age=None, environment=None, latest=True, limit=DEFAULT_LIMIT,
-               successful_only=True):
-        """The options of a task that parsed its rules already: ``services`` (``Services`` or None),
-        ``min_retention`` and ``max_age`` (``Duration``, or None for no age limit), taken as they are."""
-        options = cls.__new__(cls)
-        options._hold(services, max_age, min_retention, environment, latest, limit, successful_only)
-        return options
-
-    def _hold(self, services, max_age, min_retention, environment, latest, limit, successful_only):
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InputError("limit %r is not valid: expected a whole number of at least 1." % (limit,))
-        self.services, self.max_age, self.min_retention = services, max_age, min_retention
+        self.services, self.max_age, self.min_retention = rules.services, rules.max_age, rules.min_retention
         self.environment = require_text("environment", environment)
         self.latest, self.limit, self.successful_only = latest, limit, successful_only
 

@@ -67,7 +67,7 @@ def resolve_backup(client, application, environment, backup, services, min_reten
     name = "%s/%s" % (app.get("slug"), env.get("slug"))
     if backup == "latest":
         # services and min_retention are the task's parsed values (Services, Duration): taken as they are.
-        options = FindOptions.parsed(services or None, min_retention, environment=env["slug"])
+        options = FindOptions(environment=env["slug"], services=services or None, min_retention=min_retention)
         entry = find_backups_with(client, app["uuid"], options)[0]
         if entry["uuid"] is None:
             raise NotFoundError("%s has no qualifying backup%s (as divio.cloud.backup_info judges it, min_retention %s)."

@@ -34,7 +34,6 @@ from ansible_collections.divio.cloud.plugins.module_utils.taking import (
 from ansible_collections.divio.cloud.plugins.module_utils.values import (
     DEFAULT_MIN_RETENTION,
     SERVICE_TYPES,
-    Duration,
     RuleOptions,
     Services,
     TaskOptions,
@@ -77,18 +76,6 @@ class RestoreOptions(TaskOptions):
         if notes is not None and not isinstance(notes, str):
             raise InputError("notes %r is not valid: expected a string." % (notes,))
         self.safety_backup, self.notes = safety_backup, notes
-
-    @classmethod
-    def checked(cls, backup, confirm, services, notes, waits):
-        """The options of a restore that a task above has checked already (the second half of an upload or a copy):
-        ``backup`` an id, ``services`` a ``Services``, ``waits`` its checked ``wait_timeout`` and ``poll_interval``;
-        taken as they are (nothing is parsed again), without a safety backup (the task took its own)."""
-        options = cls.__new__(cls)
-        options.backup, options.confirm, options.services, options.notes = backup, confirm, services, notes
-        options.min_retention = Duration(0, None)  # a restore by id never reads it
-        options.wait_timeout, options.poll_interval = waits.wait_timeout, waits.poll_interval
-        options.safety_backup = False
-        return options
 
 
 def restore_backup(client, application, environment, backup, confirm, *, check_mode=False, sleep=time.sleep,

@@ -142,8 +142,9 @@ def take_backup_with(client, options, sleep=time.sleep, clock=time.monotonic):
     target = resolve_target(client, options.application, options.environment, rules.services)
     if rules.max_age is not None:
         app, env = target[:2]
-        latest = find_backups_with(client, app["uuid"], FindOptions.parsed(rules.services, rules.min_retention,
-                                                                           max_age=rules.max_age, environment=env["slug"]))[0]
+        question = FindOptions(environment=env["slug"], services=rules.services, max_age=rules.max_age,
+                               min_retention=rules.min_retention)
+        latest = find_backups_with(client, app["uuid"], question)[0]
         if latest["fresh"]:
             return False, latest
     if options.check_mode:

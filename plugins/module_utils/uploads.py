@@ -543,8 +543,11 @@ def upload_parts(client, target, files, options, steps, sleep=time.sleep, clock=
 
 def restore_uploaded(client, target, backup_uuid, sent, why, options, sleep=time.sleep, clock=time.monotonic):
     """Restore the uploaded parts into the target (restores.py); the restore as the API last showed it."""
-    checked = RestoreOptions.checked(backup_uuid, target.name, Services(item["service"] for item in sent), why, options)
-    restored = restore(client, target.app.get("slug") or target.app["uuid"], target.env["slug"], checked, sleep=sleep,
+    # The upload's Services pass RestoreOptions' parse as they are; no safety backup (the task took its own).
+    restoring = RestoreOptions(backup_uuid, target.name, services=Services(item["service"] for item in sent),
+                               safety_backup=False, notes=why, wait_timeout=options.wait_timeout,
+                               poll_interval=options.poll_interval)
+    restored = restore(client, target.app.get("slug") or target.app["uuid"], target.env["slug"], restoring, sleep=sleep,
                        clock=clock)
     return restored["restore"]
 
