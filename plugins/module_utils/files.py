@@ -11,7 +11,22 @@ old file or the new one, never half of one.
 """
 
 import os
+import stat
 import tempfile
+
+
+def read_regular_file(path, max_bytes):
+    """The bytes of the regular file ``path``, for a file others may have planted or edited (a manifest in ``dest``,
+    a cache entry): a symlink is not followed and a FIFO or device is refused (``OSError``), never waited on or read
+    without end; a file over ``max_bytes`` is refused (``ValueError``) after reading at most one byte more."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(handle, "rb") as source:
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+            raise OSError("not a regular file")
+        data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError("larger than %d bytes" % max_bytes)
+    return data
 
 
 def remove_quietly(path):

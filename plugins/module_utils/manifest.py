@@ -17,11 +17,12 @@ import os
 import threading
 
 from ansible_collections.divio.cloud.plugins.module_utils.errors import excerpt
-from ansible_collections.divio.cloud.plugins.module_utils.files import remove_quietly, write_atomically
+from ansible_collections.divio.cloud.plugins.module_utils.files import read_regular_file, remove_quietly, write_atomically
 from ansible_collections.divio.cloud.plugins.module_utils.values import LEVELS
 
 MANIFEST = ".divio-downloads.json"
 MANIFEST_VERSION = 1
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a record is about 600 bytes: room for 100,000 parts
 
 
 class Manifest:
@@ -34,14 +35,13 @@ class Manifest:
         self.warning = None
         self._lock = threading.Lock()
         try:
-            with open(self.path) as handle:
-                data = json.load(handle)
+            data = json.loads(read_regular_file(self.path, MAX_MANIFEST_BYTES))
             if not isinstance(data, dict) or not isinstance(data.get("parts"), dict):
                 raise ValueError("no parts")
             self.parts = data["parts"]
         except FileNotFoundError:
             pass
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             self.warning = "%s could not be read (%s); it is written anew and every part downloaded again." % (
                 self.path, excerpt(str(exc), 100))
 

@@ -26,7 +26,7 @@ import stat
 import threading
 import time
 
-from ansible_collections.divio.cloud.plugins.module_utils.files import write_atomically
+from ansible_collections.divio.cloud.plugins.module_utils.files import read_regular_file, write_atomically
 
 CACHE_DIR_NAME = "divio.cloud-lookup-cache"
 DEFAULT_TTL = 300
@@ -114,13 +114,12 @@ class LookupCache:
 
     def _read(self, path):
         try:
-            with open(path) as handle:
-                record = json.load(handle)
+            record = json.loads(read_regular_file(path, self.max_bytes))
             stored = float(record["stored_at"])
             value = record["value"]
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):  # RecursionError: absurdly nested JSON
             self._discard(path)
             return None
         age = self.clock() - stored

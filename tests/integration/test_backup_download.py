@@ -343,6 +343,28 @@ def test_module_fails_naming_a_broken_file(run_playbook, tmp_path):
         assert listing(dest) == [MANIFEST]
 
 
+@pytest.mark.parametrize("planted", ["nested", "fifo", "symlink"])
+def test_a_planted_manifest_is_written_anew_without_waiting_or_recursing(client, tmp_path, planted):
+    """A manifest that is absurdly nested JSON, a FIFO (a plain open would wait on it for ever) or a symlink to a
+    file elsewhere: the run warns, downloads every part again and writes a manifest of its own; the symlink's target
+    is neither read nor changed."""
+    dest, victim = tmp_path / "dest", tmp_path / "victim"
+    dest.mkdir()
+    victim.write_text(json.dumps({"version": 1, "parts": {}}))
+    if planted == "nested":
+        (dest / MANIFEST).write_text("[" * 100000 + "]" * 100000)
+    elif planted == "fifo":
+        os.mkfifo(str(dest / MANIFEST))
+    else:
+        (dest / MANIFEST).symlink_to(victim)
+    result = download_backup(client, "wiki", "live", options(dest, verify="none"))
+    assert any("could not be read" in warning for warning in result["warnings"]), result["warnings"]
+    assert result["problems"] == [] and result["files"][0]["changed"] is True
+    assert (dest / MANIFEST).is_file() and not (dest / MANIFEST).is_symlink()
+    assert list(json.loads((dest / MANIFEST).read_text())["parts"]) == [result["files"][0]["part"]]
+    assert json.loads(victim.read_text()) == {"version": 1, "parts": {}}
+
+
 def test_a_manifest_never_points_outside_dest(client, dsim, tmp_path):
     """A hand-edited manifest naming a file elsewhere: keep prunes its entry, never that file."""
     dest, victim = tmp_path / "dest", tmp_path / "victim"

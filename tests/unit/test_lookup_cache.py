@@ -147,6 +147,27 @@ def test_a_corrupt_entry_is_a_miss_and_is_removed(directory, clock):
     assert not os.path.exists(path)
 
 
+@pytest.mark.parametrize("planted", ["nested", "fifo", "symlink"])
+def test_a_planted_entry_is_a_miss_without_waiting_or_recursing(directory, clock, tmp_path, planted):
+    """An entry that is absurdly nested JSON, a FIFO (a plain open would wait on it for ever) or a symlink is a miss,
+    and removed (the link, never its target)."""
+    cache = LookupCache(directory, ttl=300, clock=clock)
+    key = (TOKEN_HASH, URL)
+    assert cache.get(key) is None  # creates the directory
+    path = os.path.join(directory, LookupCache.filename(key))
+    target = tmp_path / "target"
+    target.write_text(json.dumps({"stored_at": 1000, "value": PAGE}))
+    if planted == "nested":
+        with open(path, "w") as handle:
+            handle.write("[" * 100000 + "]" * 100000)
+    elif planted == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink(str(target), path)
+    assert cache.get(key) is None
+    assert not os.path.lexists(path) and target.exists()
+
+
 def test_the_directory_is_bounded(directory, clock):
     cache = LookupCache(directory, ttl=300, max_entries=3, clock=clock)
     for number in range(5):
